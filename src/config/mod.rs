@@ -1,0 +1,1 @@
+//! Settings from the command line and TOML.

@@ -1,0 +1,1 @@
+//! Native Elastic Flow Distributor.

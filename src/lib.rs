@@ -1,0 +1,14 @@
+//! efd-lb: a flow-level load balancer on DPDK.
+//!
+//! The layout follows the architecture: [`efd`] is the native Elastic Flow
+//! Distributor (no DPDK dependency), [`config`] turns flags and TOML into
+//! settings, [`flows`] builds the flow population, [`packet`] extracts flow
+//! keys, [`stats`] holds counters and renders them, [`lcore`] has the
+//! distributor and worker loops, and [`app`] wires them onto DPDK.
+
+pub mod efd;
+pub mod config;
+pub mod flows;
+pub mod packet;
+pub mod pcap;
+pub mod stats;
