@@ -1,1 +1,377 @@
-//! Flow population.
+//! Flow population: which IPv4 destination goes to which node.
+//!
+//! Either the seed's synthetic population ([`seed_population`]: flow `i` has
+//! destination `i` and node `i % num_nodes`) or a CSV-like flow file
+//! ([`load_flow_file`]).
+
+use std::fmt;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// One flow: a destination address and the node that owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flow {
+    /// IPv4 destination address, host order (`u32::from(Ipv4Addr)`).
+    pub dst: u32,
+    /// Owning node id (`< num_nodes`).
+    pub node: u16,
+}
+
+impl Flow {
+    /// The EFD / hash-table key of this flow: the address in wire order.
+    #[inline]
+    pub fn key(&self) -> [u8; 4] {
+        self.dst.to_be_bytes()
+    }
+}
+
+/// The seed's population: flow `i` (for `i < num_flows`) has `dst = i` and
+/// `node = i % num_nodes`. `num_nodes` must be at least 1.
+pub fn seed_population(num_flows: u32, num_nodes: u16) -> impl Iterator<Item = Flow> {
+    assert!(num_nodes > 0, "seed_population: num_nodes must be >= 1");
+    (0..num_flows).map(move |i| Flow {
+        dst: i,
+        node: (i % u32::from(num_nodes)) as u16,
+    })
+}
+
+/// The text of an I/O error without the trailing " (os error N)".
+pub(crate) fn io_error_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
+}
+
+/// Why a flow file could not be loaded. `Display` is one line starting with
+/// `path:` or `path:line:`.
+#[derive(Debug)]
+pub enum FlowFileError {
+    /// The file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A line is not of the form `ip,node`.
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The offending line (trimmed).
+        text: String,
+    },
+    /// The address field is not a dotted-quad IPv4 address.
+    BadAddress {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The offending field.
+        text: String,
+    },
+    /// The node field is not a non-negative integer.
+    BadNode {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The offending field.
+        text: String,
+    },
+    /// The node id is `>= num_nodes`.
+    NodeOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The node id given.
+        node: u64,
+        /// The configured number of nodes.
+        num_nodes: u16,
+    },
+    /// The same destination appears twice.
+    Duplicate {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the second occurrence.
+        line: usize,
+        /// The duplicated address.
+        addr: Ipv4Addr,
+        /// 1-based line number of the first occurrence.
+        first: usize,
+    },
+    /// The file holds no flows (only comments / blank lines).
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for FlowFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use FlowFileError::*;
+        match self {
+            Io { path, source } => write!(f, "{}: {}", path.display(), io_error_text(source)),
+            Syntax { path, line, text } => write!(
+                f,
+                "{}:{line}: expected \"ip,node\", got {text:?}",
+                path.display()
+            ),
+            BadAddress { path, line, text } => {
+                write!(f, "{}:{line}: bad IPv4 address {text:?}", path.display())
+            }
+            BadNode { path, line, text } => {
+                write!(f, "{}:{line}: bad node id {text:?}", path.display())
+            }
+            NodeOutOfRange {
+                path,
+                line,
+                node,
+                num_nodes,
+            } => write!(
+                f,
+                "{}:{line}: node {node} out of range ({num_nodes} nodes)",
+                path.display()
+            ),
+            Duplicate {
+                path,
+                line,
+                addr,
+                first,
+            } => write!(
+                f,
+                "{}:{line}: duplicate flow {addr} (first at line {first})",
+                path.display()
+            ),
+            Empty { path } => write!(f, "{}: no flows", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for FlowFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FlowFileError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Parses flow-file text (see [`load_flow_file`]); `path` is only used in
+/// error messages.
+pub fn parse_flows(text: &str, path: &Path, num_nodes: u16) -> Result<Vec<Flow>, FlowFileError> {
+    let p = || path.to_path_buf();
+    let mut flows = Vec::new();
+    let mut seen: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
+    for (idx, raw) in text.lines().enumerate() {
+        let line = idx + 1;
+        let content = match raw.find('#') {
+            Some(i) => &raw[..i],
+            None => raw,
+        }
+        .trim();
+        if content.is_empty() {
+            continue;
+        }
+        let Some((addr_s, node_s)) = content.split_once(',') else {
+            return Err(FlowFileError::Syntax {
+                path: p(),
+                line,
+                text: content.to_string(),
+            });
+        };
+        let (addr_s, node_s) = (addr_s.trim(), node_s.trim());
+        let addr: Ipv4Addr = addr_s.parse().map_err(|_| FlowFileError::BadAddress {
+            path: p(),
+            line,
+            text: addr_s.to_string(),
+        })?;
+        let node: u64 = node_s.parse().map_err(|_| FlowFileError::BadNode {
+            path: p(),
+            line,
+            text: node_s.to_string(),
+        })?;
+        if node >= u64::from(num_nodes) {
+            return Err(FlowFileError::NodeOutOfRange {
+                path: p(),
+                line,
+                node,
+                num_nodes,
+            });
+        }
+        let dst = u32::from(addr);
+        if let Some(&first) = seen.get(&dst) {
+            return Err(FlowFileError::Duplicate {
+                path: p(),
+                line,
+                addr,
+                first,
+            });
+        }
+        seen.insert(dst, line);
+        flows.push(Flow {
+            dst,
+            node: node as u16,
+        });
+    }
+    if flows.is_empty() {
+        return Err(FlowFileError::Empty { path: p() });
+    }
+    Ok(flows)
+}
+
+/// Loads a flow file: one `ip,node` per line (e.g. `10.0.0.1,3`), `#`
+/// starts a comment (whole-line or trailing), blank lines are skipped and
+/// whitespace is trimmed. Every node must be `< num_nodes`, no address may
+/// repeat, and at least one flow must be present. On any error nothing is
+/// returned; the error names the file and line.
+pub fn load_flow_file(path: &Path, num_nodes: u16) -> Result<Vec<Flow>, FlowFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FlowFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_flows(&text, path, num_nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, nodes: u16) -> Result<Vec<Flow>, String> {
+        parse_flows(text, Path::new("flows.csv"), nodes).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn seed_population_matches_seed() {
+        let v: Vec<_> = seed_population(5, 2).collect();
+        assert_eq!(v.len(), 5);
+        assert_eq!(v[0], Flow { dst: 0, node: 0 });
+        assert_eq!(v[3], Flow { dst: 3, node: 1 });
+        assert_eq!(v[4].key(), [0, 0, 0, 4]);
+        assert_eq!(seed_population(0, 3).count(), 0);
+        assert!(seed_population(1000, 7).all(|f| f.node < 7));
+    }
+
+    #[test]
+    fn parses_good_file() {
+        let v = parse(
+            "# flows\n\n 10.0.0.1 , 3 \n10.0.0.2,0 # trailing comment\n\t192.168.1.255,1\n",
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            vec![
+                Flow {
+                    dst: 0x0a00_0001,
+                    node: 3
+                },
+                Flow {
+                    dst: 0x0a00_0002,
+                    node: 0
+                },
+                Flow {
+                    dst: 0xc0a8_01ff,
+                    node: 1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_address() {
+        let text = "10.0.0.1,0\n".to_string() + &"# c\n".repeat(10) + "10.0.0,1\n";
+        assert_eq!(
+            parse(&text, 4).unwrap_err(),
+            "flows.csv:12: bad IPv4 address \"10.0.0\""
+        );
+        assert_eq!(
+            parse("256.0.0.1,0", 4).unwrap_err(),
+            "flows.csv:1: bad IPv4 address \"256.0.0.1\""
+        );
+    }
+
+    #[test]
+    fn node_out_of_range() {
+        let text = "# x\n".repeat(6) + "10.0.0.1,9\n";
+        assert_eq!(
+            parse(&text, 4).unwrap_err(),
+            "flows.csv:7: node 9 out of range (4 nodes)"
+        );
+        assert_eq!(
+            parse("10.0.0.1,99999999999", 4).unwrap_err(),
+            "flows.csv:1: node 99999999999 out of range (4 nodes)"
+        );
+    }
+
+    #[test]
+    fn bad_node_and_syntax() {
+        assert_eq!(
+            parse("10.0.0.1,-1", 4).unwrap_err(),
+            "flows.csv:1: bad node id \"-1\""
+        );
+        assert_eq!(
+            parse("10.0.0.1,", 4).unwrap_err(),
+            "flows.csv:1: bad node id \"\""
+        );
+        assert_eq!(
+            parse("\n10.0.0.1 3", 4).unwrap_err(),
+            "flows.csv:2: expected \"ip,node\", got \"10.0.0.1 3\""
+        );
+    }
+
+    #[test]
+    fn duplicate() {
+        assert_eq!(
+            parse("10.0.0.1,1\n10.0.0.2,1\n10.0.0.1,2\n", 4).unwrap_err(),
+            "flows.csv:3: duplicate flow 10.0.0.1 (first at line 1)"
+        );
+    }
+
+    #[test]
+    fn empty() {
+        assert_eq!(parse("", 4).unwrap_err(), "flows.csv: no flows");
+        assert_eq!(
+            parse("# only\n\n   \n", 4).unwrap_err(),
+            "flows.csv: no flows"
+        );
+    }
+
+    #[test]
+    fn missing_file() {
+        let e = load_flow_file(Path::new("/nonexistent-efd-lb/flows.csv"), 4).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent-efd-lb/flows.csv: No such file or directory"
+        );
+        assert!(matches!(e, FlowFileError::Io { .. }));
+    }
+
+    #[test]
+    fn loads_real_file() {
+        let path = std::env::temp_dir().join(format!("efd-lb-flows-{}.csv", std::process::id()));
+        std::fs::write(&path, "1.2.3.4,1\n").unwrap();
+        let v = load_flow_file(&path, 2);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            v.unwrap(),
+            vec![Flow {
+                dst: 0x0102_0304,
+                node: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        for text in ["x", "1.1.1.1,9", "", "1.1.1.1,0\n1.1.1.1,0", "1.1.1.1,z"] {
+            let e = parse(text, 2).unwrap_err();
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+}
