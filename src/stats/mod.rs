@@ -1,1 +1,15 @@
-//! Counters and rendering.
+//! Counters and rendering (no DPDK).
+//!
+//! [`counters`] holds the single-writer counters the lcores update and the
+//! [`Snapshot`]s the stats lcore takes of them; [`render`](mod@render) draws
+//! snapshots as the seed's ANSI screen, plain lines or JSON lines.
+
+pub mod counters;
+pub mod render;
+
+pub use counters::{
+    rates, Counter, DistributorCounters, DistributorSnapshot, HwPortStats, LcoreCounters,
+    NodeCounters, NodeSnapshot, PortInfo, PortRxCounters, PortSnapshot, Rates, ReasonCounts,
+    Snapshot, Stats, WorkerSnapshot,
+};
+pub use render::{format_timestamp, render, render_final, StatsFormat};
