@@ -1,1 +1,828 @@
-//! Settings from the command line and TOML.
+//! Settings from the command line and a TOML file.
+//!
+//! Precedence, lowest first: built-in defaults, the configuration file
+//! (`--config FILE`, or the embedded `config/default.toml` when no
+//! `--config` is given), then command-line flags. Extra EAL arguments after
+//! `--` are appended after the file's `[eal] args`.
+//!
+//! [`parse`] / [`from_args`] return fully validated [`Settings`]; every
+//! [`ConfigError`] displays as one line naming the flag, key or file at
+//! fault.
+
+pub mod file;
+pub mod lcores;
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::flows::io_error_text;
+use crate::pcap::TrafficSpec;
+pub use crate::stats::StatsFormat;
+use file::{FileConfig, PortmaskValue};
+
+/// The embedded default configuration (`config/default.toml`).
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+/// Name used for the embedded default in messages.
+pub const DEFAULT_CONFIG_NAME: &str = "config/default.toml (embedded)";
+
+/// Built-in default lcore list.
+pub const DEFAULT_LCORES: &str = "0@0,1@1,2@0";
+/// Built-in default port mask.
+pub const DEFAULT_PORTMASK: u64 = 0x3;
+/// Built-in default number of nodes.
+pub const DEFAULT_NUM_NODES: i64 = 2;
+/// Built-in default number of flows.
+pub const DEFAULT_NUM_FLOWS: i64 = 1 << 20;
+/// Largest EFD value width (DPDK's `efd_value_t` is 8 bits).
+pub const MAX_VALUE_BITS: u8 = 8;
+/// Largest mempool per-lcore cache (`RTE_MEMPOOL_CACHE_MAX_SIZE`).
+pub const MAX_MEMPOOL_CACHE: i64 = 512;
+/// Largest ring size (`RTE_RING_SZ_MASK + 1`).
+pub const MAX_RING_SIZE: i64 = 1 << 28;
+/// Largest burst size.
+pub const MAX_BURST: i64 = 1024;
+
+const AFTER_HELP: &str = "\
+Settings come from, lowest precedence first: built-in defaults, the TOML file
+(--config FILE, or the embedded config/default.toml which replays a generated
+pcap on net_pcap0 and transmits to net_null0 without hugepages), then these
+flags. Arguments after `--` are extra EAL arguments, appended after the
+file's [eal] args; the EAL --lcores comes from --lcores / `lcores`.
+
+Example: efd-lb --config config/two-nic.toml -n 4 -f 0x100000 -- --log-level=eal,8";
+
+/// Command line of `efd-lb`.
+#[derive(Parser, Debug, Default, Clone, PartialEq)]
+#[command(
+    name = "efd-lb",
+    version,
+    about = "Flow-level load balancer on DPDK: an EFD table maps each flow (IPv4 destination) to a node; worker lcores filter and transmit.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// TOML configuration file [default: the embedded config/default.toml]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// EAL --lcores list (e.g. 0-5, 0,2,4, 0@0,1@1,2@0, (3,4)@1); the first
+    /// lcore shows stats, the second distributes, the rest are workers
+    /// [file key: lcores; default 0@0,1@1,2@0]
+    #[arg(long, value_name = "LIST")]
+    pub lcores: Option<String>,
+    /// Hexadecimal bitmask of ports to use, with or without 0x
+    /// [file key: portmask; default 0x3]
+    #[arg(short = 'p', long, value_name = "HEX")]
+    pub portmask: Option<String>,
+    /// Number of back-end nodes; flow i goes to node i % N
+    /// [file key: num_nodes; default 2]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub num_nodes: Option<u64>,
+    /// Number of flows put in the EFD table (destinations 0..N); ignored with
+    /// a flow file [file key: num_flows; default 1048576]
+    #[arg(short = 'f', long, value_name = "N")]
+    pub num_flows: Option<u64>,
+    /// File of "ip,node" lines to load instead of the generated flows
+    /// [file key: flow_file]
+    #[arg(long, value_name = "FILE")]
+    pub flow_file: Option<PathBuf>,
+    /// EFD value width in bits, 1..=8 [file key: value_bits; default: fewest
+    /// bits that hold num_nodes-1]
+    #[arg(long, value_name = "B")]
+    pub value_bits: Option<u64>,
+    /// Stats refresh period in milliseconds [file key: stats.period_ms;
+    /// default 1000]
+    #[arg(long, value_name = "MS")]
+    pub stats_period_ms: Option<u64>,
+    /// Stats output: auto = ansi on a terminal, plain otherwise; json = JSON
+    /// lines [file key: stats.format; default auto]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub stats_format: Option<StatsFormat>,
+    /// Stop after S seconds; 0 = run until SIGINT/SIGTERM [file key:
+    /// duration_s; default 0]
+    #[arg(long, value_name = "S")]
+    pub duration_s: Option<u64>,
+    /// Nodes served by each worker lcore [file key: nodes_per_lcore;
+    /// default: ceil(num_nodes / worker lcores)]
+    #[arg(long, value_name = "K")]
+    pub nodes_per_lcore: Option<u64>,
+    /// Extra EAL arguments (after `--`), appended after the file's [eal] args
+    #[arg(last = true, value_name = "EAL ARGS")]
+    pub eal_args: Vec<String>,
+}
+
+/// The traffic pcap to generate before start if it does not exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficConfig {
+    /// Where the pcap goes (the same path net_pcap's `rx_pcap=` reads).
+    pub pcap: PathBuf,
+    /// What to generate.
+    pub spec: TrafficSpec,
+}
+
+/// Resolved, validated settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Where the file settings came from (path or the embedded default).
+    pub config_source: String,
+    /// EAL `--lcores` value.
+    pub lcores: String,
+    /// Lcore ids of `lcores`, ascending: `[stats, distributor, workers...]`.
+    pub lcore_ids: Vec<u32>,
+    /// Port mask (bit i = DPDK port i).
+    pub portmask: u64,
+    /// Number of nodes, 1..=256.
+    pub num_nodes: u16,
+    /// Number of seed flows (unused when `flow_file` is set).
+    pub num_flows: u32,
+    /// Flow file to load instead of the seed population.
+    pub flow_file: Option<PathBuf>,
+    /// EFD value width in bits, 1..=8, with `2^value_bits >= num_nodes`.
+    pub value_bits: u8,
+    /// Nodes per worker lcore if configured (see
+    /// [`Settings::effective_nodes_per_lcore`]).
+    pub nodes_per_lcore: Option<u16>,
+    /// Run time; `None` = until a signal.
+    pub duration: Option<Duration>,
+    /// Extra EAL arguments: the file's, then the command line's.
+    pub eal_args: Vec<String>,
+    /// Number of mbufs; 0 = the app computes it.
+    pub mempool_mbufs: u32,
+    /// Per-lcore mempool cache size.
+    pub mempool_cache: u32,
+    /// RX descriptors per queue.
+    pub rx_desc: u16,
+    /// TX descriptors per queue.
+    pub tx_desc: u16,
+    /// Burst size for RX, ring and TX operations.
+    pub burst: u16,
+    /// Per-node ring size (power of two).
+    pub ring_size: u32,
+    /// Stats refresh period.
+    pub stats_period: Duration,
+    /// Stats output format (may be `Auto`).
+    pub stats_format: StatsFormat,
+    /// Traffic to generate before start, if configured.
+    pub traffic: Option<TrafficConfig>,
+}
+
+impl Settings {
+    /// EAL argv: `[program, "--lcores", lcores, eal_args...]`.
+    pub fn eal_argv(&self, program: &str) -> Vec<String> {
+        let mut v = vec![program.to_string(), "--lcores".into(), self.lcores.clone()];
+        v.extend(self.eal_args.iter().cloned());
+        v
+    }
+
+    /// Number of worker lcores (all lcores but stats and distributor).
+    pub fn worker_lcore_count(&self) -> usize {
+        self.lcore_ids.len().saturating_sub(2)
+    }
+
+    /// The stats (main) lcore id.
+    pub fn stats_lcore(&self) -> u32 {
+        self.lcore_ids[0]
+    }
+
+    /// The distributor lcore id.
+    pub fn distributor_lcore(&self) -> u32 {
+        self.lcore_ids[1]
+    }
+
+    /// Worker lcore ids, in worker order.
+    pub fn worker_lcores(&self) -> &[u32] {
+        &self.lcore_ids[2..]
+    }
+
+    /// DPDK port ids selected by the port mask, ascending.
+    pub fn port_ids(&self) -> Vec<u16> {
+        (0..64u16)
+            .filter(|i| self.portmask & (1u64 << i) != 0)
+            .collect()
+    }
+
+    /// Nodes per worker lcore: the configured value or
+    /// `ceil(num_nodes / workers)`.
+    pub fn effective_nodes_per_lcore(&self) -> u16 {
+        self.nodes_per_lcore.unwrap_or_else(|| {
+            let w = self.worker_lcore_count().max(1);
+            usize::from(self.num_nodes).div_ceil(w) as u16
+        })
+    }
+
+    /// The node ids served by worker `w` (0-based, in worker order): a
+    /// contiguous block of [`Settings::effective_nodes_per_lcore`] nodes,
+    /// possibly empty for trailing workers.
+    pub fn worker_nodes(&self, w: usize) -> Range<u16> {
+        let k = usize::from(self.effective_nodes_per_lcore());
+        let n = usize::from(self.num_nodes);
+        let start = (w * k).min(n);
+        let end = (start + k).min(n);
+        start as u16..end as u16
+    }
+}
+
+/// A configuration error; `Display` is one line.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A command-line syntax error from clap (also `--help` / `--version`).
+    Cli(clap::Error),
+    /// The configuration file could not be read or parsed.
+    File {
+        /// The file as named on the command line.
+        path: String,
+        /// What is wrong (one line, with the line number when known).
+        message: String,
+    },
+    /// A value is out of range or inconsistent; names the flag or key.
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Cli(e) => {
+                let s = e.to_string();
+                let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                f.write_str(line.trim().trim_start_matches("error: "))
+            }
+            ConfigError::File { path, message } => write!(f, "{path}: {message}"),
+            ConfigError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses `std::env::args()`. clap errors, `--help` and `--version` print
+/// and exit (status 2 for errors, 0 for help) as clap does.
+pub fn parse() -> Result<Settings, ConfigError> {
+    match from_args(std::env::args()) {
+        Err(ConfigError::Cli(e)) => e.exit(),
+        r => r,
+    }
+}
+
+/// Parses an argument list (program name first) and resolves it against the
+/// configuration file it names (or the embedded default).
+pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Settings, ConfigError> {
+    let cli = Cli::try_parse_from(args).map_err(ConfigError::Cli)?;
+    match &cli.config {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: name.clone(),
+                message: io_error_text(&e),
+            })?;
+            resolve(&cli, &name, &text)
+        }
+        None => resolve(&cli, DEFAULT_CONFIG_NAME, DEFAULT_CONFIG),
+    }
+}
+
+/// Parses TOML `text` (named `name` in errors) into a [`FileConfig`].
+pub fn parse_file(name: &str, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| toml_error(name, text, &e))
+}
+
+/// The `[section]` in force at 1-based `line` (headers on `line` itself
+/// excluded).
+fn section_at(text: &str, line: usize) -> Option<String> {
+    let mut sect = None;
+    for l in text.lines().take(line.saturating_sub(1)) {
+        let t = l.trim();
+        if let Some(h) = t.strip_prefix('[') {
+            let h = h.trim_start_matches('[');
+            let end = h.find(']').unwrap_or(h.len());
+            sect = Some(h[..end].trim().to_string());
+        }
+    }
+    sect
+}
+
+fn toml_error(name: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let raw = e.message().trim();
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let line_text = line.and_then(|l| text.lines().nth(l - 1)).unwrap_or("");
+    let is_header = line_text.trim_start().starts_with('[');
+    let section = match line {
+        Some(l) if !is_header => section_at(text, l),
+        _ => None,
+    };
+    let qualify = |key: &str| match &section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
+    };
+    let mut msg = if let Some(rest) = raw.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or(rest);
+        format!("unknown key \"{}\"", qualify(key))
+    } else {
+        let flat = raw
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+            .replace("expected i64", "expected an integer");
+        // Prefix the key when the error is on a `key = value` line.
+        match line_text.split_once('=') {
+            Some((k, _))
+                if !is_header
+                    && !k.trim().is_empty()
+                    && k.trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+            {
+                format!("{}: {flat}", qualify(k.trim()))
+            }
+            _ => flat,
+        }
+    };
+    if let Some(l) = line {
+        msg.push_str(&format!(" at line {l}"));
+    }
+    ConfigError::File {
+        path: name.to_string(),
+        message: msg,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Src {
+    Default,
+    File,
+    Cli,
+}
+
+/// Where a value came from, for messages.
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    src: Src,
+    key: &'static str,
+    flag: &'static str,
+    file: &'a str,
+}
+
+impl Loc<'_> {
+    /// `--num-nodes` / `lb.toml: num_nodes` / `num_nodes (default)`.
+    fn at(&self) -> String {
+        match self.src {
+            Src::Cli => self.flag.to_string(),
+            Src::File => format!("{}: {}", self.file, self.key),
+            Src::Default => format!("{} (default)", self.key),
+        }
+    }
+
+    /// `--num-nodes 300` / `lb.toml: num_nodes = 300` / `num_nodes = 300`.
+    fn is(&self, shown: impl fmt::Display) -> String {
+        match self.src {
+            Src::Cli => format!("{} {shown}", self.flag),
+            Src::File => format!("{}: {} = {shown}", self.file, self.key),
+            Src::Default => format!("{} = {shown}", self.key),
+        }
+    }
+}
+
+fn invalid(msg: String) -> ConfigError {
+    ConfigError::Invalid(msg)
+}
+
+/// Picks the command-line value, else the file's, else the default.
+fn pick<'a, T>(
+    file: &'a str,
+    key: &'static str,
+    flag: &'static str,
+    cli: Option<T>,
+    from_file: Option<T>,
+    default: T,
+) -> (T, Loc<'a>) {
+    let (v, src) = match (cli, from_file) {
+        (Some(v), _) => (v, Src::Cli),
+        (None, Some(v)) => (v, Src::File),
+        (None, None) => (default, Src::Default),
+    };
+    (
+        v,
+        Loc {
+            src,
+            key,
+            flag,
+            file,
+        },
+    )
+}
+
+fn cli_int(v: Option<u64>) -> Option<i64> {
+    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Checks `lo <= v <= hi`, else `{at}: {v} {what}`.
+fn in_range(v: i64, loc: &Loc, lo: i64, hi: i64, what: &str) -> Result<i64, ConfigError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(format!("{}: {v} {what}", loc.at())))
+    }
+}
+
+/// Parses a hexadecimal port mask, with or without `0x`.
+pub fn parse_hex(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if t.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(t, 16).ok()
+}
+
+/// Fewest bits that hold `num_nodes - 1` (at least 1).
+pub fn default_value_bits(num_nodes: u32) -> u32 {
+    let max = num_nodes.saturating_sub(1);
+    (32 - max.leading_zeros()).max(1)
+}
+
+fn eal_arg_conflict(a: &str) -> bool {
+    let attached = |p: &str| {
+        a.strip_prefix(p)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    matches!(a, "-l" | "-c" | "--lcores" | "--coremask" | "--lcore-list")
+        || a.starts_with("--lcores=")
+        || attached("-l")
+        || attached("-c")
+}
+
+/// Resolves command-line values against file `text` (named `file` in
+/// messages) and validates the result.
+pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigError> {
+    let fc = parse_file(file, text)?;
+
+    // lcores
+    let (lcores, loc) = pick(
+        file,
+        "lcores",
+        "--lcores",
+        cli.lcores.clone(),
+        fc.lcores.clone(),
+        DEFAULT_LCORES.to_string(),
+    );
+    let lcore_ids = lcores::parse_lcores(&lcores)
+        .map_err(|e| invalid(format!("{}: {e}", loc.is(format!("{lcores:?}")))))?;
+    if lcore_ids.len() < 3 {
+        return Err(invalid(format!(
+            "{}: need at least 3 lcores (stats, distributor, one worker)",
+            loc.is(format!("{lcores:?}"))
+        )));
+    }
+    let workers = lcore_ids.len() - 2;
+
+    // portmask
+    let file_mask = fc.portmask.as_ref().map(|p| match p {
+        PortmaskValue::Hex(s) => s.clone(),
+        PortmaskValue::Int(i) => i.to_string(),
+    });
+    let (mask_s, loc) = pick(
+        file,
+        "portmask",
+        "--portmask",
+        cli.portmask.clone(),
+        file_mask,
+        format!("{DEFAULT_PORTMASK:#x}"),
+    );
+    let portmask = match fc.portmask {
+        Some(PortmaskValue::Int(i)) if loc.src == Src::File => u64::try_from(i).ok(),
+        _ => parse_hex(&mask_s),
+    }
+    .ok_or_else(|| {
+        invalid(format!(
+            "{}: not a hexadecimal port mask",
+            loc.is(format!("{mask_s:?}"))
+        ))
+    })?;
+    if portmask == 0 {
+        return Err(invalid(format!("{} selects no port", loc.is(&mask_s))));
+    }
+
+    // nodes and value bits
+    let (n, nloc) = pick(
+        file,
+        "num_nodes",
+        "--num-nodes",
+        cli_int(cli.num_nodes),
+        fc.num_nodes,
+        DEFAULT_NUM_NODES,
+    );
+    if n < 1 {
+        return Err(invalid(format!(
+            "{}: {n} nodes: need at least 1",
+            nloc.at()
+        )));
+    }
+    let (bits, bloc) = pick(
+        file,
+        "value_bits",
+        "--value-bits",
+        cli_int(cli.value_bits),
+        fc.value_bits,
+        0,
+    );
+    let value_bits = if bloc.src == Src::Default {
+        let max = 1i64 << MAX_VALUE_BITS;
+        if n > max {
+            return Err(invalid(format!(
+                "{} exceeds what {MAX_VALUE_BITS}-bit EFD values can address (max {max})",
+                nloc.is(n)
+            )));
+        }
+        default_value_bits(n as u32) as u8
+    } else {
+        if !(1..=i64::from(MAX_VALUE_BITS)).contains(&bits) {
+            return Err(invalid(format!(
+                "{}: value_bits must be 1..={MAX_VALUE_BITS}",
+                bloc.is(bits)
+            )));
+        }
+        if n > 1i64 << bits {
+            return Err(invalid(format!(
+                "{} cannot address {n} nodes (max {})",
+                bloc.is(bits),
+                1i64 << bits
+            )));
+        }
+        bits as u8
+    };
+    let num_nodes = n as u16;
+
+    // flows
+    let (flow_file, _) = pick(
+        file,
+        "flow_file",
+        "--flow-file",
+        cli.flow_file.clone().map(Some),
+        fc.flow_file.clone().map(Some),
+        None,
+    );
+    let (nf, floc) = pick(
+        file,
+        "num_flows",
+        "--num-flows",
+        cli_int(cli.num_flows),
+        fc.num_flows,
+        DEFAULT_NUM_FLOWS,
+    );
+    let lo = if flow_file.is_some() { 0 } else { 1 };
+    let num_flows = in_range(
+        nf,
+        &floc,
+        lo,
+        i64::from(u32::MAX),
+        "flows: need 1..=4294967295",
+    )? as u32;
+
+    // nodes per lcore
+    let (k, kloc) = pick(
+        file,
+        "nodes_per_lcore",
+        "--nodes-per-lcore",
+        cli_int(cli.nodes_per_lcore).map(Some),
+        fc.nodes_per_lcore.map(Some),
+        None,
+    );
+    let nodes_per_lcore = match k {
+        None => None,
+        Some(k) => {
+            let k = in_range(
+                k,
+                &kloc,
+                1,
+                i64::from(u16::MAX),
+                "nodes per lcore: need at least 1",
+            )?;
+            if k * workers as i64 >= n {
+                Some(k as u16)
+            } else {
+                return Err(invalid(format!(
+                    "{}: {workers} worker lcore(s) x {k} node(s) each cannot serve {n} nodes",
+                    kloc.at()
+                )));
+            }
+        }
+    };
+
+    // duration
+    let (d, dloc) = pick(
+        file,
+        "duration_s",
+        "--duration-s",
+        cli_int(cli.duration_s),
+        fc.duration_s,
+        0,
+    );
+    let d = in_range(d, &dloc, 0, i64::MAX, "seconds: must not be negative")?;
+    let duration = (d > 0).then(|| Duration::from_secs(d as u64));
+
+    // EAL args
+    let mut eal_args = fc
+        .eal
+        .as_ref()
+        .and_then(|e| e.args.clone())
+        .unwrap_or_default();
+    eal_args.extend(cli.eal_args.iter().cloned());
+    if let Some(a) = eal_args.iter().find(|a| eal_arg_conflict(a)) {
+        return Err(invalid(format!(
+            "EAL argument {a:?} conflicts with the lcores setting (use --lcores / `lcores` instead)"
+        )));
+    }
+
+    // mempool
+    let mp = fc.mempool.unwrap_or_default();
+    let (mbufs, loc) = pick(file, "mempool.mbufs", "mempool.mbufs", None, mp.mbufs, 0);
+    let mbufs = in_range(
+        mbufs,
+        &loc,
+        0,
+        i64::from(u32::MAX),
+        "mbufs: need 0 (auto) or a count",
+    )?;
+    let (cache, cloc) = pick(file, "mempool.cache", "mempool.cache", None, mp.cache, 256);
+    let cache = in_range(
+        cache,
+        &cloc,
+        0,
+        MAX_MEMPOOL_CACHE,
+        &format!("cache: must be 0..={MAX_MEMPOOL_CACHE}"),
+    )?;
+    if mbufs != 0 && cache as f64 * 1.5 > mbufs as f64 {
+        return Err(invalid(format!(
+            "{}: cache {cache} too large for {mbufs} mbufs (cache * 1.5 must not exceed mbufs)",
+            cloc.at()
+        )));
+    }
+
+    // ports
+    let ps = fc.ports.unwrap_or_default();
+    let (rx, loc) = pick(
+        file,
+        "ports.rx_desc",
+        "ports.rx_desc",
+        None,
+        ps.rx_desc,
+        1024,
+    );
+    let rx_desc = in_range(
+        rx,
+        &loc,
+        1,
+        i64::from(u16::MAX),
+        "descriptors: need 1..=65535",
+    )?;
+    let (tx, loc) = pick(
+        file,
+        "ports.tx_desc",
+        "ports.tx_desc",
+        None,
+        ps.tx_desc,
+        1024,
+    );
+    let tx_desc = in_range(
+        tx,
+        &loc,
+        1,
+        i64::from(u16::MAX),
+        "descriptors: need 1..=65535",
+    )?;
+    let (b, loc) = pick(file, "ports.burst", "ports.burst", None, ps.burst, 32);
+    let burst = in_range(
+        b,
+        &loc,
+        1,
+        MAX_BURST,
+        &format!("burst: need 1..={MAX_BURST}"),
+    )?;
+
+    // rings
+    let (rs, loc) = pick(
+        file,
+        "rings.size",
+        "rings.size",
+        None,
+        fc.rings.and_then(|r| r.size),
+        4096,
+    );
+    if !(2..=MAX_RING_SIZE).contains(&rs) || (rs & (rs - 1)) != 0 {
+        return Err(invalid(format!(
+            "{}: ring size {rs} is not a power of two in 2..={MAX_RING_SIZE}",
+            loc.at()
+        )));
+    }
+    if rs <= burst {
+        return Err(invalid(format!(
+            "{}: ring size {rs} must exceed the burst size {burst}",
+            loc.at()
+        )));
+    }
+
+    // stats
+    let st = fc.stats.unwrap_or_default();
+    let (p, loc) = pick(
+        file,
+        "stats.period_ms",
+        "--stats-period-ms",
+        cli_int(cli.stats_period_ms),
+        st.period_ms,
+        1000,
+    );
+    let period = in_range(p, &loc, 1, i64::MAX, "ms: the period must be at least 1 ms")?;
+    let (stats_format, _) = pick(
+        file,
+        "stats.format",
+        "--stats-format",
+        cli.stats_format,
+        st.format,
+        StatsFormat::Auto,
+    );
+
+    // traffic
+    let traffic = match fc.traffic {
+        None => None,
+        Some(t) => {
+            let nonneg = |key: &'static str, v: Option<i64>, default: i64, max: i64| {
+                let (v, loc) = pick(file, key, key, None, v, default);
+                in_range(v, &loc, 0, max, &format!("out of range 0..={max}"))
+            };
+            let pct = |key: &'static str, v: Option<f64>| -> Result<f64, ConfigError> {
+                let v = v.unwrap_or(0.0);
+                if (0.0..=100.0).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(invalid(format!(
+                        "{file}: {key} = {v}: a percentage must be 0..=100"
+                    )))
+                }
+            };
+            let u32max = i64::from(u32::MAX);
+            let known = nonneg(
+                "traffic.known_flows",
+                t.known_flows,
+                i64::from(num_flows),
+                u32max,
+            )?;
+            let spec = TrafficSpec {
+                packets: nonneg("traffic.packets", t.packets, 65536, i64::MAX)? as u64,
+                known_flows: known as u32,
+                table_flows: nonneg("traffic.table_flows", t.table_flows, known, u32max)? as u32,
+                cycle: t.cycle.unwrap_or(false),
+                unknown_pct: pct("traffic.unknown_pct", t.unknown_pct)?,
+                malformed_pct: pct("traffic.malformed_pct", t.malformed_pct)?,
+                vlan_pct: pct("traffic.vlan_pct", t.vlan_pct)?,
+                frame_len: nonneg("traffic.frame_len", t.frame_len, 64, 65535)? as usize,
+                seed: t.seed.unwrap_or(0) as u64,
+            };
+            if spec.unknown_pct + spec.malformed_pct > 100.0 {
+                return Err(invalid(format!(
+                    "{file}: traffic.unknown_pct + traffic.malformed_pct = {} exceeds 100",
+                    spec.unknown_pct + spec.malformed_pct
+                )));
+            }
+            Some(TrafficConfig {
+                pcap: t
+                    .pcap
+                    .unwrap_or_else(|| Path::new("target/efd-lb-default.pcap").to_path_buf()),
+                spec,
+            })
+        }
+    };
+
+    Ok(Settings {
+        config_source: file.to_string(),
+        lcores,
+        lcore_ids,
+        portmask,
+        num_nodes,
+        num_flows,
+        flow_file,
+        value_bits,
+        nodes_per_lcore,
+        duration,
+        eal_args,
+        mempool_mbufs: mbufs as u32,
+        mempool_cache: cache as u32,
+        rx_desc: rx_desc as u16,
+        tx_desc: tx_desc as u16,
+        burst: burst as u16,
+        ring_size: rs as u32,
+        stats_period: Duration::from_millis(period as u64),
+        stats_format,
+        traffic,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! The TOML configuration file, as written (all keys optional).
+//!
+//! Integers are read as `i64` so that out-of-range values get the
+//! validator's messages rather than a serde type error.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::stats::StatsFormat;
+
+/// A port mask written as a hex string (`"0x3"`, `"3"`) or an integer.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum PortmaskValue {
+    /// `portmask = "0x3"`.
+    Hex(String),
+    /// `portmask = 3`.
+    Int(i64),
+}
+
+/// Top level of the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// EAL `--lcores` value.
+    pub lcores: Option<String>,
+    /// Port mask.
+    pub portmask: Option<PortmaskValue>,
+    /// Number of nodes.
+    pub num_nodes: Option<i64>,
+    /// Number of seed flows.
+    pub num_flows: Option<i64>,
+    /// Flow file (`ip,node` lines).
+    pub flow_file: Option<PathBuf>,
+    /// EFD value width in bits.
+    pub value_bits: Option<i64>,
+    /// Nodes served by each worker lcore.
+    pub nodes_per_lcore: Option<i64>,
+    /// Run time in seconds, 0 = until a signal.
+    pub duration_s: Option<i64>,
+    /// `[eal]`.
+    pub eal: Option<EalSection>,
+    /// `[mempool]`.
+    pub mempool: Option<MempoolSection>,
+    /// `[ports]`.
+    pub ports: Option<PortsSection>,
+    /// `[rings]`.
+    pub rings: Option<RingsSection>,
+    /// `[stats]`.
+    pub stats: Option<StatsSection>,
+    /// `[traffic]`.
+    pub traffic: Option<TrafficSection>,
+}
+
+/// `[eal]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EalSection {
+    /// Extra EAL arguments.
+    pub args: Option<Vec<String>>,
+}
+
+/// `[mempool]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolSection {
+    /// Number of mbufs, 0 = auto.
+    pub mbufs: Option<i64>,
+    /// Per-lcore cache size.
+    pub cache: Option<i64>,
+}
+
+/// `[ports]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortsSection {
+    /// RX descriptors per queue.
+    pub rx_desc: Option<i64>,
+    /// TX descriptors per queue.
+    pub tx_desc: Option<i64>,
+    /// Burst size.
+    pub burst: Option<i64>,
+}
+
+/// `[rings]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingsSection {
+    /// Per-node ring size.
+    pub size: Option<i64>,
+}
+
+/// `[stats]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSection {
+    /// Refresh period in milliseconds.
+    pub period_ms: Option<i64>,
+    /// Output format.
+    pub format: Option<StatsFormat>,
+}
+
+/// `[traffic]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSection {
+    /// pcap path to generate if missing.
+    pub pcap: Option<PathBuf>,
+    /// Packets to generate.
+    pub packets: Option<i64>,
+    /// Known flows.
+    pub known_flows: Option<i64>,
+    /// Flows in the table.
+    pub table_flows: Option<i64>,
+    /// Cycle flows in order.
+    pub cycle: Option<bool>,
+    /// Unknown-flow percentage.
+    pub unknown_pct: Option<f64>,
+    /// Malformed percentage.
+    pub malformed_pct: Option<f64>,
+    /// VLAN-tagged percentage.
+    pub vlan_pct: Option<f64>,
+    /// Frame length including FCS.
+    pub frame_len: Option<i64>,
+    /// PRNG seed.
+    pub seed: Option<i64>,
+}

@@ -1,0 +1,448 @@
+use super::*;
+
+fn args(a: &[&str]) -> Vec<String> {
+    std::iter::once("efd-lb")
+        .chain(a.iter().copied())
+        .map(String::from)
+        .collect()
+}
+
+fn cli(a: &[&str]) -> Cli {
+    Cli::try_parse_from(args(a)).unwrap()
+}
+
+/// Resolves `a` against file text `toml` named "lb.toml".
+fn with_file(a: &[&str], toml: &str) -> Result<Settings, String> {
+    resolve(&cli(a), "lb.toml", toml).map_err(|e| e.to_string())
+}
+
+fn err(a: &[&str], toml: &str) -> String {
+    let e = with_file(a, toml).unwrap_err();
+    assert!(!e.contains('\n'), "multi-line error: {e}");
+    e
+}
+
+#[test]
+fn builtin_defaults_from_empty_file() {
+    let s = with_file(&[], "").unwrap();
+    assert_eq!(s.lcores, "0@0,1@1,2@0");
+    assert_eq!(s.lcore_ids, vec![0, 1, 2]);
+    assert_eq!(s.portmask, 3);
+    assert_eq!(s.num_nodes, 2);
+    assert_eq!(s.num_flows, 1 << 20);
+    assert_eq!(s.value_bits, 1);
+    assert_eq!(s.nodes_per_lcore, None);
+    assert_eq!(s.effective_nodes_per_lcore(), 2);
+    assert_eq!(s.duration, None);
+    assert!(s.eal_args.is_empty());
+    assert_eq!((s.mempool_mbufs, s.mempool_cache), (0, 256));
+    assert_eq!((s.rx_desc, s.tx_desc, s.burst), (1024, 1024, 32));
+    assert_eq!(s.ring_size, 4096);
+    assert_eq!(s.stats_period, Duration::from_millis(1000));
+    assert_eq!(s.stats_format, StatsFormat::Auto);
+    assert!(s.traffic.is_none());
+    assert_eq!(s.worker_lcore_count(), 1);
+    assert_eq!(
+        (s.stats_lcore(), s.distributor_lcore(), s.worker_lcores()),
+        (0, 1, &[2][..])
+    );
+    assert_eq!(s.port_ids(), vec![0, 1]);
+}
+
+#[test]
+fn embedded_default_parses() {
+    let s = from_args(args(&[])).unwrap();
+    assert_eq!(s.config_source, DEFAULT_CONFIG_NAME);
+    assert_eq!(s.lcores, "0@0,1@1,2@0");
+    assert_eq!(s.portmask, 3);
+    assert_eq!(s.num_nodes, 2);
+    assert_eq!(s.eal_args[..3], ["--no-huge", "-m", "1024"]);
+    assert!(s
+        .eal_args
+        .iter()
+        .any(|a| a.starts_with("net_pcap0,rx_pcap=target/efd-lb-default.pcap")));
+    assert!(s.eal_args.iter().any(|a| a == "net_null0"));
+    let t = s.traffic.unwrap();
+    assert_eq!(t.pcap, Path::new("target/efd-lb-default.pcap"));
+    assert_eq!(t.spec.packets, 65536);
+    assert_eq!(t.spec.known_flows, 1 << 20);
+    assert_eq!(t.spec.table_flows, 1 << 20);
+    assert_eq!(t.spec.unknown_pct, 10.0);
+    assert_eq!(t.spec.malformed_pct, 1.0);
+    assert_eq!(t.spec.vlan_pct, 1.0);
+    assert_eq!(t.spec.frame_len, 64);
+}
+
+#[test]
+fn two_nic_example_parses() {
+    let s = resolve(
+        &cli(&[]),
+        "two-nic.toml",
+        include_str!("../../config/two-nic.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.lcore_ids, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(s.worker_lcore_count(), 4);
+    assert_eq!(s.num_nodes, 4);
+    assert_eq!(s.value_bits, 2);
+    assert_eq!(s.nodes_per_lcore, Some(1));
+    assert_eq!(
+        s.eal_args,
+        ["-a", "0000:01:00.0", "-a", "0000:01:00.1"].map(String::from)
+    );
+    assert!(!s.eal_args.iter().any(|a| a == "--no-huge"));
+    assert!(s.traffic.is_none());
+    assert_eq!(s.worker_nodes(3), 3..4);
+}
+
+#[test]
+fn cli_overrides_file_overrides_default() {
+    let toml = r#"
+lcores = "0-4"
+portmask = "0x1"
+num_nodes = 4
+num_flows = 1000
+duration_s = 5
+[eal]
+args = ["--no-huge"]
+[stats]
+period_ms = 250
+format = "json"
+"#;
+    let s = with_file(&[], toml).unwrap();
+    assert_eq!(
+        (s.lcores.as_str(), s.portmask, s.num_nodes, s.num_flows),
+        ("0-4", 1, 4, 1000)
+    );
+    assert_eq!(s.duration, Some(Duration::from_secs(5)));
+    assert_eq!(s.stats_format, StatsFormat::Json);
+    assert_eq!(s.stats_period, Duration::from_millis(250));
+
+    let s = with_file(
+        &[
+            "--lcores",
+            "1-6",
+            "-p",
+            "f",
+            "-n",
+            "8",
+            "-f",
+            "64",
+            "--duration-s",
+            "0",
+            "--stats-period-ms",
+            "100",
+            "--stats-format",
+            "plain",
+            "--value-bits",
+            "4",
+            "--nodes-per-lcore",
+            "2",
+            "--flow-file",
+            "flows.csv",
+            "--",
+            "--log-level",
+            "8",
+        ],
+        toml,
+    )
+    .unwrap();
+    assert_eq!(s.lcores, "1-6");
+    assert_eq!(s.portmask, 0xf);
+    assert_eq!(s.num_nodes, 8);
+    assert_eq!(s.num_flows, 64);
+    assert_eq!(s.duration, None);
+    assert_eq!(s.stats_period, Duration::from_millis(100));
+    assert_eq!(s.stats_format, StatsFormat::Plain);
+    assert_eq!(s.value_bits, 4);
+    assert_eq!(s.nodes_per_lcore, Some(2));
+    assert_eq!(s.flow_file.as_deref(), Some(Path::new("flows.csv")));
+    // EAL args: file's first, then the command line's.
+    assert_eq!(
+        s.eal_args,
+        ["--no-huge", "--log-level", "8"].map(String::from)
+    );
+    assert_eq!(
+        s.eal_argv("efd-lb"),
+        ["efd-lb", "--lcores", "1-6", "--no-huge", "--log-level", "8"].map(String::from)
+    );
+    assert_eq!(s.worker_nodes(0), 0..2);
+    assert_eq!(s.worker_nodes(3), 6..8);
+}
+
+#[test]
+fn from_args_reads_config_file() {
+    let path = std::env::temp_dir().join(format!("efd-lb-cfg-{}.toml", std::process::id()));
+    std::fs::write(&path, "num_nodes = 3\n").unwrap();
+    let p = path.to_str().unwrap();
+    let s = from_args(args(&["--config", p, "-f", "99"]));
+    let s2 = from_args(args(&["--config", p, "-n", "5"]));
+    std::fs::remove_file(&path).unwrap();
+    let s = s.unwrap();
+    assert_eq!((s.num_nodes, s.num_flows, s.value_bits), (3, 99, 2));
+    assert_eq!(s.config_source, p);
+    assert!(
+        s.eal_args.is_empty(),
+        "no embedded default when --config given"
+    );
+    assert_eq!(s2.unwrap().num_nodes, 5);
+}
+
+#[test]
+fn missing_config_file() {
+    let e = from_args(args(&["--config", "/nonexistent-efd-lb/lb.toml"])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent-efd-lb/lb.toml: No such file or directory"
+    );
+}
+
+#[test]
+fn unknown_keys_with_line() {
+    assert_eq!(
+        err(&[], "lcores = \"0-3\"\n\nnodez = 3\n"),
+        "lb.toml: unknown key \"nodez\" at line 3"
+    );
+    assert_eq!(
+        err(
+            &[],
+            "num_nodes = 2\n[stats]\nperiod_ms = 5\nformatt = \"json\"\n"
+        ),
+        "lb.toml: unknown key \"stats.formatt\" at line 4"
+    );
+    let e = err(&[], "[statz]\nperiod_ms = 5\n");
+    assert!(
+        e.starts_with("lb.toml: unknown key \"statz\" at line 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn toml_type_and_syntax_errors_are_one_line() {
+    let e = err(&[], "num_nodes = \"two\"\n");
+    assert!(e.starts_with("lb.toml: num_nodes: invalid type"), "{e}");
+    assert!(e.contains("expected an integer"), "{e}");
+    assert!(e.ends_with(" at line 1"), "{e}");
+    let e = err(&[], "[stats]\nformat = \"fancy\"\n");
+    assert!(
+        e.starts_with("lb.toml: stats.format: unknown variant"),
+        "{e}"
+    );
+    assert!(e.ends_with(" at line 2"), "{e}");
+    let e = err(&[], "num_nodes = 2\nlcores = \n");
+    assert!(e.starts_with("lb.toml: "), "{e}");
+    assert!(e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn node_count_errors() {
+    assert_eq!(
+        err(&["--num-nodes", "0"], ""),
+        "--num-nodes: 0 nodes: need at least 1"
+    );
+    assert_eq!(
+        err(&[], "num_nodes = 0"),
+        "lb.toml: num_nodes: 0 nodes: need at least 1"
+    );
+    assert_eq!(
+        err(&[], "num_nodes = 300"),
+        "lb.toml: num_nodes = 300 exceeds what 8-bit EFD values can address (max 256)"
+    );
+    assert_eq!(
+        err(&["-n", "300"], ""),
+        "--num-nodes 300 exceeds what 8-bit EFD values can address (max 256)"
+    );
+    assert_eq!(with_file(&["-n", "256"], "").unwrap().value_bits, 8);
+    assert_eq!(with_file(&["-n", "1"], "").unwrap().value_bits, 1);
+    assert_eq!(with_file(&["-n", "3"], "").unwrap().value_bits, 2);
+    assert_eq!(with_file(&["-n", "5"], "").unwrap().value_bits, 3);
+}
+
+#[test]
+fn value_bits_errors() {
+    assert_eq!(
+        err(&["-n", "3"], "value_bits = 1"),
+        "lb.toml: value_bits = 1 cannot address 3 nodes (max 2)"
+    );
+    assert_eq!(
+        err(&["--value-bits", "9"], ""),
+        "--value-bits 9: value_bits must be 1..=8"
+    );
+    assert_eq!(
+        err(&[], "value_bits = 0"),
+        "lb.toml: value_bits = 0: value_bits must be 1..=8"
+    );
+    assert_eq!(with_file(&["--value-bits", "8"], "").unwrap().value_bits, 8);
+}
+
+#[test]
+fn portmask_forms_and_errors() {
+    assert_eq!(with_file(&["-p", "0x5"], "").unwrap().portmask, 5);
+    assert_eq!(with_file(&["-p", "A"], "").unwrap().portmask, 10);
+    assert_eq!(with_file(&[], "portmask = \"0XfF\"").unwrap().portmask, 255);
+    assert_eq!(with_file(&[], "portmask = 6").unwrap().portmask, 6);
+    assert_eq!(
+        with_file(&[], "portmask = 6").unwrap().port_ids(),
+        vec![1, 2]
+    );
+    assert_eq!(err(&["-p", "0x0"], ""), "--portmask 0x0 selects no port");
+    assert_eq!(
+        err(&[], "portmask = \"0\""),
+        "lb.toml: portmask = 0 selects no port"
+    );
+    assert_eq!(
+        err(&["-p", "zz"], ""),
+        "--portmask \"zz\": not a hexadecimal port mask"
+    );
+    assert_eq!(
+        err(&["-p", "0x"], ""),
+        "--portmask \"0x\": not a hexadecimal port mask"
+    );
+    assert_eq!(
+        err(&[], "portmask = -1"),
+        "lb.toml: portmask = \"-1\": not a hexadecimal port mask"
+    );
+}
+
+#[test]
+fn lcore_errors() {
+    assert_eq!(
+        err(&["--lcores", "0"], ""),
+        "--lcores \"0\": need at least 3 lcores (stats, distributor, one worker)"
+    );
+    assert_eq!(
+        err(&[], "lcores = \"0,1\""),
+        "lb.toml: lcores = \"0,1\": need at least 3 lcores (stats, distributor, one worker)"
+    );
+    assert_eq!(
+        err(&["--lcores", "0-2,x"], ""),
+        "--lcores \"0-2,x\": \"x\" is not an lcore number"
+    );
+    assert_eq!(
+        with_file(&["--lcores", "(3,4)@1,0@0,1@1"], "")
+            .unwrap()
+            .lcore_ids,
+        vec![0, 1, 3, 4]
+    );
+}
+
+#[test]
+fn ring_and_port_errors() {
+    assert_eq!(
+        err(&[], "[rings]\nsize = 1000"),
+        "lb.toml: rings.size: ring size 1000 is not a power of two in 2..=268435456"
+    );
+    assert_eq!(
+        err(&[], "[rings]\nsize = 16\n[ports]\nburst = 32"),
+        "lb.toml: rings.size: ring size 16 must exceed the burst size 32"
+    );
+    assert_eq!(
+        err(&[], "[ports]\nburst = 0"),
+        "lb.toml: ports.burst: 0 burst: need 1..=1024"
+    );
+    assert_eq!(
+        err(&[], "[ports]\nrx_desc = 70000"),
+        "lb.toml: ports.rx_desc: 70000 descriptors: need 1..=65535"
+    );
+    assert_eq!(
+        err(&[], "[mempool]\ncache = 600"),
+        "lb.toml: mempool.cache: 600 cache: must be 0..=512"
+    );
+    assert_eq!(
+        err(&[], "[mempool]\nmbufs = 100\ncache = 256"),
+        "lb.toml: mempool.cache: cache 256 too large for 100 mbufs (cache * 1.5 must not exceed mbufs)"
+    );
+}
+
+#[test]
+fn other_value_errors() {
+    assert_eq!(
+        err(&["-f", "0"], ""),
+        "--num-flows: 0 flows: need 1..=4294967295"
+    );
+    // With a flow file, num_flows is ignored.
+    assert!(with_file(&["-f", "0", "--flow-file", "x.csv"], "").is_ok());
+    assert_eq!(
+        err(&["--stats-period-ms", "0"], ""),
+        "--stats-period-ms: 0 ms: the period must be at least 1 ms"
+    );
+    assert_eq!(
+        err(&[], "duration_s = -1"),
+        "lb.toml: duration_s: -1 seconds: must not be negative"
+    );
+    assert_eq!(
+        err(&["-n", "4", "--nodes-per-lcore", "1"], ""),
+        "--nodes-per-lcore: 1 worker lcore(s) x 1 node(s) each cannot serve 4 nodes"
+    );
+    assert_eq!(
+        err(&["--nodes-per-lcore", "0"], ""),
+        "--nodes-per-lcore: 0 nodes per lcore: need at least 1"
+    );
+    assert_eq!(
+        err(&["--", "-l", "0-3"], ""),
+        "EAL argument \"-l\" conflicts with the lcores setting (use --lcores / `lcores` instead)"
+    );
+    assert!(err(&[], "[eal]\nargs = [\"--lcores=0-3\"]").contains("conflicts"));
+    assert!(err(&[], "[eal]\nargs = [\"-c0xf\"]").contains("conflicts"));
+    assert!(with_file(&["--", "-m", "512", "--log-level", "8"], "").is_ok());
+}
+
+#[test]
+fn traffic_section() {
+    let s = with_file(&["-f", "2048"], "[traffic]\ncycle = true\nseed = 9\n").unwrap();
+    let t = s.traffic.unwrap();
+    assert_eq!(t.pcap, Path::new("target/efd-lb-default.pcap"));
+    assert_eq!(t.spec.known_flows, 2048);
+    assert_eq!(t.spec.table_flows, 2048);
+    assert!(t.spec.cycle);
+    assert_eq!(t.spec.seed, 9);
+    assert_eq!(t.spec.packets, 65536);
+    assert_eq!(
+        err(&[], "[traffic]\nunknown_pct = 120.0"),
+        "lb.toml: traffic.unknown_pct = 120: a percentage must be 0..=100"
+    );
+    assert_eq!(
+        err(&[], "[traffic]\nunknown_pct = 60.0\nmalformed_pct = 50.0"),
+        "lb.toml: traffic.unknown_pct + traffic.malformed_pct = 110 exceeds 100"
+    );
+    assert_eq!(
+        err(&[], "[traffic]\npackets = -5"),
+        "lb.toml: traffic.packets: -5 out of range 0..=9223372036854775807"
+    );
+}
+
+#[test]
+fn clap_errors_pass_through() {
+    let e = from_args(args(&["--bogus"])).unwrap_err();
+    assert!(matches!(e, ConfigError::Cli(_)));
+    assert!(e.to_string().contains("--bogus"), "{e}");
+    assert!(!e.to_string().contains('\n'));
+    let e = from_args(args(&["-n", "x"])).unwrap_err();
+    assert!(matches!(e, ConfigError::Cli(_)));
+    let e = from_args(args(&["--stats-format", "fancy"])).unwrap_err();
+    assert!(matches!(e, ConfigError::Cli(_)));
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let help = cmd.render_long_help().to_string();
+    for flag in [
+        "--config",
+        "--lcores",
+        "-p, --portmask",
+        "-n, --num-nodes",
+        "-f, --num-flows",
+        "--flow-file",
+        "--value-bits",
+        "--stats-period-ms",
+        "--stats-format",
+        "--duration-s",
+        "--nodes-per-lcore",
+        "EAL ARGS",
+        "--help",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}:\n{help}");
+    }
+    cmd.debug_assert();
+}
