@@ -109,9 +109,10 @@ pub struct TrafficSection {
     pub pcap: Option<PathBuf>,
     /// Packets to generate.
     pub packets: Option<i64>,
-    /// Known flows.
+    /// Known flows (destinations `0..known_flows`); default `num_flows`.
     pub known_flows: Option<i64>,
-    /// Flows in the table.
+    /// Flows in the table (unknown destinations are `>= table_flows`);
+    /// default `max(num_flows, known_flows)`, or `known_flows` with a flow file.
     pub table_flows: Option<i64>,
     /// Cycle flows in order.
     pub cycle: Option<bool>,

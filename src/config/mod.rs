@@ -777,7 +777,16 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
             let spec = TrafficSpec {
                 packets: nonneg("traffic.packets", t.packets, 65536, i64::MAX)? as u64,
                 known_flows: known as u32,
-                table_flows: nonneg("traffic.table_flows", t.table_flows, known, u32max)? as u32,
+                table_flows: nonneg(
+                    "traffic.table_flows",
+                    t.table_flows,
+                    if flow_file.is_some() {
+                        known
+                    } else {
+                        i64::from(num_flows).max(known)
+                    },
+                    u32max,
+                )? as u32,
                 cycle: t.cycle.unwrap_or(false),
                 unknown_pct: pct("traffic.unknown_pct", t.unknown_pct)?,
                 malformed_pct: pct("traffic.malformed_pct", t.malformed_pct)?,

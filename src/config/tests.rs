@@ -397,6 +397,9 @@ fn traffic_section() {
     assert!(t.spec.cycle);
     assert_eq!(t.spec.seed, 9);
     assert_eq!(t.spec.packets, 65536);
+    let s = with_file(&["-f", "2048"], "[traffic]\nknown_flows = 100\n").unwrap();
+    let t = s.traffic.unwrap().spec;
+    assert_eq!((t.known_flows, t.table_flows), (100, 2048));
     assert_eq!(
         err(&[], "[traffic]\nunknown_pct = 120.0"),
         "lb.toml: traffic.unknown_pct = 120: a percentage must be 0..=100"
