@@ -4,6 +4,8 @@
 //! destination `i` and node `i % num_nodes`) or a CSV-like flow file
 //! ([`load_flow_file`]).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::io;
 use std::net::Ipv4Addr;

@@ -5,6 +5,8 @@
 //! bounds-checked `get`, and a frame that does not hold what we need is
 //! classified with a [`DropReason`] instead.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// Ethertype of IPv4.

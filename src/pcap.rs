@@ -6,6 +6,8 @@
 //! [`generate`] produces the frames described by a [`TrafficSpec`], and
 //! [`write_pcap`] writes them to a file (net_pcap replays it).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};

@@ -9,6 +9,8 @@
 //! [`ConfigError`] displays as one line naming the flag, key or file at
 //! fault.
 
+#![forbid(unsafe_code)]
+
 pub mod file;
 pub mod lcores;
 

@@ -4,6 +4,8 @@
 //! [`Snapshot`]s the stats lcore takes of them; [`render`](mod@render) draws
 //! snapshots as the seed's ANSI screen, plain lines or JSON lines.
 
+#![forbid(unsafe_code)]
+
 pub mod counters;
 pub mod render;
 
