@@ -1,0 +1,737 @@
+#!/usr/bin/env python3
+"""Pipeline benchmark: efd-lb vs DPDK's Server-Node EFD C sample (stdlib only).
+
+Entry point: bench/pipeline.sh (see its header and --help).
+
+Layout for every run (both programs): distributor on core 1, one worker (node)
+on core 0, port 0 = net_pcap with infinite_rx=1, port 1 = net_null (TX sink),
+--no-pci, hugepages when available.
+
+C sample: `server -l 0,1 --main-lcore 1` (lcore 1 = the distributor loop on
+core 1, lcore 0 = its stats thread, asleep but for 1 screen/s) and
+`node -l 0 --proc-type=secondary -- -n 0` (core 0).
+efd-lb: `--lcores 0@0,1@1,2@0` (stats on core 0, distributor on core 1, the
+worker lcore on core 0).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+BUILD = os.path.join(BENCH, "build")
+OUT = os.path.join(BENCH, "out")
+C_SRC = "/usr/share/dpdk/examples/server_node_efd"
+TARGET = os.path.join(REPO, "target", "release")
+EFD_LB = os.path.join(TARGET, "efd-lb")
+PCAPGEN = os.path.join(TARGET, "efd-lb-pcapgen")
+TABLE_FLOWS = 1 << 20
+POOL_HEADROOM = 16384          # mbufs on top of the pcap's packets
+STOCK_POOL_1NODE_2PORTS = 4608  # the sample's own formula: (1 + 2) * 1536
+HUGEPAGES_WANTED = 3072         # 6 GiB of 2 MiB pages (1M-mbuf pools ~2.4 GB each)
+
+SCENARIOS = {
+    "a": dict(title="(a) 2,048 known flows cycled", file="a-2k-cycled.pcap", packets=2048,
+              gen=["--packets", "2048", "--known-flows", "2048",
+                   "--table-flows", str(TABLE_FLOWS), "--cycle"]),
+    "b": dict(title="(b) 1,048,576 distinct known flows", file="b-1m-distinct.pcap",
+              packets=1 << 20,
+              gen=["--packets", str(1 << 20), "--known-flows", str(1 << 20)]),
+    "c": dict(title="(c) 1,048,576 flows, 25% unknown destinations",
+              file="c-1m-25unknown.pcap", packets=1 << 20,
+              gen=["--packets", str(1 << 20), "--known-flows", str(1 << 20),
+                   "--unknown-pct", "25"]),
+}
+
+ROWS = {
+    "c": "C sample (--force-max-simd-bitwidth=128, correct EFD path)",
+    "c-avx2": "C sample (default AVX2 EFD path: misroutes)",
+    "efd1": "efd-lb -n 1",
+    "efd4": "efd-lb -n 4 (same single worker lcore)",
+}
+
+
+def log(msg):
+    print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# environment
+# --------------------------------------------------------------------------
+
+def meminfo(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def setup_hugepages(wanted):
+    """Reserve 2 MiB hugepages and mount hugetlbfs; return (ok, pages)."""
+    try:
+        nr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+        with open(nr) as f:
+            cur = int(f.read())
+        if cur < wanted:
+            with open(nr, "w") as f:
+                f.write(str(wanted))
+        os.makedirs("/dev/hugepages", exist_ok=True)
+        if subprocess.run(["mountpoint", "-q", "/dev/hugepages"]).returncode != 0:
+            subprocess.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"], check=True)
+    except Exception as e:  # noqa: BLE001
+        log(f"hugepage setup failed: {e}")
+    total = meminfo("HugePages_Total")
+    mounted = subprocess.run(["mountpoint", "-q", "/dev/hugepages"]).returncode == 0
+    return (total >= 1024 and mounted), total
+
+
+def busy_processes():
+    names = {"rustc", "cargo", "cc1", "cc1plus", "ld", "ld.lld", "collect2", "clang", "lld"}
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in names:
+            found.append(comm)
+    return found
+
+
+def wait_quiet(minutes):
+    """Wait until no compiler runs and the 1-min load is < 1 (up to `minutes`)."""
+    deadline = time.time() + minutes * 60
+    while True:
+        busy = busy_processes()
+        load = os.getloadavg()[0]
+        if not busy and load < 1.0:
+            log(f"machine quiet (load {load:.2f})")
+            return True, load
+        if time.time() >= deadline:
+            log(f"machine NOT quiet after {minutes} min (load {load:.2f}, {sorted(set(busy))}); running anyway")
+            return False, load
+        log(f"waiting for a quiet machine: load {load:.2f}, compilers {sorted(set(busy))}")
+        time.sleep(20)
+
+
+def machine_info():
+    info = {}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("Model name", "CPU(s)", "Thread(s) per core"):
+                info[k.strip()] = v.strip()
+        flags = [l for l in out.splitlines() if l.startswith("Flags")]
+        info["avx2"] = bool(flags and " avx2" in flags[0])
+        info["avx512f"] = bool(flags and " avx512f" in flags[0])
+    except OSError:
+        pass
+    info["mem_gib"] = round(meminfo("MemTotal") / 1024 / 1024, 1)
+    info["kernel"] = os.uname().release
+    try:
+        info["dpdk"] = subprocess.run(["pkg-config", "--modversion", "libdpdk"],
+                                      capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+# --------------------------------------------------------------------------
+# builds and inputs
+# --------------------------------------------------------------------------
+
+def build_c(pool_extra):
+    """Copy the dpdk-doc sample to bench/build/server_node_efd-pool<N>, patch
+    only the mbuf pool size (+pool_extra mbufs), build with its Makefile."""
+    d = os.path.join(BUILD, f"server_node_efd-pool{pool_extra}")
+    server = os.path.join(d, "server", "build", "server")
+    node = os.path.join(d, "node", "build", "node")
+    if os.path.exists(server) and os.path.exists(node):
+        return server, node
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.makedirs(BUILD, exist_ok=True)
+    shutil.copytree(C_SRC, d)
+    init_c = os.path.join(d, "server", "init.c")
+    subprocess.run(["sed", "-i",
+                    r"s/(info->num_ports \* MBUFS_PER_PORT);/(info->num_ports * MBUFS_PER_PORT) + BENCH_EXTRA_MBUFS;/",
+                    init_c], check=True)
+    with open(init_c) as f:
+        if "BENCH_EXTRA_MBUFS" not in f.read():
+            sys.exit("patching the C sample's pool size failed (init.c changed?)")
+    env = dict(os.environ, CFLAGS=f"-DBENCH_EXTRA_MBUFS={pool_extra}")
+    log(f"building the C sample in {d} (pool +{pool_extra} mbufs)")
+    subprocess.run(["make", "-C", d, "-j2"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return server, node
+
+
+def build_efd_lb():
+    log("cargo build --release (efd-lb, efd-lb-pcapgen)")
+    env = dict(os.environ)
+    env.pop("CARGO_TARGET_DIR", None)
+    r = subprocess.run(["cargo", "build", "--release", "--bin", "efd-lb", "--bin", "efd-lb-pcapgen"],
+                       cwd=REPO, env=env)
+    if r.returncode != 0:
+        sys.exit("cargo build --release failed")
+
+
+def gen_inputs(scenarios, regen):
+    os.makedirs(OUT, exist_ok=True)
+    for s in scenarios:
+        sc = SCENARIOS[s]
+        path = os.path.join(OUT, sc["file"])
+        if os.path.exists(path) and not regen:
+            continue
+        if not os.path.exists(PCAPGEN):
+            sys.exit(f"{PCAPGEN} missing: cargo build --release --bin efd-lb-pcapgen")
+        log(f"generating {path}")
+        subprocess.run([PCAPGEN, "--out", path] + sc["gen"], check=True)
+
+
+# --------------------------------------------------------------------------
+# process handling
+# --------------------------------------------------------------------------
+
+class Proc:
+    """A child in its own session; stdout+stderr lines timestamped (monotonic)."""
+
+    def __init__(self, argv, logpath, on_line=None):
+        self.argv = argv
+        self.lines = []
+        self.on_line = on_line
+        self.logf = open(logpath, "w")
+        self.logf.write("# " + " ".join(argv) + "\n")
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        self.th = threading.Thread(target=self._read, daemon=True)
+        self.th.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            t = time.monotonic()
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append((t, line))
+            self.logf.write(f"{t - self.t0:9.3f} {line}\n")
+            if self.on_line:
+                self.on_line(t, line)
+        self.logf.flush()
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, grace=5.0):
+        """SIGINT, then SIGKILL after `grace` s; returns the exit code."""
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.p.wait()
+        self.th.join(5)
+        try:
+            self.logf.close()
+        except Exception:  # noqa: BLE001
+            pass
+        return self.p.returncode
+
+    def text(self):
+        return "\n".join(l for _, l in self.lines)
+
+
+def cleanup_prefix(prefix):
+    for f in os.listdir("/dev/hugepages") if os.path.isdir("/dev/hugepages") else []:
+        if f.startswith(prefix):
+            try:
+                os.unlink(os.path.join("/dev/hugepages", f))
+            except OSError:
+                pass
+    shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
+
+
+def wait_for(pred, timeout, procs=(), poll=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        if any(not p.alive() for p in procs):
+            return pred()
+        time.sleep(poll)
+    return None
+
+
+def eal_ports(pcap):
+    return ["--no-pci", "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1",
+            "--vdev", "net_null0,no-rx=1"]
+
+
+# --------------------------------------------------------------------------
+# the C sample
+# --------------------------------------------------------------------------
+
+RE_PORT = re.compile(r"Port (\d+) - rx:\s*(\d+)\s+tx:\s*(\d+)")
+RE_DIST = re.compile(r"distributed:\s*(\d+), drop:\s*(\d+)")
+RE_NODE = re.compile(r"Node\s+(\d+) - rx:\s*(\d+), rx_drop:\s*(\d+)")
+RE_NTX = re.compile(r"^\s+tx:\s*(\d+), tx_drop:\s*(\d+)")
+RE_FILT = re.compile(r"filter_passed:\s*(\d+), filter_drop:\s*(\d+)")
+
+
+class CScreens:
+    """Parses the server's stats screens (ESC[2J ... one per second)."""
+
+    def __init__(self, num_nodes=1):
+        self.num_nodes = num_nodes
+        self.screens = []   # (t, dict)
+        self.cur = None
+        self.node = None
+        self.init_done = None
+
+    def on_line(self, t, line):
+        if "Finished Process Init" in line and self.init_done is None:
+            self.init_done = t
+        if "\x1b[2J" in line:
+            self.cur = {"t": t, "ports": {}, "nodes": {}}
+        if self.cur is None:
+            return
+        m = RE_PORT.search(line)
+        if m:
+            self.cur["ports"][int(m[1])] = (int(m[2]), int(m[3]))
+            return
+        m = RE_DIST.search(line)
+        if m:
+            self.cur["distributed"], self.cur["drop"] = int(m[1]), int(m[2])
+            return
+        m = RE_NODE.search(line)
+        if m:
+            self.node = int(m[1])
+            self.cur["nodes"][self.node] = {"rx": int(m[2]), "rx_drop": int(m[3])}
+            return
+        m = RE_NTX.search(line)
+        if m and self.node is not None:
+            self.cur["nodes"][self.node].update(tx=int(m[1]), tx_drop=int(m[2]))
+            return
+        m = RE_FILT.search(line)
+        if m and self.node is not None:
+            self.cur["nodes"][self.node].update(filter_passed=int(m[1]), filter_drop=int(m[2]))
+            if self.node == self.num_nodes - 1:
+                self.screens.append(self.cur)
+                self.cur = None
+                self.node = None
+
+
+def c_counters(s):
+    nodes = s["nodes"].values()
+    return dict(
+        rx=s["ports"].get(0, (0, 0))[0],
+        distributed=s["distributed"],
+        drop_unknown_node=s["drop"],
+        drop_by_reason={},
+        ring_full=sum(n["rx_drop"] for n in nodes),
+        filter_passed=sum(n["filter_passed"] for n in nodes),
+        filter_drop=sum(n["filter_drop"] for n in nodes),
+        tx=sum(n["tx"] for n in nodes),
+        tx_drop=sum(n["tx_drop"] for n in nodes),
+    )
+
+
+def run_c(server, node, pcap, avx2, args, tag, logdir):
+    prefix = f"benchc_{tag}_{os.getpid()}"
+    cleanup_prefix(prefix)
+    simd = [] if avx2 else ["--force-max-simd-bitwidth=128"]
+    eal = ["--file-prefix", prefix] + simd + eal_ports(pcap)
+    scr = CScreens(1)
+    res = dict(program="c", avx2=avx2, prefix=prefix)
+    t_start = time.monotonic()
+    srv = Proc(["stdbuf", "-oL", server, "-l", "0,1", "--main-lcore", "1"] + eal +
+               ["--", "-p", "0x3", "-n", "1", "-f", str(TABLE_FLOWS)],
+               os.path.join(logdir, f"{tag}-server.log"), scr.on_line)
+    nd = None
+    try:
+        if not wait_for(lambda: scr.init_done, args.init_timeout, [srv]):
+            res["error"] = "server did not finish init"
+            return res
+        res["server_init_s"] = round(scr.init_done - t_start, 2)
+        t_node = time.monotonic()
+        nd = Proc(["stdbuf", "-oL", node, "-l", "0", "--proc-type=secondary"] + eal +
+                  ["--", "-n", "0"], os.path.join(logdir, f"{tag}-node.log"))
+
+        def ready():
+            for s in scr.screens:
+                if s["t"] > t_node:
+                    c = c_counters(s)
+                    if c["filter_passed"] + c["filter_drop"] > 0:
+                        return s
+            return None
+        r = wait_for(ready, args.init_timeout, [srv, nd])
+        if not r:
+            res["error"] = "node never processed packets" + ("" if nd.alive() else f" (node exited {nd.p.returncode})")
+            return res
+        res["node_ready_s"] = round(r["t"] - t_node, 2)
+        a = wait_for(lambda: next((s for s in scr.screens if s["t"] >= r["t"] + args.warmup), None),
+                     args.warmup + 10, [srv, nd])
+        if not a:
+            res["error"] = "no stats screen after warm-up"
+            return res
+        b = wait_for(lambda: next((s for s in scr.screens if s["t"] >= a["t"] + args.measure), None),
+                     args.measure + 10, [srv, nd])
+        if not b:
+            res["error"] = "no stats screen after measurement" + ("" if srv.alive() and nd.alive() else " (a process died)")
+            return res
+        res.update(window(c_counters(a), c_counters(b), b["t"] - a["t"]))
+    finally:
+        if nd:
+            res["node_rc"] = nd.stop()
+        res["server_rc"] = srv.stop()
+        cleanup_prefix(prefix)
+    return res
+
+
+# --------------------------------------------------------------------------
+# efd-lb
+# --------------------------------------------------------------------------
+
+def efd_counters(j):
+    d = j["distributor"]
+    nodes = j["nodes"]
+    return dict(
+        t=j["mono_ns"] / 1e9,
+        rx=j["ports"][0]["rx"] if j.get("ports") else 0,
+        distributed=d["distributed"],
+        drop_unknown_node=d.get("drop_unknown_node", 0),
+        drop_by_reason=dict(d.get("drop_by_reason") or {}),
+        ring_full=sum(n["rx_drop"] for n in nodes),
+        filter_passed=sum(n["filter_passed"] for n in nodes),
+        filter_drop=sum(n["filter_drop"] for n in nodes),
+        tx=sum(n["tx"] for n in nodes),
+        tx_drop=sum(n["tx_drop"] for n in nodes),
+        dist_cycles=d.get("busy_cycles", 0),
+        dist_packets=d.get("packets", 0),
+        workers=[(w.get("busy_cycles", 0), w.get("packets", 0)) for w in j.get("workers", [])],
+    )
+
+
+def run_efd(pcap, nodes, packets, args, tag, logdir, use_huge):
+    prefix = f"benchefd_{tag}_{os.getpid()}"
+    cleanup_prefix(prefix)
+    snaps = []
+
+    def on_line(t, line):
+        if line.startswith("{"):
+            try:
+                j = json.loads(line)
+            except ValueError:
+                return
+            if "distributor" in j:
+                j["_t"] = t
+                snaps.append(j)
+    mem = ["--file-prefix", prefix] if use_huge else ["--no-huge", "-m", "4096"]
+    # Own config file: the embedded default adds --no-huge and its own pcap
+    # vdev to the EAL args. Pool = the C sample's patched pool size.
+    cfg = os.path.join(OUT, f"efd-lb-pool{packets}.toml")
+    with open(cfg, "w") as f:
+        f.write("# written by bench/pipeline.py\n[eal]\nargs = []\n\n[mempool]\n"
+                f"mbufs = {STOCK_POOL_1NODE_2PORTS + packets + POOL_HEADROOM}\n")
+    argv = [EFD_LB, "--config", cfg, "--lcores", "0@0,1@1,2@0", "-p", "0x3", "-n", str(nodes),
+            "-f", str(TABLE_FLOWS), "--stats-format", "json", "--stats-period-ms", "1000"]
+    argv += args.efd_extra
+    argv += ["--"] + eal_ports(pcap) + mem
+    res = dict(program="efd-lb", nodes=nodes, prefix=prefix)
+    t_start = time.monotonic()
+    p = Proc(argv, os.path.join(logdir, f"{tag}-efd-lb.log"), on_line)
+    try:
+        def ready():
+            for j in snaps:
+                c = efd_counters(j)
+                if c["filter_passed"] + c["filter_drop"] > 0:
+                    return j
+            return None
+        r = wait_for(ready, args.init_timeout, [p])
+        if not r:
+            res["error"] = "efd-lb never forwarded" + ("" if p.alive() else f" (exited {p.p.returncode})")
+            res["output_tail"] = p.text()[-1500:]
+            return res
+        res["ready_s"] = round(r["_t"] - t_start, 2)
+        rt = efd_counters(r)["t"]
+        a = wait_for(lambda: next((j for j in snaps if efd_counters(j)["t"] >= rt + args.warmup), None),
+                     args.warmup + 10, [p])
+        if not a:
+            res["error"] = "no snapshot after warm-up"
+            res["output_tail"] = p.text()[-1500:]
+            return res
+        at = efd_counters(a)["t"]
+        b = wait_for(lambda: next((j for j in snaps if efd_counters(j)["t"] >= at + args.measure), None),
+                     args.measure + 10, [p])
+        if not b:
+            res["error"] = "no snapshot after measurement" + ("" if p.alive() else f" (exited {p.p.returncode})")
+            res["output_tail"] = p.text()[-1500:]
+            return res
+        ca, cb = efd_counters(a), efd_counters(b)
+        res.update(window(ca, cb, cb["t"] - ca["t"]))
+        dp = cb["dist_packets"] - ca["dist_packets"]
+        res["dist_cycles_per_packet"] = round((cb["dist_cycles"] - ca["dist_cycles"]) / dp, 1) if dp else None
+        res["worker_cycles_per_packet"] = [
+            round((wb[0] - wa[0]) / (wb[1] - wa[1]), 1) if wb[1] > wa[1] else None
+            for wa, wb in zip(ca["workers"], cb["workers"])]
+        res["wall_vs_mono"] = round((b["_t"] - a["_t"]) / (cb["t"] - ca["t"]), 4)
+    finally:
+        res["rc"] = p.stop(grace=10)
+        tail = [l for _, l in p.lines[-8:] if not l.startswith("{")]
+        if tail:
+            res["stderr_tail"] = tail
+        finals = [j for j in snaps if j.get("final")]
+        res["final_snapshot_seen"] = bool(finals)
+        cleanup_prefix(prefix)
+    return res
+
+
+# --------------------------------------------------------------------------
+# metrics and report
+# --------------------------------------------------------------------------
+
+def window(a, b, dt):
+    def rate(k):
+        return (b[k] - a[k]) / dt / 1e6
+    out = dict(
+        dt_s=round(dt, 3),
+        rx_mpps=rate("rx"),
+        distributed_mpps=rate("distributed"),
+        forwarded_mpps=rate("tx"),
+        filter_passed_mpps=rate("filter_passed"),
+        drops_mpps=dict(
+            unknown_node=rate("drop_unknown_node"),
+            ring_full=rate("ring_full"),
+            filter_drop=rate("filter_drop"),
+            tx_drop=rate("tx_drop"),
+        ),
+    )
+    for k, v in (b.get("drop_by_reason") or {}).items():
+        d = v - (a.get("drop_by_reason") or {}).get(k, 0)
+        if d:
+            out["drops_mpps"][f"no_key:{k}"] = d / dt / 1e6
+    return out
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def fmt_mmm(xs, nd=2):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "–"
+    return f"{med(xs):.{nd}f} ({min(xs):.{nd}f}–{max(xs):.{nd}f})"
+
+
+def report(doc):
+    runs = doc["runs"]
+    lines = []
+    meta = doc["meta"]
+    lines.append(f"Date {meta['date']}; machine {meta['machine'].get('Model name')} "
+                 f"({meta['machine'].get('CPU(s)')} CPUs, AVX2 {meta['machine'].get('avx2')}), "
+                 f"DPDK {meta['machine'].get('dpdk')}; hugepages: {meta['hugepages']}; "
+                 f"quiet machine at start: {meta.get('quiet')}; warm-up {meta['warmup']} s, "
+                 f"measure {meta['measure']} s.")
+    lines.append("")
+    for s in meta["scenarios"]:
+        lines.append(f"### {SCENARIOS[s]['title']}")
+        lines.append("")
+        lines.append("| row | runs ok | distributed Mpps | forwarded Mpps | drops Mpps (median): unknown node / ring full / node filter / tx | cycles/pkt distributor / worker |")
+        lines.append("|---|---|---|---|---|---|")
+        by = {}
+        for row in meta["rows"]:
+            rr = [r for r in runs if r["scenario"] == s and r["row"] == row]
+            ok = [r for r in rr if "forwarded_mpps" in r]
+            by[row] = ok
+            if not rr:
+                continue
+            drops = []
+            for k in ("unknown_node", "ring_full", "filter_drop", "tx_drop"):
+                drops.append(f"{med([r['drops_mpps'][k] for r in ok]):.2f}" if ok else "–")
+            extra = sorted({k for r in ok for k in r["drops_mpps"] if k.startswith("no_key:")})
+            for k in extra:
+                drops.append(f"{k[7:]} {med([r['drops_mpps'].get(k, 0) for r in ok]):.2f}")
+            cyc = "–"
+            if ok and ok[0].get("dist_cycles_per_packet") is not None:
+                wk = [w for r in ok for w in [r.get("worker_cycles_per_packet") or [None]][0][:1]]
+                cyc = (f"{fmt_mmm([r['dist_cycles_per_packet'] for r in ok], 1)} / "
+                       f"{fmt_mmm(wk, 1)}")
+            lines.append(f"| {ROWS[row]} | {len(ok)}/{len(rr)} | "
+                         f"{fmt_mmm([r['distributed_mpps'] for r in ok])} | "
+                         f"{fmt_mmm([r['forwarded_mpps'] for r in ok])} | "
+                         f"{' / '.join(drops)} | {cyc} |")
+        lines.append("")
+
+        def ratio_line(num, den, label):
+            if not by.get(num) or not by.get(den):
+                return
+            mn, md = med([r["forwarded_mpps"] for r in by[num]]), med([r["forwarded_mpps"] for r in by[den]])
+            pairs = {}
+            for r in by[den]:
+                pairs.setdefault(r["rep"], {})["d"] = r["forwarded_mpps"]
+            for r in by[num]:
+                pairs.setdefault(r["rep"], {})["n"] = r["forwarded_mpps"]
+            pr = [p["n"] / p["d"] for p in pairs.values() if "n" in p and "d" in p and p["d"] > 0]
+            lines.append(f"- {label}: forwarded {mn / md:.2f}× (ratio of medians); "
+                         f"per interleaved pair {fmt_mmm(pr)}×")
+        ratio_line("efd1", "c", "efd-lb 1 node / C sample")
+        ratio_line("efd4", "c", "efd-lb 4 nodes / C sample")
+        ratio_line("efd4", "efd1", "efd-lb 4 nodes / efd-lb 1 node")
+        ratio_line("c-avx2", "c", "C sample AVX2 path / C sample 128-bit path")
+        st = []
+        for row in meta["rows"]:
+            for k, label in (("server_init_s", "server init"), ("node_ready_s", "node ready"),
+                             ("ready_s", "start to first forwarded packet")):
+                xs = [r[k] for r in runs if r["scenario"] == s and r["row"] == row and k in r]
+                if xs:
+                    st.append(f"{row} {label} {fmt_mmm(xs, 1)} s")
+        if st:
+            lines.append("- startup: " + "; ".join(st))
+        errs = [r for r in runs if r["scenario"] == s and "error" in r]
+        for r in errs:
+            lines.append(f"- failed run: {r['row']} rep {r['rep']}: {r['error']}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=7, help="repetitions per row (default 7)")
+    ap.add_argument("--avx2-reps", type=int, default=3,
+                    help="repetitions of the misrouting C row (default 3; it is a finding, not a target)")
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--measure", type=float, default=15.0)
+    ap.add_argument("--scenarios", default="a,b,c")
+    ap.add_argument("--rows", default="c,c-avx2,efd1,efd4")
+    ap.add_argument("--quick", action="store_true", help="1 repetition of everything (smoke test)")
+    ap.add_argument("--no-build", action="store_true", help="skip cargo build and the C build check")
+    ap.add_argument("--regen", action="store_true", help="regenerate the pcaps")
+    ap.add_argument("--wait-quiet", type=float, default=30.0,
+                    help="minutes to wait for no compiler and load < 1 (0: don't wait)")
+    ap.add_argument("--init-timeout", type=float, default=240.0)
+    ap.add_argument("--efd-extra", default="", help="extra efd-lb options (before --), space-separated")
+    ap.add_argument("--report", metavar="RESULTS_JSON", help="only render the tables of a results file")
+    args = ap.parse_args()
+    args.efd_extra = args.efd_extra.split()
+
+    if args.report:
+        with open(args.report) as f:
+            print(report(json.load(f)))
+        return
+    if args.quick:
+        args.reps, args.avx2_reps = 1, 1
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    rows = [r for r in args.rows.split(",") if r]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            sys.exit(f"unknown scenario {s}")
+    for r in rows:
+        if r not in ROWS:
+            sys.exit(f"unknown row {r}")
+    if os.geteuid() != 0:
+        sys.exit("run as root (hugepages, DPDK)")
+
+    huge_ok, pages = setup_hugepages(HUGEPAGES_WANTED)
+    log(f"hugepages: {'yes' if huge_ok else 'NO'} ({pages} x 2 MiB)")
+    if not huge_ok and any(r.startswith("c") for r in rows):
+        log("no hugepages: the C sample's secondary node process needs shared hugepage memory; skipping its rows")
+        rows = [r for r in rows if not r.startswith("c")]
+
+    if not args.no_build:
+        build_efd_lb()
+    gen_inputs(scenarios, args.regen)
+    c_bins = {}
+    if any(r.startswith("c") for r in rows):
+        for s in scenarios:
+            extra = SCENARIOS[s]["packets"] + POOL_HEADROOM
+            c_bins[s] = build_c(extra)
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    logdir = os.path.join(OUT, f"logs-{stamp}")
+    os.makedirs(logdir, exist_ok=True)
+    results_path = os.path.join(OUT, f"results-{stamp}.json")
+
+    quiet, load = (None, os.getloadavg()[0])
+    if args.wait_quiet > 0:
+        quiet, load = wait_quiet(args.wait_quiet)
+    doc = dict(meta=dict(
+        date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        machine=machine_info(), hugepages=f"{pages} x 2 MiB" if huge_ok else "no (--no-huge)",
+        quiet=quiet, load_at_start=round(load, 2), busy_at_start=sorted(set(busy_processes())),
+        warmup=args.warmup, measure=args.measure, reps=args.reps, avx2_reps=args.avx2_reps,
+        scenarios=scenarios, rows=rows, command=" ".join(["bench/pipeline.sh"] + sys.argv[1:]),
+        c_patch=("server/init.c: mbuf pool = stock (num_nodes + num_ports) * 1536 "
+                 "+ BENCH_EXTRA_MBUFS (= pcap packets + 16384); nothing else"),
+        pool_mbufs={s: STOCK_POOL_1NODE_2PORTS + SCENARIOS[s]["packets"] + POOL_HEADROOM for s in scenarios},
+    ), runs=[])
+
+    def save():
+        with open(results_path + ".tmp", "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(results_path + ".tmp", results_path)
+
+    reps = max(args.reps, args.avx2_reps)
+    for rep in range(1, reps + 1):
+        for s in scenarios:
+            pcap = os.path.join(OUT, SCENARIOS[s]["file"])
+            for row in rows:
+                if rep > (args.avx2_reps if row == "c-avx2" else args.reps):
+                    continue
+                tag = f"{s}-{row}-r{rep}"
+                doc["meta"].setdefault("load_before_runs", []).append(round(os.getloadavg()[0], 2))
+                t0 = time.time()
+                if row.startswith("c"):
+                    server, node = c_bins[s]
+                    r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir)
+                else:
+                    r = run_efd(pcap, 4 if row == "efd4" else 1, SCENARIOS[s]["packets"],
+                                args, tag, logdir, huge_ok)
+                r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
+                         load1=round(os.getloadavg()[0], 2))
+                doc["runs"].append(r)
+                save()
+                if "error" in r:
+                    log(f"{tag}: ERROR {r['error']}")
+                else:
+                    log(f"{tag}: distributed {r['distributed_mpps']:.2f} forwarded {r['forwarded_mpps']:.2f} Mpps "
+                        f"drops {{{', '.join(f'{k}: {v:.2f}' for k, v in r['drops_mpps'].items())}}} "
+                        f"({r['wall_s']} s)")
+                time.sleep(1)
+    save()
+    text = report(doc)
+    with open(os.path.join(OUT, f"report-{stamp}.md"), "w") as f:
+        f.write(text + "\n")
+    print()
+    print(text)
+    log(f"raw results: {results_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Pipeline benchmark: efd-lb against DPDK's own "Server-Node EFD" C sample.
+#
+#   bench/pipeline.sh [--reps 7] [--avx2-reps 3] [--warmup 3] [--measure 15]
+#                     [--scenarios a,b,c] [--rows c,c-avx2,efd1,efd4]
+#                     [--quick] [--no-build] [--regen] [--wait-quiet MIN]
+#   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
+#
+# Run as root (hugepages, DPDK). Builds the C sample from the dpdk-doc package
+# into bench/build/ (git-ignored; only its mbuf pool size is patched), builds
+# efd-lb (cargo build --release), generates the pcaps into bench/out/ with
+# efd-lb-pcapgen, then runs the rows interleaved (C, efd-lb, C, efd-lb, ...)
+# and prints a markdown table per scenario. Raw per-run results:
+# bench/out/results-<stamp>.json; logs: bench/out/logs-<stamp>/.
+# See BENCHMARKS.md "## Pipeline" and `bench/pipeline.sh --help`.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec python3 -u "$here/pipeline.py" "$@"
