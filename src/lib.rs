@@ -6,9 +6,11 @@
 //! keys, [`stats`] holds counters and renders them, [`lcore`] has the
 //! distributor and worker loops, and [`app`] wires them onto DPDK.
 
-pub mod efd;
+pub mod app;
 pub mod config;
+pub mod efd;
 pub mod flows;
+pub mod lcore;
 pub mod packet;
 pub mod pcap;
 pub mod stats;

@@ -1,1 +1,34 @@
-fn main(){}
+//! `efd-lb`: the appliance's command line entry point.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EFD_LB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let settings = match efd_lb::config::parse() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("efd-lb: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match efd_lb::app::run(&settings) {
+        Ok(outcome) if outcome.mbufs_in_use == 0 => ExitCode::SUCCESS,
+        Ok(outcome) => {
+            eprintln!(
+                "efd-lb: {} mbufs were not returned to the pool at shutdown",
+                outcome.mbufs_in_use
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("efd-lb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

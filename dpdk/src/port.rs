@@ -217,7 +217,14 @@ impl RxQueue {
     /// Receives up to the burst's spare room; returns how many arrived.
     #[inline]
     pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
-        let room = burst.spare() as u16;
+        self.rx_burst_max(burst, N)
+    }
+
+    /// Receives at most `max` packets (and no more than the burst's spare
+    /// room); returns how many arrived.
+    #[inline]
+    pub fn rx_burst_max<const N: usize>(&mut self, burst: &mut Burst<N>, max: usize) -> usize {
+        let room = burst.spare().min(max) as u16;
         let len = burst.len();
         // SAFETY: exclusive use of this queue (`&mut self`); DPDK writes at most
         // `room` owned mbuf pointers after the current ones.

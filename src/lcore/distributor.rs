@@ -1,0 +1,154 @@
+//! The distributor lcore: receive bursts from every enabled port, take each
+//! packet's flow key (IPv4 destination), look the keys up in the EFD table in
+//! bulk, and enqueue packets on their node's ring.
+
+use super::{StopFlags, MAX_BURST};
+use crate::packet::{ipv4_dst, DropReason};
+use crate::stats::Stats;
+use dpdk::eal::rdtsc;
+use dpdk::mbuf::Burst;
+use dpdk::port::RxQueue;
+use dpdk::ring::Producer;
+use std::sync::Arc;
+
+/// Bulk lookup of 4-byte flow keys to node ids: what the distributor needs
+/// from the EFD table (readers on other lcores, lock-free).
+pub trait FlowLookup: Send + 'static {
+    /// Writes the value of `keys[i]` to `out[i]` for every key.
+    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]);
+}
+
+impl FlowLookup for crate::efd::EfdReader<4> {
+    #[inline]
+    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
+        crate::efd::EfdReader::lookup_bulk(self, keys, out)
+    }
+}
+
+/// One receive queue and the index of its port among the enabled ports.
+pub struct RxPort {
+    /// Index into the enabled ports (and into `Stats::ports`).
+    pub index: usize,
+    /// The queue this lcore polls.
+    pub queue: RxQueue,
+}
+
+/// Everything the distributor lcore owns.
+pub struct Distributor<T: FlowLookup> {
+    /// Ports to receive from.
+    pub rx: Vec<RxPort>,
+    /// One ring producer per node, indexed by node id.
+    pub rings: Vec<Producer>,
+    /// The EFD reader.
+    pub table: T,
+    /// Shared counters.
+    pub stats: Arc<Stats>,
+    /// Shutdown signal.
+    pub stop: Arc<StopFlags>,
+    /// Largest rx burst (1..=MAX_BURST).
+    pub burst: usize,
+}
+
+impl<T: FlowLookup> Distributor<T> {
+    /// Runs until told to stop. Every mbuf it receives ends up on a ring or
+    /// freed and counted.
+    pub fn run(mut self) {
+        let num_nodes = self.rings.len();
+        let mut node_bufs: Vec<Burst<MAX_BURST>> = (0..num_nodes).map(|_| Burst::new()).collect();
+        let mut burst: Burst<MAX_BURST> = Burst::new();
+        let mut dropped: Burst<MAX_BURST> = Burst::new();
+        let mut keys = [[0u8; 4]; MAX_BURST];
+        let mut values = [0u8; MAX_BURST];
+        let mut slot = [0u8; MAX_BURST]; // u8::MAX marks a packet with a bad header
+        let mut reasons = [0u64; DropReason::COUNT];
+        let stats = &*self.stats;
+        let burst_max = self.burst.clamp(1, MAX_BURST);
+
+        while !self.stop.rx_stopped() {
+            for rx in self.rx.iter_mut() {
+                let t0 = rdtsc();
+                let n = rx.queue.rx_burst_max(&mut burst, burst_max);
+                if n == 0 {
+                    stats.distributor.idle_polls.add(1);
+                    continue;
+                }
+                stats.ports[rx.index].rx.add(n as u64);
+
+                // Pass 1: flow keys, with every malformed frame set aside.
+                let mut k = 0;
+                for (i, m) in burst.as_slice().iter().enumerate() {
+                    match ipv4_dst(m.data()) {
+                        Ok(dst) => {
+                            keys[k] = dst.to_be_bytes();
+                            slot[i] = 0;
+                            k += 1;
+                        }
+                        Err(reason) => {
+                            slot[i] = u8::MAX;
+                            reasons[reason as usize] += 1;
+                        }
+                    }
+                }
+                self.table.lookup_bulk(&keys[..k], &mut values[..k]);
+
+                // Pass 2: hand each packet to its node's buffer.
+                let mut j = 0;
+                let mut unknown_node = 0u64;
+                for (i, m) in burst.drain().enumerate() {
+                    let target = if slot[i] == u8::MAX {
+                        None
+                    } else {
+                        let node = values[j] as usize;
+                        j += 1;
+                        if node < num_nodes {
+                            Some(node)
+                        } else {
+                            unknown_node += 1;
+                            None
+                        }
+                    };
+                    let rejected = match target {
+                        Some(node) => node_bufs[node].push(m).err(),
+                        None => Some(m),
+                    };
+                    if let Some(m) = rejected {
+                        // Only malformed/unknown packets land here (node
+                        // buffers hold a whole burst); free them in bulk.
+                        if let Err(m) = dropped.push(m) {
+                            drop(m);
+                        }
+                    }
+                }
+                dropped.free_all();
+                stats.distributor.distributed.add(k as u64 - unknown_node);
+                if unknown_node > 0 {
+                    stats.distributor.drop_unknown_node.add(unknown_node);
+                }
+                for (r, c) in reasons.iter_mut().enumerate() {
+                    if *c > 0 {
+                        stats.distributor.drop[r].add(*c);
+                        *c = 0;
+                    }
+                }
+
+                // Flush every node buffer to its ring: all or nothing, a full
+                // ring is a counted drop for that node.
+                for (node, buf) in node_bufs.iter_mut().enumerate() {
+                    let len = buf.len() as u64;
+                    if len == 0 {
+                        continue;
+                    }
+                    let counters = &stats.nodes[node];
+                    if self.rings[node].enqueue_bulk(buf) {
+                        counters.rx.add(len);
+                    } else {
+                        buf.free_all();
+                        counters.rx_drop.add(len);
+                    }
+                }
+                stats.distributor.packets.add(n as u64);
+                stats.distributor.busy_cycles.add(rdtsc() - t0);
+            }
+        }
+    }
+}
