@@ -1,0 +1,278 @@
+//! EFD table benchmark (plain `std::time`, prints a table).
+//!
+//! `cargo bench --bench efd` (set `EFD_BENCH_QUICK=1` to skip the 16M-key
+//! part). Every timing is the median of `RUNS` runs with min–max.
+//!
+//! Lookups go through the [`LookupUnderTest`] trait so that another table
+//! (e.g. DPDK's `rte_efd`) can be measured in a second column by the same
+//! functions.
+
+use efd_lb::efd::{Efd, EfdReader, LookupPath};
+use std::hint::black_box;
+use std::time::Instant;
+
+const RUNS: usize = 7;
+const BATCH: usize = 32;
+
+/// A table whose bulk lookup of 4-byte keys is measured.
+trait LookupUnderTest {
+    fn name(&self) -> String;
+    /// Look up `keys` (at most `BATCH`) into `out`.
+    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]);
+}
+
+struct Native {
+    reader: EfdReader<4>,
+    path: LookupPath,
+}
+
+impl LookupUnderTest for Native {
+    fn name(&self) -> String {
+        format!("native {:?}", self.path)
+    }
+    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
+        self.reader.lookup_bulk_with(self.path, keys, out)
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Keys `i` as big-endian `u32` (IPv4 destinations), `i < n`.
+fn seq_keys(n: usize) -> Vec<[u8; 4]> {
+    (0..n as u32).map(|i| i.to_be_bytes()).collect()
+}
+
+/// `n` distinct random 4-byte keys.
+fn rand_keys(n: usize, seed: u64) -> Vec<[u8; 4]> {
+    let mut rng = Rng(seed);
+    let mut set = std::collections::HashSet::with_capacity(n);
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        let k = (rng.next() as u32).to_be_bytes();
+        if set.insert(k) {
+            v.push(k);
+        }
+    }
+    v
+}
+
+#[derive(Clone, Copy)]
+struct Stat {
+    med: f64,
+    min: f64,
+    max: f64,
+}
+
+impl std::fmt::Display for Stat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} ({:.2}–{:.2})", self.med, self.min, self.max)
+    }
+}
+
+fn stat(mut v: Vec<f64>) -> Stat {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Stat {
+        med: v[v.len() / 2],
+        min: v[0],
+        max: v[v.len() - 1],
+    }
+}
+
+/// ns/key of bulk lookups of `queries` in batches of `BATCH`; checks the
+/// values against `expect` once.
+fn bench_lookup<T: LookupUnderTest>(t: &T, queries: &[[u8; 4]], expect: &[u8]) -> Stat {
+    let mut out = vec![0u8; queries.len()];
+    for (q, o) in queries.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+        t.lookup_bulk(q, o);
+    }
+    assert!(out == expect, "{}: wrong values", t.name());
+    let mut res = Vec::new();
+    for _ in 0..RUNS {
+        let t0 = Instant::now();
+        for (q, o) in queries.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            t.lookup_bulk(black_box(q), o);
+        }
+        black_box(&out);
+        res.push(t0.elapsed().as_nanos() as f64 / queries.len() as f64);
+    }
+    stat(res)
+}
+
+fn values(n: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    (0..n).map(|_| rng.next() as u8).collect()
+}
+
+fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>) {
+    let cap = (n as f64 / 0.95).ceil() as usize;
+    let vals = values(n, 7);
+    let t0 = Instant::now();
+    let efd =
+        Efd::<4>::build(cap, 8, keys.iter().copied().zip(vals.iter().copied())).expect("build");
+    let build = t0.elapsed();
+    let mut perm: Vec<usize> = (0..n).collect();
+    Rng(99).shuffle(&mut perm);
+    let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
+    let expect: Vec<u8> = perm.iter().map(|&i| vals[i]).collect();
+    drop(perm);
+    for path in LookupPath::supported() {
+        let t = Native {
+            reader: efd.reader(),
+            path,
+        };
+        let s = bench_lookup(&t, &queries, &expect);
+        println!(
+            "| bulk lookup, {label} keys, n={n} (95% of cap.), batch {BATCH} | {} | {s} ns/key |",
+            t.name()
+        );
+    }
+    println!(
+        "|   (bulk build {:.0} ms; levels {:?} keys {:?}; online {:.2} bits/key, total {:.2} B/key) | | |",
+        build.as_secs_f64() * 1e3,
+        efd.level_groups(),
+        efd.level_keys(),
+        efd.online_bytes() as f64 * 8.0 / n as f64,
+        efd.total_bytes() as f64 / n as f64
+    );
+}
+
+fn insert_section(n: usize) {
+    let cap = (n as f64 / 0.95).ceil() as usize;
+    let keys = rand_keys(n, 11);
+    let vals = values(n, 12);
+    // Per-insert latency (timer overhead measured and reported separately).
+    let mut lat = Vec::with_capacity(n);
+    let mut efd = Efd::<4>::new(cap, 8).unwrap();
+    for (k, &v) in keys.iter().zip(&vals) {
+        let t0 = Instant::now();
+        efd.insert(k, v).expect("insert");
+        lat.push(t0.elapsed().as_nanos() as u64);
+    }
+    let mut ov = Vec::with_capacity(10_000);
+    for _ in 0..10_000 {
+        let t0 = Instant::now();
+        ov.push(black_box(t0.elapsed().as_nanos() as u64));
+    }
+    ov.sort_unstable();
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "| insert latency, random keys, 0→{n} (cap {cap}) | median / p90 / p99 / p99.9 / max | {} / {} / {} / {} / {} ns (timer overhead {} ns incl.) |",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(0.999),
+        lat[lat.len() - 1],
+        ov[ov.len() / 2]
+    );
+    // Whole-table build times.
+    let mut online = Vec::new();
+    let mut bulk = Vec::new();
+    for _ in 0..RUNS {
+        let t0 = Instant::now();
+        let mut e = Efd::<4>::new(cap, 8).unwrap();
+        for (k, &v) in keys.iter().zip(&vals) {
+            e.insert(k, v).unwrap();
+        }
+        online.push(t0.elapsed().as_secs_f64() * 1e3);
+        black_box(&e);
+        drop(e);
+        let t0 = Instant::now();
+        let e = Efd::<4>::build(cap, 8, keys.iter().copied().zip(vals.iter().copied())).unwrap();
+        bulk.push(t0.elapsed().as_secs_f64() * 1e3);
+        black_box(&e);
+    }
+    println!(
+        "| build {n} keys by online inserts | | {} ms |",
+        stat(online)
+    );
+    println!("| build {n} keys by Efd::build | | {} ms |", stat(bulk));
+    // Updates (value flips of present keys).
+    let mut up = Vec::with_capacity(100_000);
+    for (k, &v) in keys.iter().zip(&vals).take(100_000) {
+        let t0 = Instant::now();
+        efd.insert(k, v ^ 1).unwrap();
+        up.push(t0.elapsed().as_nanos() as u64);
+    }
+    up.sort_unstable();
+    println!(
+        "| update latency (100k value changes) | median / p99 | {} / {} ns |",
+        up[up.len() / 2],
+        up[up.len() * 99 / 100]
+    );
+}
+
+fn memory_section(cap: usize) {
+    let n = cap * 95 / 100;
+    let keys = rand_keys(n, 21);
+    for bits in [1u32, 2, 4, 8] {
+        let vals: Vec<u8> = values(n, 22)
+            .iter()
+            .map(|v| v & ((1u16 << bits) - 1) as u8)
+            .collect();
+        let mut e = Efd::<4>::new(cap, bits).unwrap();
+        for (k, &v) in keys.iter().zip(&vals) {
+            e.insert(k, v).unwrap();
+        }
+        println!(
+            "| memory, {bits}-bit values, {n} keys = 95% of cap {cap} (online inserts) | online / total | {:.2} bits/key / {:.2} bytes/key |",
+            e.online_bytes() as f64 * 8.0 / n as f64,
+            e.total_bytes() as f64 / n as f64
+        );
+    }
+}
+
+fn failure_section(cap: usize) {
+    for bits in [8u32, 1] {
+        for seed in 0..3u64 {
+            let mut e = Efd::<4>::with_seed(cap, bits, 1000 + seed).unwrap();
+            let mut rng = Rng(5000 + seed);
+            let mut n = 0usize;
+            let fail = loop {
+                let k = (rng.next() as u32).to_be_bytes();
+                let v = (rng.next() as u8) & ((1u16 << bits) - 1) as u8;
+                match e.insert(&k, v) {
+                    Ok(_) => n = e.len(),
+                    Err(_) => break n,
+                }
+                if n > cap * 2 {
+                    break n;
+                }
+            };
+            println!(
+                "| first insert failure, {bits}-bit values, random keys, cap {cap}, seed {seed} | load | {:.2}% ({fail} keys) |",
+                fail as f64 * 100.0 / cap as f64
+            );
+        }
+    }
+}
+
+fn main() {
+    let quick = std::env::var("EFD_BENCH_QUICK").is_ok_and(|v| v != "0");
+    println!("| measurement | variant | result |");
+    println!("|---|---|---|");
+    lookup_section(1 << 20, "sequential", seq_keys(1 << 20));
+    lookup_section(1 << 20, "random", rand_keys(1 << 20, 3));
+    if !quick {
+        lookup_section(16 << 20, "sequential", seq_keys(16 << 20));
+        lookup_section(16 << 20, "random", rand_keys(16 << 20, 4));
+    }
+    insert_section(1 << 20);
+    memory_section(1 << 20);
+    failure_section(1 << 20);
+}
