@@ -55,7 +55,8 @@ SCENARIOS = {
 
 ROWS = {
     "c": "C sample (--force-max-simd-bitwidth=128, correct EFD path)",
-    "c-avx2": "C sample (default AVX2 EFD path: misroutes)",
+    "c-avx2": "C sample -n 2, default EFD lookup (AVX2 path): misroutes",
+    "c-n2": "C sample -n 2, --force-max-simd-bitwidth=128 (control)",
     "efd1": "efd-lb -n 1",
     "efd4": "efd-lb -n 4 (same single worker lcore)",
 }
@@ -284,8 +285,12 @@ def wait_for(pred, timeout, procs=(), poll=0.05):
     return None
 
 
-def eal_ports(pcap):
-    return ["--no-pci", "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1",
+def eal_ports(pcap, queues=1):
+    # The C server sets up num_nodes TX queues on every port; net_pcap offers
+    # as many TX queues as it has rx_pcap files, so for -n 2 the same file is
+    # named twice (only RX queue 0 is set up and replayed).
+    rx = ",".join([f"rx_pcap={pcap}"] * queues)
+    return ["--no-pci", "--vdev", f"net_pcap0,{rx},infinite_rx=1",
             "--vdev", "net_null0,no-rx=1"]
 
 
@@ -358,26 +363,30 @@ def c_counters(s):
     )
 
 
-def run_c(server, node, pcap, avx2, args, tag, logdir):
+def run_c(server, node, pcap, avx2, args, tag, logdir, num_nodes=1):
     prefix = f"benchc_{tag}_{os.getpid()}"
     cleanup_prefix(prefix)
     simd = [] if avx2 else ["--force-max-simd-bitwidth=128"]
-    eal = ["--file-prefix", prefix] + simd + eal_ports(pcap)
-    scr = CScreens(1)
-    res = dict(program="c", avx2=avx2, prefix=prefix)
+    eal = ["--file-prefix", prefix] + simd + eal_ports(pcap, num_nodes)
+    scr = CScreens(num_nodes)
+    res = dict(program="c", avx2=avx2, nodes=num_nodes, prefix=prefix)
     t_start = time.monotonic()
     srv = Proc(["stdbuf", "-oL", server, "-l", "0,1", "--main-lcore", "1"] + eal +
-               ["--", "-p", "0x3", "-n", "1", "-f", str(TABLE_FLOWS)],
+               ["--", "-p", "0x3", "-n", str(num_nodes), "-f", str(TABLE_FLOWS)],
                os.path.join(logdir, f"{tag}-server.log"), scr.on_line)
-    nd = None
+    nds = []
     try:
         if not wait_for(lambda: scr.init_done, args.init_timeout, [srv]):
             res["error"] = "server did not finish init"
             return res
         res["server_init_s"] = round(scr.init_done - t_start, 2)
         t_node = time.monotonic()
-        nd = Proc(["stdbuf", "-oL", node, "-l", "0", "--proc-type=secondary"] + eal +
-                  ["--", "-n", "0"], os.path.join(logdir, f"{tag}-node.log"))
+        # Every node process on core 0; distinct lcore ids (0, 2, 3, ...)
+        # because mempool caches are per lcore id across processes.
+        for i in range(num_nodes):
+            lc = 0 if i == 0 else i + 1
+            nds.append(Proc(["stdbuf", "-oL", node, "--lcores", f"{lc}@0", "--proc-type=secondary"] + eal +
+                            ["--", "-n", str(i)], os.path.join(logdir, f"{tag}-node{i}.log")))
 
         def ready():
             for s in scr.screens:
@@ -386,25 +395,26 @@ def run_c(server, node, pcap, avx2, args, tag, logdir):
                     if c["filter_passed"] + c["filter_drop"] > 0:
                         return s
             return None
-        r = wait_for(ready, args.init_timeout, [srv, nd])
+        r = wait_for(ready, args.init_timeout, [srv] + nds)
         if not r:
-            res["error"] = "node never processed packets" + ("" if nd.alive() else f" (node exited {nd.p.returncode})")
+            res["error"] = "node never processed packets" + "".join(
+                f" (node {i} exited {n.p.returncode})" for i, n in enumerate(nds) if not n.alive())
             return res
         res["node_ready_s"] = round(r["t"] - t_node, 2)
         a = wait_for(lambda: next((s for s in scr.screens if s["t"] >= r["t"] + args.warmup), None),
-                     args.warmup + 10, [srv, nd])
+                     args.warmup + 10, [srv] + nds)
         if not a:
             res["error"] = "no stats screen after warm-up"
             return res
         b = wait_for(lambda: next((s for s in scr.screens if s["t"] >= a["t"] + args.measure), None),
-                     args.measure + 10, [srv, nd])
+                     args.measure + 10, [srv] + nds)
         if not b:
-            res["error"] = "no stats screen after measurement" + ("" if srv.alive() and nd.alive() else " (a process died)")
+            res["error"] = "no stats screen after measurement" + (
+                "" if srv.alive() and all(n.alive() for n in nds) else " (a process died)")
             return res
         res.update(window(c_counters(a), c_counters(b), b["t"] - a["t"]))
     finally:
-        if nd:
-            res["node_rc"] = nd.stop()
+        res["node_rc"] = [n.stop() for n in nds]
         res["server_rc"] = srv.stop()
         cleanup_prefix(prefix)
     return res
@@ -600,7 +610,12 @@ def report(doc):
         ratio_line("efd1", "c", "efd-lb 1 node / C sample")
         ratio_line("efd4", "c", "efd-lb 4 nodes / C sample")
         ratio_line("efd4", "efd1", "efd-lb 4 nodes / efd-lb 1 node")
-        ratio_line("c-avx2", "c", "C sample AVX2 path / C sample 128-bit path")
+        for row in ("c-avx2", "c-n2"):
+            if by.get(row):
+                fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])
+                      for r in by[row] if r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"] > 0]
+                lines.append(f"- {row}: share of packets reaching a node that were sent to the wrong node "
+                             f"(dropped by its filter): {fmt_mmm([100 * x for x in fr], 1)} %")
         st = []
         for row in meta["rows"]:
             for k, label in (("server_init_s", "server init"), ("node_ready_s", "node ready"),
@@ -625,11 +640,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=7, help="repetitions per row (default 7)")
     ap.add_argument("--avx2-reps", type=int, default=3,
-                    help="repetitions of the misrouting C row (default 3; it is a finding, not a target)")
+                    help="repetitions of the c-avx2 / c-n2 rows (default 3; a finding, not a target)")
+    ap.add_argument("--avx2-scenarios", default="b",
+                    help="scenarios for the c-avx2 / c-n2 rows (default b)")
+    ap.add_argument("--avx2-nodes", type=int, default=2,
+                    help="nodes for the c-avx2 / c-n2 rows (default 2; with 1 node every EFD value is 0 "
+                         "and a wrong lookup cannot show)")
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--measure", type=float, default=15.0)
     ap.add_argument("--scenarios", default="a,b,c")
-    ap.add_argument("--rows", default="c,c-avx2,efd1,efd4")
+    ap.add_argument("--rows", default="c,efd1,efd4,c-avx2,c-n2")
     ap.add_argument("--quick", action="store_true", help="1 repetition of everything (smoke test)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build and the C build check")
     ap.add_argument("--regen", action="store_true", help="regenerate the pcaps")
@@ -702,14 +722,18 @@ def main():
         for s in scenarios:
             pcap = os.path.join(OUT, SCENARIOS[s]["file"])
             for row in rows:
-                if rep > (args.avx2_reps if row == "c-avx2" else args.reps):
+                side = row in ("c-avx2", "c-n2")
+                if rep > (args.avx2_reps if side else args.reps):
+                    continue
+                if side and s not in args.avx2_scenarios.split(","):
                     continue
                 tag = f"{s}-{row}-r{rep}"
                 doc["meta"].setdefault("load_before_runs", []).append(round(os.getloadavg()[0], 2))
                 t0 = time.time()
                 if row.startswith("c"):
                     server, node = c_bins[s]
-                    r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir)
+                    r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir,
+                              args.avx2_nodes if side else 1)
                 else:
                     r = run_efd(pcap, 4 if row == "efd4" else 1, SCENARIOS[s]["packets"],
                                 args, tag, logdir, huge_ok)
