@@ -134,7 +134,13 @@ fn run_on_eal(
     } else {
         auto_pool_size(settings, ports.len(), num_nodes)?
     };
-    let pool = Mempool::new_pktmbuf("efd_lb_pool", mbufs, settings.mempool_cache, socket)?;
+    let pool = Mempool::new_pktmbuf("efd_lb_pool", mbufs, settings.mempool_cache, socket)
+        .map_err(|e| {
+            err(format!(
+                "{e} (about {} MiB: give EAL more memory with -m or hugepages, or set [mempool] mbufs)",
+                mbufs as u64 * 2432 >> 20
+            ))
+        })?;
 
     // One TX queue per node on every port, as long as every device has that
     // many; otherwise one per worker lcore, shared by the nodes it runs.
@@ -336,8 +342,9 @@ fn port_infos(ports: &[Port]) -> Vec<PortInfo> {
 }
 
 /// The EFD table for the flows: key = IPv4 destination (wire order), value =
-/// node id, sized with headroom so online inserts keep succeeding.
-fn build_efd(flows: &[Flow], value_bits: u8) -> Result<Efd<4>, AppError> {
+/// node id, sized with headroom so online inserts keep succeeding. Public so
+/// tests can predict what the appliance's table answers for unknown keys.
+pub fn build_efd(flows: &[Flow], value_bits: u8) -> Result<Efd<4>, AppError> {
     let capacity = (flows.len() + flows.len() / 4).max(1024);
     Efd::build(
         capacity,

@@ -1,0 +1,431 @@
+//! End-to-end runs of the `efd-lb` binary on DPDK's virtual devices. Each
+//! test is its own process (EAL initialises once per process), all with
+//! `--no-huge`; a lock keeps them from competing for the two cores.
+
+use efd_lb::packet::{ipv4_dst, DropReason};
+use efd_lb::pcap::{self, PcapReader, PcapWriter, TrafficSpec};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_efd-lb")
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A config file whose EAL arguments are `vdevs` (plus no-huge settings).
+fn write_config(dir: &Path, body: &str, vdevs: &[String]) -> PathBuf {
+    let mut args = vec![
+        "--no-huge".to_string(),
+        "-m".into(),
+        "512".into(),
+        "--no-shconf".into(),
+        "--no-pci".into(),
+        "--log-level=lib.eal:error".into(),
+    ];
+    for v in vdevs {
+        args.push("--vdev".into());
+        args.push(v.clone());
+    }
+    let quoted: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        "lcores = \"0@0,1@1,2@0\"\n{body}\n[eal]\nargs = [{}]\n[stats]\nformat = \"json\"\nperiod_ms = 500\n",
+        quoted.join(", ")
+    );
+    let path = dir.join("lb.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run efd-lb")
+}
+
+/// The last JSON line of stdout, which must be the final stats.
+fn final_stats(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON stats in stdout; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        v["final"],
+        Value::Bool(true),
+        "last stats line is the final one"
+    );
+    v
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "efd-lb failed ({:?}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Counter conservation that must hold after a clean shutdown.
+fn assert_conservation(v: &Value) {
+    let d = &v["distributor"];
+    let port_rx: u64 = v["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| u(&p["rx"]))
+        .sum();
+    let reasons: u64 = d["drop_by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(u)
+        .sum();
+    assert_eq!(
+        port_rx,
+        u(&d["distributed"]) + u(&d["drop_unknown_node"]) + reasons,
+        "port rx = distributed + drops by reason"
+    );
+    let mut enq = 0;
+    for n in v["nodes"].as_array().unwrap() {
+        enq += u(&n["rx"]) + u(&n["rx_drop"]);
+        assert_eq!(
+            u(&n["rx"]),
+            u(&n["filter_passed"]) + u(&n["filter_drop"]),
+            "node rx"
+        );
+        assert_eq!(
+            u(&n["filter_passed"]),
+            u(&n["tx"]) + u(&n["tx_drop"]),
+            "node passed"
+        );
+    }
+    assert_eq!(
+        enq,
+        u(&d["distributed"]),
+        "distributed = sum of node rx + rx_drop"
+    );
+}
+
+#[test]
+fn null_pmd_run_counts_every_packet_and_returns_every_mbuf() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("null_run");
+    // net_null receives zero-filled 64-byte frames: ethertype 0, not IPv4.
+    let cfg = write_config(
+        &dir,
+        "num_nodes = 2\nnum_flows = 4096\nduration_s = 2",
+        &["net_null0".into(), "net_null1,no-rx=1".into()],
+    );
+    let out = run(&["--config", cfg.to_str().unwrap()]);
+    assert_ok(&out);
+    let v = final_stats(&out);
+    let rx = u(&v["ports"][0]["rx"]);
+    assert!(rx > 10_000, "the null device delivers packets: {rx}");
+    assert_eq!(u(&v["distributor"]["drop_by_reason"]["not_ipv4"]), rx);
+    assert_eq!(u(&v["ports"][1]["rx"]), 0);
+    assert_conservation(&v);
+}
+
+/// The expected per-node and per-reason counters of a finite replay,
+/// computed from the frames and the same EFD table the appliance builds.
+#[derive(Debug, Default, PartialEq)]
+struct Expected {
+    reasons: BTreeMap<&'static str, u64>,
+    unknown_node: u64,
+    node_rx: Vec<u64>,
+    passed: Vec<u64>,
+    filtered: Vec<u64>,
+    passed_frames: Vec<Vec<u8>>,
+}
+
+fn expected(frames: &[Vec<u8>], num_flows: u32, num_nodes: u16, value_bits: u8) -> Expected {
+    let flows: Vec<_> = efd_lb::flows::seed_population(num_flows, num_nodes).collect();
+    let efd = efd_lb::app::build_efd(&flows, value_bits).unwrap();
+    let mut e = Expected {
+        node_rx: vec![0; num_nodes as usize],
+        passed: vec![0; num_nodes as usize],
+        filtered: vec![0; num_nodes as usize],
+        ..Default::default()
+    };
+    for r in DropReason::ALL {
+        e.reasons.insert(r.name(), 0);
+    }
+    for f in frames {
+        match ipv4_dst(f) {
+            Err(r) => *e.reasons.get_mut(r.name()).unwrap() += 1,
+            Ok(dst) => {
+                let node = efd.lookup(&dst.to_be_bytes()) as usize;
+                if node >= num_nodes as usize {
+                    e.unknown_node += 1;
+                    continue;
+                }
+                e.node_rx[node] += 1;
+                if dst < num_flows && (dst % num_nodes as u32) as usize == node {
+                    e.passed[node] += 1;
+                    e.passed_frames.push(f.clone());
+                } else {
+                    e.filtered[node] += 1;
+                }
+            }
+        }
+    }
+    e
+}
+
+fn read_frames(path: &Path) -> Vec<Vec<u8>> {
+    PcapReader::open(path)
+        .unwrap()
+        .map(|r| r.unwrap().data)
+        .collect()
+}
+
+#[test]
+fn pcap_replay_gives_exact_counters_and_forwards_exactly_the_passed_packets() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("pcap_e2e");
+    let (num_flows, num_nodes, value_bits) = (1000u32, 3u16, 2u8);
+    let spec = TrafficSpec {
+        packets: 6000,
+        known_flows: num_flows,
+        table_flows: num_flows,
+        cycle: false,
+        unknown_pct: 20.0,
+        malformed_pct: 5.0,
+        vlan_pct: 5.0,
+        seed: 7,
+        ..TrafficSpec::default()
+    };
+    let frames: Vec<Vec<u8>> = pcap::generate(&spec).collect();
+    let input = dir.join("in.pcap");
+    let mut w = PcapWriter::create(&input).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        w.write_packet(i as u32, 0, f).unwrap();
+    }
+    w.finish().unwrap();
+
+    let exp = expected(&frames, num_flows, num_nodes, value_bits);
+    assert!(
+        exp.unknown_node > 0,
+        "value 3 of 2-bit values is an unknown node"
+    );
+    assert!(exp.filtered.iter().sum::<u64>() > 0 && exp.reasons.values().all(|&n| n > 0));
+
+    let out0 = dir.join("out0.pcap");
+    let out1 = dir.join("out1.pcap");
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "num_nodes = {num_nodes}\nnum_flows = {num_flows}\nvalue_bits = {value_bits}\nduration_s = 3\n[rings]\nsize = 8192"
+        ),
+        &[
+            format!("net_pcap0,rx_pcap={},tx_pcap={}", input.display(), out0.display()),
+            format!("net_pcap1,tx_pcap={}", out1.display()),
+        ],
+    );
+    let out = run(&["--config", cfg.to_str().unwrap()]);
+    assert_ok(&out);
+    let v = final_stats(&out);
+    assert_conservation(&v);
+
+    assert_eq!(u(&v["ports"][0]["rx"]), frames.len() as u64);
+    for (name, n) in &exp.reasons {
+        assert_eq!(
+            u(&v["distributor"]["drop_by_reason"][name]),
+            *n,
+            "drop reason {name}"
+        );
+    }
+    assert_eq!(u(&v["distributor"]["drop_unknown_node"]), exp.unknown_node);
+    for node in 0..num_nodes as usize {
+        let n = &v["nodes"][node];
+        assert_eq!(u(&n["rx"]), exp.node_rx[node], "node {node} rx");
+        assert_eq!(u(&n["rx_drop"]), 0, "node {node} rx_drop");
+        assert_eq!(
+            u(&n["filter_passed"]),
+            exp.passed[node],
+            "node {node} passed"
+        );
+        assert_eq!(
+            u(&n["filter_drop"]),
+            exp.filtered[node],
+            "node {node} filter_drop"
+        );
+        assert_eq!(u(&n["tx"]), exp.passed[node], "node {node} tx");
+    }
+
+    // Port 0's traffic goes out on its pair, port 1: exactly the passed frames.
+    let mut sent = read_frames(&out1);
+    let mut want = exp.passed_frames.clone();
+    sent.sort();
+    want.sort();
+    assert_eq!(sent.len(), want.len());
+    assert!(sent == want, "tx_pcap holds exactly the passed packets");
+    assert!(read_frames(&out0).is_empty(), "nothing arrives on port 1");
+}
+
+#[test]
+fn sigint_stops_within_a_second_with_final_stats_and_no_mbuf_lost() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("sigint");
+    let input = dir.join("in.pcap");
+    pcap::write_pcap(
+        &input,
+        &TrafficSpec {
+            packets: 20_000,
+            known_flows: 4096,
+            table_flows: 4096,
+            unknown_pct: 10.0,
+            ..TrafficSpec::default()
+        },
+    )
+    .unwrap();
+    let cfg = write_config(
+        &dir,
+        "num_nodes = 4\nnum_flows = 4096",
+        &[
+            format!("net_pcap0,rx_pcap={},infinite_rx=1", input.display()),
+            "net_null0,no-rx=1".into(),
+        ],
+    );
+    let child = Command::new(bin())
+        .args(["--config", cfg.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let sent_at = Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let took = sent_at.elapsed();
+    assert_ok(&out);
+    assert!(took < Duration::from_millis(1500), "stopped in {took:?}");
+    let v = final_stats(&out);
+    assert!(u(&v["ports"][0]["rx"]) > 20_000, "infinite replay ran");
+    assert!(u(&v["ports"][1]["tx"]) > 0);
+    // Ring drops are possible here (the input is unbounded), but every
+    // packet is accounted for.
+    assert_conservation(&v);
+}
+
+/// Runs with a bad input and returns the one-line error.
+fn bad(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(!out.status.success(), "{args:?} must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("efd-lb: ") || l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line for {args:?}: {stderr}"))
+        .to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    line
+}
+
+#[test]
+fn bad_flags_config_and_flow_files_exit_non_zero_with_one_clear_line() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("bad_inputs");
+    let cfg = write_config(
+        &dir,
+        "num_nodes = 2\nnum_flows = 64\nduration_s = 1",
+        &["net_null0,no-rx=1".into(), "net_null1,no-rx=1".into()],
+    );
+    let c = cfg.to_str().unwrap();
+
+    let l = bad(&["--config", c, "-n", "0"]);
+    assert!(l.contains("0 nodes"), "{l}");
+    let l = bad(&["--config", c, "-n", "5", "--value-bits", "2"]);
+    assert!(l.contains("value_bits") || l.contains("value-bits"), "{l}");
+    let l = bad(&["--config", c, "-n", "300"]);
+    assert!(l.contains("300"), "{l}");
+    let l = bad(&["--config", c, "-p", "0x5"]);
+    assert!(l.contains("port 2"), "{l}");
+    let l = bad(&["--config", c, "--lcores", "0"]);
+    assert!(l.contains("lcores"), "{l}");
+
+    let typo = dir.join("typo.toml");
+    std::fs::write(&typo, "num_nodes = 2\nnodez = 3\n").unwrap();
+    let l = bad(&["--config", typo.to_str().unwrap()]);
+    assert!(l.contains("nodez") && l.contains("typo.toml"), "{l}");
+
+    let flows = dir.join("flows.csv");
+    std::fs::write(&flows, "10.0.0.1,0\n10.0.0.2,1\n10.0.0,1\n").unwrap();
+    let l = bad(&["--config", c, "--flow-file", flows.to_str().unwrap()]);
+    assert!(l.contains("flows.csv:3"), "{l}");
+    std::fs::write(&flows, "10.0.0.1,0\n10.0.0.2,7\n").unwrap();
+    let l = bad(&["--config", c, "--flow-file", flows.to_str().unwrap()]);
+    assert!(
+        l.contains("flows.csv:2") && l.contains("out of range"),
+        "{l}"
+    );
+
+    let l = bad(&["--config", dir.join("missing.toml").to_str().unwrap()]);
+    assert!(l.contains("missing.toml"), "{l}");
+}
+
+#[test]
+fn a_flow_file_drives_distribution() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("flow_file");
+    let flows = dir.join("flows.csv");
+    std::fs::write(&flows, "# ip,node\n0.0.0.1,1\n0.0.0.2,1\n0.0.0.3,0\n").unwrap();
+    let frames: Vec<Vec<u8>> = (1..=3u32)
+        .flat_map(|d| std::iter::repeat_n(pcap::udp_frame(d, None, 0, 60), 10))
+        .collect();
+    let input = dir.join("in.pcap");
+    let mut w = PcapWriter::create(&input).unwrap();
+    for f in &frames {
+        w.write_packet(0, 0, f).unwrap();
+    }
+    w.finish().unwrap();
+    let cfg = write_config(
+        &dir,
+        "num_nodes = 2\nduration_s = 2",
+        &[
+            format!("net_pcap0,rx_pcap={}", input.display()),
+            "net_null0,no-rx=1".into(),
+        ],
+    );
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--flow-file",
+        flows.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    let v = final_stats(&out);
+    assert_eq!(u(&v["nodes"][0]["filter_passed"]), 10);
+    assert_eq!(u(&v["nodes"][1]["filter_passed"]), 20);
+    assert_eq!(u(&v["ports"][1]["tx"]), 30);
+    assert_conservation(&v);
+}
