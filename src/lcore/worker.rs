@@ -60,6 +60,8 @@ impl Worker {
         let mut rx: Burst<MAX_BURST> = Burst::new();
         let mut dropped: Burst<MAX_BURST> = Burst::new();
         let counters = &stats.workers[self.index];
+        let mut keys = [None::<u32>; MAX_BURST];
+        let mut owned = [false; MAX_BURST];
         loop {
             // Read the flag before polling: once set, a round that finds every
             // ring empty is the last one (the distributor has already stopped).
@@ -76,10 +78,22 @@ impl Worker {
                 let txq = &mut self.tx[node.tx_slot];
                 let num_ports = txq.len();
                 let mut passed = 0u64;
-                for m in rx.drain() {
+                // Pass 1: start every packet's data on its way into cache
+                // (the distributor's core touched it last), then take the keys
+                // and look them all up, so the misses overlap.
+                for m in rx.as_slice() {
+                    m.prefetch_data();
+                }
+                for (i, m) in rx.as_slice().iter().enumerate() {
                     // The distributor only enqueues parsable IPv4 frames.
-                    let owned = ipv4_dst(m.data()).is_ok_and(|dst| node.flows.contains(&dst));
-                    if owned {
+                    keys[i] = ipv4_dst(m.data()).ok();
+                }
+                for i in 0..n {
+                    owned[i] = keys[i].is_some_and(|dst| node.flows.contains(&dst));
+                }
+                // Pass 2: buffer owned packets for their paired port, free the rest.
+                for (i, m) in rx.drain().enumerate() {
+                    if owned[i] {
                         passed += 1;
                         let in_port =
                             node.port_index.get(m.port() as usize).copied().unwrap_or(0) as usize;
