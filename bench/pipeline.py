@@ -214,6 +214,22 @@ def gen_inputs(scenarios, regen):
 # process handling
 # --------------------------------------------------------------------------
 
+def _child_setup():
+    """In the child before exec: SIGINT back to default (a background parent
+    may ignore it, and ignored signals survive exec) and, with --nice, the
+    niceness of the process *and* of its autogroup (each child is a new
+    session, hence a new autogroup, and with sched_autogroup_enabled a plain
+    nice value only counts inside the group)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if NICE:
+        os.setpriority(os.PRIO_PROCESS, 0, NICE)
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(NICE))
+        except OSError:
+            pass
+
+
 class Proc:
     """A child in its own session; stdout+stderr lines timestamped (monotonic)."""
 
@@ -226,7 +242,7 @@ class Proc:
         self.t0 = time.monotonic()
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True,
-                                  preexec_fn=(lambda: os.setpriority(os.PRIO_PROCESS, 0, NICE)) if NICE else None)
+                                  preexec_fn=_child_setup)
         self.th = threading.Thread(target=self._read, daemon=True)
         self.th.start()
 
@@ -680,6 +696,9 @@ def main():
     ap.add_argument("--efd-extra", default="", help="extra efd-lb options (before --), space-separated")
     ap.add_argument("--report", metavar="RESULTS_JSON", help="only render the tables of a results file")
     args = ap.parse_args()
+    # SIGTERM/SIGINT: unwind so the running programs are stopped and cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit("interrupted"))
     args.efd_extra = args.efd_extra.split()
 
     if args.report:
