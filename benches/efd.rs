@@ -7,6 +7,7 @@
 //! (e.g. DPDK's `rte_efd`) can be measured in a second column by the same
 //! functions.
 
+use dpdk::efd::RteEfd;
 use efd_lb::efd::{Efd, EfdReader, LookupPath};
 use std::hint::black_box;
 use std::time::Instant;
@@ -33,6 +34,35 @@ impl LookupUnderTest for Native {
     fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
         self.reader.lookup_bulk_with(self.path, keys, out)
     }
+}
+
+/// DPDK's `rte_efd` (scalar lookup: DPDK 22.11's AVX2 path is broken, so
+/// EAL runs with `--force-max-simd-bitwidth=128`).
+struct Rte(RteEfd);
+
+impl LookupUnderTest for Rte {
+    fn name(&self) -> String {
+        "DPDK rte_efd".into()
+    }
+    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
+        self.0.lookup_bulk(keys, out)
+    }
+}
+
+/// Build an `rte_efd` table; returns it with its per-insert latencies (ns).
+fn build_rte(name: &str, cap: usize, keys: &[[u8; 4]], vals: &[u8]) -> (Rte, Vec<u64>) {
+    let mut t = RteEfd::new(name, cap as u32, 4).expect("rte_efd_create");
+    let mut lat = Vec::with_capacity(keys.len());
+    for (k, &v) in keys.iter().zip(vals) {
+        let t0 = Instant::now();
+        t.update(k, v).expect("rte_efd_update");
+        lat.push(t0.elapsed().as_nanos() as u64);
+    }
+    (Rte(t), lat)
+}
+
+fn pct(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 struct Rng(u64);
@@ -118,7 +148,7 @@ fn values(n: usize, seed: u64) -> Vec<u8> {
     (0..n).map(|_| rng.next() as u8).collect()
 }
 
-fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>) {
+fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>, rte: bool) {
     let cap = (n as f64 / 0.95).ceil() as usize;
     let vals = values(n, 7);
     let t0 = Instant::now();
@@ -139,6 +169,23 @@ fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>) {
         println!(
             "| bulk lookup, {label} keys, n={n} (95% of cap.), batch {BATCH} | {} | {s} ns/key |",
             t.name()
+        );
+    }
+    if rte {
+        let t0 = Instant::now();
+        let (t, mut lat) = build_rte(&format!("efd_{label}_{n}"), cap, &keys, &vals);
+        let build = t0.elapsed();
+        lat.sort_unstable();
+        let s = bench_lookup(&t, &queries, &expect);
+        println!(
+            "| bulk lookup, {label} keys, n={n} (95% of cap.), batch {BATCH} | {} | {s} ns/key |",
+            t.name()
+        );
+        println!(
+            "|   (rte_efd build by {n} rte_efd_update: {:.0} ms; insert median {} ns, p99 {} ns) | | |",
+            build.as_secs_f64() * 1e3,
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
         );
     }
     println!(
@@ -170,7 +217,7 @@ fn insert_section(n: usize) {
     }
     ov.sort_unstable();
     lat.sort_unstable();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    let pct = |p: f64| pct(&lat, p);
     println!(
         "| insert latency, random keys, 0→{n} (cap {cap}) | median / p90 / p99 / p99.9 / max | {} / {} / {} / {} / {} ns (timer overhead {} ns incl.) |",
         pct(0.5),
@@ -263,14 +310,39 @@ fn failure_section(cap: usize) {
 }
 
 fn main() {
-    let quick = std::env::var("EFD_BENCH_QUICK").is_ok_and(|v| v != "0");
+    let flag = |name: &str| std::env::var(name).is_ok_and(|v| v != "0");
+    let quick = flag("EFD_BENCH_QUICK");
+    // rte_efd needs the EAL; without it the bench runs the native side only.
+    let eal = if flag("EFD_BENCH_NO_RTE") {
+        None
+    } else {
+        match dpdk::eal::Eal::init(&[
+            "efd-bench",
+            "--no-huge",
+            "-m",
+            "2048",
+            "--no-shconf",
+            "--force-max-simd-bitwidth=128",
+            "--no-pci",
+            "--log-level=lib.eal:error",
+        ]) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("EAL init failed ({e}); skipping rte_efd");
+                None
+            }
+        }
+    };
+    let rte = eal.is_some();
+    // rte_efd at 16M keys takes minutes to fill: opt in.
+    let rte16 = rte && flag("EFD_BENCH_RTE16M");
     println!("| measurement | variant | result |");
     println!("|---|---|---|");
-    lookup_section(1 << 20, "sequential", seq_keys(1 << 20));
-    lookup_section(1 << 20, "random", rand_keys(1 << 20, 3));
+    lookup_section(1 << 20, "sequential", seq_keys(1 << 20), rte);
+    lookup_section(1 << 20, "random", rand_keys(1 << 20, 3), rte);
     if !quick {
-        lookup_section(16 << 20, "sequential", seq_keys(16 << 20));
-        lookup_section(16 << 20, "random", rand_keys(16 << 20, 4));
+        lookup_section(16 << 20, "sequential", seq_keys(16 << 20), rte16);
+        lookup_section(16 << 20, "random", rand_keys(16 << 20, 4), rte16);
     }
     insert_section(1 << 20);
     memory_section(1 << 20);
