@@ -94,8 +94,12 @@ fn safe_layer_on_virtual_devices() {
         })
         .expect("launch");
     h.join().expect("worker ok");
+    // The expected panic is reported through join(); keep it off stderr.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let h = eal.launch(1, || panic!("boom")).expect("launch");
     let err = h.join().unwrap_err();
+    std::panic::set_hook(default_hook);
     assert!(err.contains("boom"), "{err}");
 
     p.stop().expect("stop");
