@@ -994,6 +994,26 @@ mod perf {
         }
     }
 
+    /// For instruction counting under `valgrind --tool=cachegrind`.
+    #[test]
+    #[ignore]
+    fn lookup_instr() {
+        let n = 1 << 16;
+        let kv = keys(n);
+        let e = Efd::<4>::build(n * 100 / 95, 8, kv.iter().copied()).unwrap();
+        let r = e.reader();
+        let q: Vec<[u8; 4]> = kv.iter().map(|x| x.0).collect();
+        let mut out = vec![0u8; q.len()];
+        let path: LookupPath = match std::env::var("EFD_PATH").as_deref() {
+            Ok("scalar") => LookupPath::Scalar,
+            _ => LookupPath::best(),
+        };
+        for (qc, oc) in q.chunks(32).zip(out.chunks_mut(32)) {
+            r.lookup_bulk_with(path, qc, oc);
+        }
+        assert!(out.iter().zip(&kv).all(|(o, x)| *o == x.1));
+    }
+
     #[test]
     #[ignore]
     fn build_speed() {

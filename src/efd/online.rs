@@ -162,9 +162,19 @@ impl Online {
 
     #[inline(always)]
     unsafe fn eval<const AVX: bool>(&self, p: *const AtomicU64, r: u64) -> u8 {
+        if self.stride == 8 {
+            self.eval_s::<AVX, true>(p, r)
+        } else {
+            self.eval_s::<AVX, false>(p, r)
+        }
+    }
+
+    /// `eval` with the stride-8 test known at compile time (`S8`).
+    #[inline(always)]
+    unsafe fn eval_s<const AVX: bool, const S8: bool>(&self, p: *const AtomicU64, r: u64) -> u8 {
         #[cfg(target_arch = "x86_64")]
         if AVX {
-            return if self.stride == 8 {
+            return if S8 {
                 avx::eval8(p as *const u64, r)
             } else {
                 avx::eval4(p as *const u64, r) & self.vmask
@@ -255,12 +265,26 @@ unsafe fn prefetch<T>(p: *const T) {
 /// `out.len() >= keys.len()`.
 #[inline(always)]
 unsafe fn bulk_core<const N: usize, const AVX: bool>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
+    if t.stride == 8 {
+        bulk_stride::<N, AVX, true>(t, keys, out)
+    } else {
+        bulk_stride::<N, AVX, false>(t, keys, out)
+    }
+}
+
+/// [`bulk_core`] for a stride known to be 8 (`S8`) or not.
+#[inline(always)]
+unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
+    t: &Online,
+    keys: &[[u8; N]],
+    out: &mut [u8],
+) {
     let mut base = [0u32; BATCH];
     let mut rs = [0u64; BATCH];
     let mut hs = [0u32; BATCH];
     let mut gs = [0u32; BATCH];
     let mut pend = [0u8; BATCH];
-    let stride = t.stride;
+    let stride = if S8 { 8 } else { t.stride };
     for (kc, oc) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
         let n = kc.len();
         let l0 = &t.levels[0];
@@ -300,19 +324,18 @@ unsafe fn bulk_core<const N: usize, const AVX: bool>(t: &Online, keys: &[[u8; N]
             let g = *gs.get_unchecked(i) as usize;
             let h = &*hdr.add(g);
             let h1 = h.load(Ordering::Acquire);
-            if h1 & BUSY == 0 {
-                if (*hs.get_unchecked(i) & 0xff) <= (h1 & 0xff) {
-                    let v = t.eval::<AVX>(wp.add(g * stride), *rs.get_unchecked(i));
-                    fence(Ordering::Acquire);
-                    if h.load(Ordering::Relaxed) == h1 {
-                        *oc.get_unchecked_mut(i) = v;
-                        continue;
-                    }
-                } else {
-                    *pend.get_unchecked_mut(np) = i as u8;
-                    np += 1;
+            // Not busy and fp <= threshold, in one compare.
+            if (h1 & 0x1ff).wrapping_sub(*hs.get_unchecked(i) & 0xff) < 0x100 {
+                let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *rs.get_unchecked(i));
+                fence(Ordering::Acquire);
+                if h.load(Ordering::Relaxed) == h1 {
+                    *oc.get_unchecked_mut(i) = v;
                     continue;
                 }
+            } else if h1 & BUSY == 0 {
+                *pend.get_unchecked_mut(np) = i as u8;
+                np += 1;
+                continue;
             }
             // The writer is rewriting this group right now: take the slow path.
             let kh = KeyHash {
@@ -340,19 +363,17 @@ unsafe fn bulk_core<const N: usize, const AVX: bool>(t: &Online, keys: &[[u8; N]
                 let g = *gs.get_unchecked(i) as usize;
                 let h = &*hdr.add(g);
                 let h1 = h.load(Ordering::Acquire);
-                if h1 & BUSY == 0 {
-                    if *hs.get_unchecked(i) <= (h1 & 0xff) {
-                        let v = t.eval::<AVX>(wp.add(g * stride), *rs.get_unchecked(i));
-                        fence(Ordering::Acquire);
-                        if h.load(Ordering::Relaxed) == h1 {
-                            *oc.get_unchecked_mut(i) = v;
-                            continue;
-                        }
-                    } else {
-                        *pend.get_unchecked_mut(np2) = i as u8;
-                        np2 += 1;
+                if (h1 & 0x1ff).wrapping_sub(*hs.get_unchecked(i)) < 0x100 {
+                    let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *rs.get_unchecked(i));
+                    fence(Ordering::Acquire);
+                    if h.load(Ordering::Relaxed) == h1 {
+                        *oc.get_unchecked_mut(i) = v;
                         continue;
                     }
+                } else if h1 & BUSY == 0 {
+                    *pend.get_unchecked_mut(np2) = i as u8;
+                    np2 += 1;
+                    continue;
                 }
                 let kh = KeyHash {
                     base: *base.get_unchecked(i),
