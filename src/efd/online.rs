@@ -324,8 +324,9 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
             let g = *gs.get_unchecked(i) as usize;
             let h = &*hdr.add(g);
             let h1 = h.load(Ordering::Acquire);
-            // Not busy and fp <= threshold, in one compare.
-            if (h1 & 0x1ff).wrapping_sub(*hs.get_unchecked(i) & 0xff) < 0x100 {
+            // Not busy and fp <= threshold, in one compare: (t - fp) wraps
+            // to a huge value if fp > t, and BUSY pushes it to >= 0x100.
+            if ((h1 & 0xff).wrapping_sub(*hs.get_unchecked(i) & 0xff) | (h1 & BUSY)) < 0x100 {
                 let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *rs.get_unchecked(i));
                 fence(Ordering::Acquire);
                 if h.load(Ordering::Relaxed) == h1 {
@@ -363,7 +364,7 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
                 let g = *gs.get_unchecked(i) as usize;
                 let h = &*hdr.add(g);
                 let h1 = h.load(Ordering::Acquire);
-                if (h1 & 0x1ff).wrapping_sub(*hs.get_unchecked(i)) < 0x100 {
+                if ((h1 & 0xff).wrapping_sub(*hs.get_unchecked(i)) | (h1 & BUSY)) < 0x100 {
                     let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *rs.get_unchecked(i));
                     fence(Ordering::Acquire);
                     if h.load(Ordering::Relaxed) == h1 {
