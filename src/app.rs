@@ -138,7 +138,7 @@ fn run_on_eal(
         .map_err(|e| {
             err(format!(
                 "{e} (about {} MiB: give EAL more memory with -m or hugepages, or set [mempool] mbufs)",
-                mbufs as u64 * 2432 >> 20
+                (mbufs as u64 * 2432) >> 20
             ))
         })?;
 

@@ -83,6 +83,34 @@ impl Mbuf {
         unsafe { self.0.as_ref().pkt_len }
     }
 
+    /// Stores a 32-bit value in the mbuf's first cache line (`hash.rss`), for
+    /// the next pipeline stage; it replaces the NIC's RSS hash.
+    #[inline]
+    pub fn set_tag(&mut self, tag: u32) {
+        // SAFETY: we own the mbuf; writing a plain u32 of a union in its header.
+        unsafe { self.0.as_mut().__bindgen_anon_2.hash.rss = tag }
+    }
+
+    /// The value stored by [`Mbuf::set_tag`] (or the NIC's RSS hash).
+    #[inline]
+    pub fn tag(&self) -> u32 {
+        // SAFETY: reading a plain u32 of a union in a valid mbuf's header.
+        unsafe { self.0.as_ref().__bindgen_anon_2.hash.rss }
+    }
+
+    /// Prefetches the mbuf's header (first cache line) into cache.
+    #[inline]
+    pub fn prefetch_header(&self) {
+        // SAFETY: prefetching never faults; the pointer is a valid mbuf anyway.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(
+                self.0.as_ptr() as *const i8,
+                std::arch::x86_64::_MM_HINT_T0,
+            );
+        }
+    }
+
     /// Prefetches the packet data into cache.
     #[inline]
     pub fn prefetch_data(&self) {
@@ -161,6 +189,13 @@ impl<const N: usize> Burst<N> {
     pub fn as_slice(&self) -> &[Mbuf] {
         // SAFETY: the first `len` slots are initialised.
         unsafe { std::slice::from_raw_parts(self.bufs.as_ptr() as *const Mbuf, self.len) }
+    }
+
+    /// The held mbufs, writable.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: the first `len` slots are initialised and exclusively ours.
+        unsafe { std::slice::from_raw_parts_mut(self.bufs.as_mut_ptr() as *mut Mbuf, self.len) }
     }
 
     /// Takes all mbufs out, in order.

@@ -1,6 +1,8 @@
 //! The distributor lcore: receive bursts from every enabled port, take each
 //! packet's flow key (IPv4 destination), look the keys up in the EFD table in
-//! bulk, and enqueue packets on their node's ring.
+//! bulk, and enqueue packets on their node's ring. The key travels with the
+//! packet in the mbuf header (`Mbuf::set_tag`), so workers need not touch the
+//! packet data.
 
 use super::{StopFlags, MAX_BURST};
 use crate::packet::{ipv4_dst, DropReason};
@@ -66,19 +68,24 @@ impl<T: FlowLookup> Distributor<T> {
 
         while !self.stop.rx_stopped() {
             for rx in self.rx.iter_mut() {
-                let t0 = rdtsc();
                 let n = rx.queue.rx_burst_max(&mut burst, burst_max);
                 if n == 0 {
                     stats.distributor.idle_polls.add(1);
                     continue;
                 }
+                // Busy cycles: from a non-empty rx burst to its last enqueue.
+                let t0 = rdtsc();
                 stats.ports[rx.index].rx.add(n as u64);
 
                 // Pass 1: flow keys, with every malformed frame set aside.
                 let mut k = 0;
-                for (i, m) in burst.as_slice().iter().enumerate() {
+                for (i, m) in burst.as_mut_slice().iter_mut().enumerate() {
                     match ipv4_dst(m.data()) {
                         Ok(dst) => {
+                            // The worker reads the key from the mbuf header
+                            // instead of the packet data (one cache miss less
+                            // on its core).
+                            m.set_tag(dst);
                             keys[k] = dst.to_be_bytes();
                             slot[i] = 0;
                             k += 1;
