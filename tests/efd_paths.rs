@@ -4,16 +4,8 @@
 
 use efd_lb::efd::{Efd, LookupPath};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
+mod common;
+use common::Rng;
 
 fn random_key<const N: usize>(rng: &mut Rng) -> [u8; N] {
     let mut k = [0u8; N];
