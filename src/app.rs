@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::efd::{Efd, EfdReader};
 use crate::flows::{self, Flow};
 use crate::lcore::distributor::{Distributor, RxPort};
+use crate::lcore::flow_table::FlowTable;
 use crate::lcore::worker::{Node, Worker};
 use crate::lcore::StopFlags;
 use crate::stats::{render, render_final, PortInfo, Snapshot, Stats};
@@ -13,7 +14,6 @@ use dpdk::eal::Eal;
 use dpdk::mempool::Mempool;
 use dpdk::port::{self, Port, PortConf};
 use dpdk::ring;
-use hashbrown::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,7 +61,12 @@ pub fn run(settings: &Settings) -> Result<Outcome, AppError> {
     let flows = load_flows(settings)?;
     let num_nodes = settings.num_nodes as usize;
     let efd = build_efd(&flows, settings.value_bits)?;
-    let mut node_flows: Vec<HashSet<u32>> = vec![HashSet::new(); num_nodes];
+    let mut per_node = vec![0usize; num_nodes];
+    for f in &flows {
+        per_node[f.node as usize] += 1;
+    }
+    let mut node_flows: Vec<FlowTable> =
+        per_node.into_iter().map(FlowTable::with_capacity).collect();
     for f in &flows {
         node_flows[f.node as usize].insert(f.dst);
     }
@@ -82,7 +87,7 @@ fn run_on_eal(
     eal: &Eal,
     settings: &Settings,
     table: EfdReader<4>,
-    node_flows: Vec<HashSet<u32>>,
+    node_flows: Vec<FlowTable>,
     stop_signal: &AtomicBool,
 ) -> Result<Outcome, AppError> {
     let num_nodes = settings.num_nodes as usize;

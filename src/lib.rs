@@ -11,6 +11,7 @@ pub mod config;
 pub mod efd;
 pub mod flows;
 pub mod lcore;
+mod mem;
 pub mod packet;
 pub mod pcap;
 pub mod stats;

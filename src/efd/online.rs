@@ -12,10 +12,9 @@ pub(crate) const BUSY: u32 = 0x100;
 #[repr(C, align(64))]
 pub(crate) struct Line([AtomicU64; 8]);
 
-/// Zeroed, 64-byte aligned cache lines. Arrays of 4 MiB and more are 2 MiB
-/// aligned and advised for transparent huge pages (Linux x86-64, raw
-/// `madvise` syscall; a hint only): a 16M-key table is 20 MB, and with 4 KiB
-/// pages nearly every lookup would miss the TLB.
+/// Zeroed, 64-byte aligned cache lines; large arrays are huge-page aligned
+/// and advised (see [`crate::mem`]): a 16M-key table is 20 MB, and with
+/// 4 KiB pages nearly every lookup would miss the TLB.
 struct LineBuf {
     ptr: std::ptr::NonNull<Line>,
     len: usize,
@@ -29,26 +28,14 @@ unsafe impl Sync for LineBuf {}
 
 impl LineBuf {
     fn new(len: usize) -> LineBuf {
-        const HUGE: usize = 2 << 20;
-        let size = (len * 64).max(64);
-        let align = if size >= 2 * HUGE { HUGE } else { 64 };
-        let layout = std::alloc::Layout::from_size_align(size, align).expect("table too large");
+        let layout =
+            std::alloc::Layout::from_size_align((len * 64).max(64), 64).expect("table too large");
         // SAFETY: nonzero size; all-zero bytes are valid `AtomicU64`s.
-        unsafe {
-            let p = std::alloc::alloc(layout);
-            if p.is_null() {
-                std::alloc::handle_alloc_error(layout);
-            }
-            if align == HUGE {
-                advise_huge(p, size);
-            }
-            std::ptr::write_bytes(p, 0, size);
-            LineBuf {
-                ptr: std::ptr::NonNull::new_unchecked(p as *mut Line),
-                len,
-                layout,
-            }
-        }
+        let p = unsafe { crate::mem::alloc_large_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(p as *mut Line) else {
+            std::alloc::handle_alloc_error(layout);
+        };
+        LineBuf { ptr, len, layout }
     }
 }
 
@@ -62,22 +49,8 @@ impl std::ops::Deref for LineBuf {
 
 impl Drop for LineBuf {
     fn drop(&mut self) {
-        // SAFETY: allocated with this layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, self.layout) }
-    }
-}
-
-/// `madvise(p, len, MADV_HUGEPAGE)`; errors are ignored (it is a hint).
-#[allow(unused_variables)]
-unsafe fn advise_huge(p: *mut u8, len: usize) {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    {
-        const SYS_MADVISE: usize = 28;
-        const MADV_HUGEPAGE: usize = 14;
-        let _ret: isize;
-        std::arch::asm!("syscall", inlateout("rax") SYS_MADVISE as isize => _ret,
-            in("rdi") p, in("rsi") len, in("rdx") MADV_HUGEPAGE,
-            lateout("rcx") _, lateout("r11") _, options(nostack));
+        // SAFETY: allocated by `alloc_large_zeroed` with this layout.
+        unsafe { crate::mem::dealloc_large(self.ptr.as_ptr() as *mut u8, self.layout) }
     }
 }
 
@@ -109,7 +82,7 @@ impl Level {
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.headers.len() * 4 + self.lines.layout.size()
+        self.headers.len() * 4 + crate::mem::large_layout(self.lines.layout).size()
     }
 }
 

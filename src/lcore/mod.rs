@@ -3,6 +3,7 @@
 //! the paired port). Both stop through a shared [`StopFlags`].
 
 pub mod distributor;
+pub mod flow_table;
 pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};

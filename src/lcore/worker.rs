@@ -5,13 +5,13 @@
 //! they arrived on, through its own TX queue. The flow key comes from the
 //! mbuf header, where the distributor left it; the packet data is not read.
 
+use super::flow_table::FlowTable;
 use super::{paired_port, StopFlags, MAX_BURST};
 use crate::stats::Stats;
 use dpdk::eal::rdtsc;
 use dpdk::mbuf::Burst;
 use dpdk::port::TxQueue;
 use dpdk::ring::Consumer;
-use hashbrown::HashSet;
 use std::sync::Arc;
 
 /// One node's state, owned by the lcore that runs it.
@@ -21,7 +21,7 @@ pub struct Node {
     /// The ring the distributor fills.
     pub ring: Consumer,
     /// IPv4 destinations (host order) of the flows this node owns.
-    pub flows: HashSet<u32>,
+    pub flows: FlowTable,
     /// Which of its worker's TX queue sets it sends through (its own when the
     /// devices have a queue per node, else one shared by the lcore's nodes).
     pub tx_slot: usize,
@@ -82,15 +82,15 @@ impl Worker {
                 // Pass 1: the flow keys the distributor left in the mbuf
                 // headers (prefetched all at once so the misses overlap), then
                 // every lookup of the burst.
+                // Both header lines: freeing an mbuf reads `next` in the
+                // second one, which the distributor's core wrote last.
                 for m in rx.as_slice() {
-                    m.prefetch_header();
+                    m.prefetch_header_lines();
                 }
                 for (i, m) in rx.as_slice().iter().enumerate() {
                     keys[i] = m.tag();
                 }
-                for i in 0..n {
-                    owned[i] = node.flows.contains(&keys[i]);
-                }
+                node.flows.contains_burst(&keys[..n], &mut owned);
                 // Pass 2: buffer owned packets for their paired port, free the rest.
                 for (i, m) in rx.drain().enumerate() {
                     if owned[i] {

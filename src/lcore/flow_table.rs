@@ -1,0 +1,297 @@
+//! A worker node's flow table: the set of IPv4 destinations the node owns,
+//! a hashbrown table built for burst lookups.
+//!
+//! A node owns up to millions of flows, so a lookup usually misses the cache
+//! twice (hashbrown's control group and its slot). [`FlowTable::contains_burst`]
+//! hashes a whole burst first and prefetches every key's control group and
+//! home slot, so the misses of a burst overlap instead of queueing one after
+//! the other. The table's memory comes from [`TableAlloc`], which backs large
+//! tables with transparent huge pages and remembers where hashbrown put its
+//! control bytes (hashbrown does not expose them): prefetching uses
+//! hashbrown's documented layout (slots below the control bytes, probing
+//! starts at `hash & (buckets - 1)`), checked when the table is allocated; if
+//! it ever differs, prefetching is switched off and lookups stay correct.
+
+use allocator_api2::alloc::{AllocError, Allocator};
+use hashbrown::hash_table::{Entry, HashTable};
+use hashbrown::DefaultHashBuilder;
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::hash::BuildHasher;
+use std::ptr::NonNull;
+
+/// Bytes of one slot.
+const SLOT: usize = std::mem::size_of::<u32>();
+/// hashbrown's control group width with SSE2 (bytes after the last bucket).
+const GROUP_WIDTH: usize = 16;
+
+/// The set of flows (IPv4 destination, host order) one node owns.
+pub struct FlowTable {
+    set: HashTable<u32, TableAlloc>,
+    hasher: DefaultHashBuilder,
+}
+
+impl FlowTable {
+    /// An empty table with room for `capacity` flows before it grows.
+    pub fn with_capacity(capacity: usize) -> FlowTable {
+        FlowTable {
+            set: HashTable::with_capacity_in(capacity, TableAlloc::default()),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// Adds a flow; false if it was already there.
+    pub fn insert(&mut self, dst: u32) -> bool {
+        let hasher = &self.hasher;
+        match self
+            .set
+            .entry(hasher.hash_one(dst), |&k| k == dst, |&k| hasher.hash_one(k))
+        {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(dst);
+                true
+            }
+        }
+    }
+
+    /// Whether the node owns the flow.
+    #[inline]
+    pub fn contains(&self, dst: u32) -> bool {
+        self.set
+            .find(self.hasher.hash_one(dst), |&k| k == dst)
+            .is_some()
+    }
+
+    /// Number of flows.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Whether the table holds no flow.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// `owned[i] = contains(keys[i])` for a burst: hashes every key and
+    /// prefetches its control group and home slot, then looks them up.
+    #[inline]
+    pub fn contains_burst<const B: usize>(&self, keys: &[u32], owned: &mut [bool; B]) {
+        let n = keys.len().min(B);
+        let mut hashes = [0u64; B];
+        let probe = self.set.allocator().probe();
+        for (h, &k) in hashes.iter_mut().zip(&keys[..n]) {
+            *h = self.hasher.hash_one(k);
+            if let Some(p) = probe {
+                p.prefetch(*h);
+            }
+        }
+        for ((o, &h), &k) in owned.iter_mut().zip(&hashes[..n]).zip(&keys[..n]) {
+            *o = self.set.find(h, |&x| x == k).is_some();
+        }
+    }
+
+    /// Where a key's probe starts, as prefetching sees it (tests only).
+    #[cfg(test)]
+    fn home_slot(&self, dst: u32) -> Option<*const u32> {
+        let p = self.set.allocator().probe()?;
+        Some(p.slot(p.home(self.hasher.hash_one(dst))) as *const u32)
+    }
+}
+
+impl FromIterator<u32> for FlowTable {
+    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> FlowTable {
+        let iter = iter.into_iter();
+        let mut t = FlowTable::with_capacity(iter.size_hint().0);
+        for k in iter {
+            t.insert(k);
+        }
+        t
+    }
+}
+
+impl std::fmt::Debug for FlowTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowTable")
+            .field("len", &self.set.len())
+            .finish()
+    }
+}
+
+/// Where the current table's control bytes are and how many buckets it has.
+#[derive(Clone, Copy, Debug)]
+struct Probe {
+    ctrl: *const u8,
+    mask: usize,
+}
+
+impl Probe {
+    /// The layout of a `u32` table of `size` bytes at `base`, if it is the one
+    /// hashbrown uses (`buckets` slots, 16-byte aligned control bytes right
+    /// after them, plus one trailing group).
+    fn from_allocation(base: *const u8, size: usize) -> Option<Probe> {
+        let buckets = size.checked_sub(GROUP_WIDTH)? / (SLOT + 1);
+        let ctrl_offset = (buckets * SLOT).next_multiple_of(GROUP_WIDTH);
+        (buckets >= 4 && buckets.is_power_of_two() && ctrl_offset + buckets + GROUP_WIDTH == size)
+            .then(|| Probe {
+                ctrl: base.wrapping_add(ctrl_offset),
+                mask: buckets - 1,
+            })
+    }
+
+    #[inline(always)]
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & self.mask
+    }
+
+    #[inline(always)]
+    fn slot(&self, index: usize) -> *const u8 {
+        self.ctrl.wrapping_sub((index + 1) * SLOT)
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, hash: u64) {
+        let i = self.home(hash);
+        prefetch(self.ctrl.wrapping_add(i));
+        prefetch(self.slot(i));
+    }
+}
+
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// The flow table's allocator: huge-page advised memory for large tables
+/// (see `crate::mem`), and a record of the live table allocation for
+/// prefetching. Owned by its one table; `Send` (it moves to the worker lcore
+/// with the table) but not `Sync`.
+#[derive(Default)]
+pub struct TableAlloc {
+    live: Cell<Option<(NonNull<u8>, usize)>>,
+}
+
+// SAFETY: the recorded pointer is only an address (never dereferenced by the
+// allocator); the allocator and its table move between threads together.
+unsafe impl Send for TableAlloc {}
+
+impl TableAlloc {
+    fn probe(&self) -> Option<Probe> {
+        let (p, size) = self.live.get()?;
+        Probe::from_allocation(p.as_ptr(), size)
+    }
+}
+
+// SAFETY: memory comes from `mem::alloc_large_zeroed` and goes back through
+// `mem::dealloc_large` with the same layout; blocks are valid until freed.
+unsafe impl Allocator for TableAlloc {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if layout.size() == 0 {
+            // hashbrown never asks for zero bytes; answer like a ZST allocation.
+            let p = NonNull::new(layout.align() as *mut u8).ok_or(AllocError)?;
+            return Ok(NonNull::slice_from_raw_parts(p, 0));
+        }
+        // SAFETY: nonzero size.
+        let p =
+            NonNull::new(unsafe { crate::mem::alloc_large_zeroed(layout) }).ok_or(AllocError)?;
+        // hashbrown allocates exactly one table block at a time (a new one
+        // before freeing the old when it grows): the latest is the live one.
+        self.live.set(Some((p, layout.size())));
+        Ok(NonNull::slice_from_raw_parts(p, layout.size()))
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() == 0 {
+            return;
+        }
+        if self.live.get().is_some_and(|(p, _)| p == ptr) {
+            self.live.set(None);
+        }
+        // SAFETY: allocated by `allocate` with this layout (caller).
+        unsafe { crate::mem::dealloc_large(ptr.as_ptr(), layout) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_semantics() {
+        let mut t = FlowTable::with_capacity(0);
+        assert!(t.is_empty());
+        for k in 0..10_000u32 {
+            assert!(t.insert(k * 7));
+        }
+        assert!(!t.insert(7));
+        assert_eq!(t.len(), 10_000);
+        assert!(t.contains(0) && t.contains(7 * 9_999));
+        assert!(!t.contains(1) && !t.contains(7 * 10_000));
+    }
+
+    #[test]
+    fn burst_lookup_matches_single_lookups() {
+        let t: FlowTable = (0..50_000u32)
+            .map(|k| k.wrapping_mul(2_654_435_761))
+            .collect();
+        let keys: Vec<u32> = (0..1000u32)
+            .map(|i| (i * 97).wrapping_mul(2_654_435_761) ^ (i & 1))
+            .collect();
+        for chunk in keys.chunks(32) {
+            let mut owned = [false; 32];
+            t.contains_burst(chunk, &mut owned);
+            for (k, o) in chunk.iter().zip(owned) {
+                assert_eq!(o, t.contains(*k), "key {k}");
+            }
+        }
+        let mut owned = [true; 32];
+        t.contains_burst(&[], &mut owned);
+    }
+
+    /// Prefetching relies on hashbrown's table layout: most keys of a table
+    /// at moderate load sit within one control group of their home slot.
+    /// If a hashbrown update changed the layout, this fails (and in the
+    /// appliance prefetching would only be useless, never wrong).
+    #[test]
+    fn prefetch_targets_the_home_slots() {
+        for n in [3usize, 100, 20_000, 1 << 20] {
+            let t: FlowTable = (0..n as u32).collect();
+            let mut near = 0;
+            for k in 0..n as u32 {
+                let home = t.home_slot(k).expect("table layout recognised") as usize;
+                let actual =
+                    t.set.find(t.hasher.hash_one(k), |&x| x == k).unwrap() as *const u32 as usize;
+                // Slots grow downwards from the control bytes.
+                if actual <= home && home - actual < GROUP_WIDTH * SLOT {
+                    near += 1;
+                }
+            }
+            assert!(
+                near * 10 >= n * 9,
+                "n {n}: only {near} keys near their home slot"
+            );
+        }
+    }
+
+    #[test]
+    fn table_survives_growth_and_moves_between_threads() {
+        let mut t = FlowTable::with_capacity(4);
+        for k in 0..100_000u32 {
+            t.insert(k);
+        }
+        assert!(t.home_slot(5).is_some());
+        let t = std::thread::spawn(move || {
+            assert!((0..100_000u32).all(|k| t.contains(k)));
+            t
+        })
+        .join()
+        .unwrap();
+        assert!(!t.contains(100_000));
+    }
+}

@@ -1,0 +1,94 @@
+//! Large heap arrays that the kernel may back with transparent huge pages.
+//!
+//! Lookup tables of millions of entries (the EFD's solution words, a worker's
+//! flow table) are read at random: with 4 KiB pages nearly every access would
+//! also miss the TLB. Arrays of [`HUGE_MIN`] bytes and more are therefore
+//! 2 MiB aligned and advised with `MADV_HUGEPAGE` (Linux x86-64, a hint only;
+//! it takes effect when the system's THP mode is `madvise` or `always`).
+
+use std::alloc::Layout;
+
+/// Size of a transparent huge page on x86-64.
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
+/// Arrays from this size on are huge-page aligned and advised.
+pub(crate) const HUGE_MIN: usize = 2 * HUGE_PAGE;
+
+/// The layout actually allocated for `layout`: 2 MiB aligned when large.
+/// Deterministic, so a deallocation can recompute it from the original.
+pub(crate) fn large_layout(layout: Layout) -> Layout {
+    if layout.size() >= HUGE_MIN && layout.align() < HUGE_PAGE {
+        Layout::from_size_align(layout.size(), HUGE_PAGE).expect("valid huge layout")
+    } else {
+        layout
+    }
+}
+
+/// Allocates zeroed memory for `layout` (nonzero size), huge-page advised when
+/// large. Returns null when out of memory. Free with [`dealloc_large`].
+///
+/// # Safety
+/// `layout.size()` must be nonzero.
+pub(crate) unsafe fn alloc_large_zeroed(layout: Layout) -> *mut u8 {
+    let actual = large_layout(layout);
+    // SAFETY: nonzero size (caller).
+    let p = unsafe { std::alloc::alloc_zeroed(actual) };
+    if !p.is_null() && actual.align() == HUGE_PAGE {
+        // SAFETY: `p` heads an allocation of `actual.size()` bytes.
+        unsafe { advise_huge(p, actual.size()) };
+    }
+    p
+}
+
+/// Frees memory from [`alloc_large_zeroed`].
+///
+/// # Safety
+/// `p` came from `alloc_large_zeroed(layout)` with this same `layout`.
+pub(crate) unsafe fn dealloc_large(p: *mut u8, layout: Layout) {
+    // SAFETY: allocated with `large_layout(layout)` (caller).
+    unsafe { std::alloc::dealloc(p, large_layout(layout)) }
+}
+
+/// `madvise(p, len, MADV_HUGEPAGE)`; errors are ignored (it is a hint).
+///
+/// # Safety
+/// `p..p + len` must be memory this process owns.
+#[allow(unused_variables)]
+unsafe fn advise_huge(p: *mut u8, len: usize) {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    // SAFETY: the madvise syscall only changes paging hints of owned memory
+    // and clobbers rcx/r11 (declared).
+    unsafe {
+        const SYS_MADVISE: usize = 28;
+        const MADV_HUGEPAGE: usize = 14;
+        let _ret: isize;
+        std::arch::asm!("syscall", inlateout("rax") SYS_MADVISE as isize => _ret,
+            in("rdi") p, in("rsi") len, in("rdx") MADV_HUGEPAGE,
+            lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_arrays_are_huge_aligned_and_zeroed() {
+        for (size, align) in [
+            (64usize, 64usize),
+            (HUGE_MIN - 1, 16),
+            (HUGE_MIN, 64),
+            (HUGE_MIN * 3 + 5, 16),
+        ] {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: nonzero size; freed with the same layout below.
+            unsafe {
+                let p = alloc_large_zeroed(layout);
+                assert!(!p.is_null());
+                let want = if size >= HUGE_MIN { HUGE_PAGE } else { align };
+                assert_eq!(p as usize % want, 0, "size {size}");
+                assert!(std::slice::from_raw_parts(p, size).iter().all(|&b| b == 0));
+                dealloc_large(p, layout);
+            }
+        }
+    }
+}
