@@ -31,7 +31,7 @@ impl LineBuf {
         let layout =
             std::alloc::Layout::from_size_align((len * 64).max(64), 64).expect("table too large");
         // SAFETY: nonzero size; all-zero bytes are valid `AtomicU64`s.
-        let p = unsafe { crate::mem::alloc_large_zeroed(layout) };
+        let p = unsafe { crate::mem::alloc_large(layout, true) };
         let Some(ptr) = std::ptr::NonNull::new(p as *mut Line) else {
             std::alloc::handle_alloc_error(layout);
         };
@@ -49,7 +49,7 @@ impl std::ops::Deref for LineBuf {
 
 impl Drop for LineBuf {
     fn drop(&mut self) {
-        // SAFETY: allocated by `alloc_large_zeroed` with this layout.
+        // SAFETY: allocated by `alloc_large` with this layout.
         unsafe { crate::mem::dealloc_large(self.ptr.as_ptr() as *mut u8, self.layout) }
     }
 }

@@ -188,7 +188,7 @@ impl TableAlloc {
     }
 }
 
-// SAFETY: memory comes from `mem::alloc_large_zeroed` and goes back through
+// SAFETY: memory comes from `mem::alloc_large` and goes back through
 // `mem::dealloc_large` with the same layout; blocks are valid until freed.
 unsafe impl Allocator for TableAlloc {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
@@ -199,7 +199,7 @@ unsafe impl Allocator for TableAlloc {
         }
         // SAFETY: nonzero size.
         let p =
-            NonNull::new(unsafe { crate::mem::alloc_large_zeroed(layout) }).ok_or(AllocError)?;
+            NonNull::new(unsafe { crate::mem::alloc_large(layout, false) }).ok_or(AllocError)?;
         // hashbrown allocates exactly one table block at a time (a new one
         // before freeing the old when it grows): the latest is the live one.
         self.live.set(Some((p, layout.size())));
