@@ -716,7 +716,8 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         "rings.size",
         None,
         fc.rings.and_then(|r| r.size),
-        4096,
+        // 16 bursts: enough slack, and the packets in flight stay in cache.
+        512,
     );
     if !(2..=MAX_RING_SIZE).contains(&rs) || (rs & (rs - 1)) != 0 {
         return Err(invalid(format!(

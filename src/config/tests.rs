@@ -37,7 +37,7 @@ fn builtin_defaults_from_empty_file() {
     assert!(s.eal_args.is_empty());
     assert_eq!((s.mempool_mbufs, s.mempool_cache), (0, 256));
     assert_eq!((s.rx_desc, s.tx_desc, s.burst), (1024, 1024, 32));
-    assert_eq!(s.ring_size, 4096);
+    assert_eq!(s.ring_size, 512);
     assert_eq!(s.stats_period, Duration::from_millis(1000));
     assert_eq!(s.stats_format, StatsFormat::Auto);
     assert!(s.traffic.is_none());

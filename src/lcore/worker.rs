@@ -7,7 +7,7 @@
 
 use super::flow_table::FlowTable;
 use super::{paired_port, StopFlags, MAX_BURST};
-use crate::stats::Stats;
+use crate::stats::{NodeCounters, Stats};
 use dpdk::eal::rdtsc;
 use dpdk::mbuf::Burst;
 use dpdk::port::TxQueue;
@@ -46,76 +46,58 @@ pub struct Worker {
 impl Worker {
     /// Runs until told to stop, then drains its rings so every packet the
     /// distributor enqueued is filtered, sent or dropped, and counted.
+    ///
+    /// Each node keeps one burst in hand: a round dequeues the next burst and
+    /// prefetches its mbuf headers (written last by the distributor's core),
+    /// then processes the burst dequeued the round before, whose headers
+    /// have arrived meanwhile.
     pub fn run(mut self) {
         let stats = &*self.stats;
-        let mut tx_bufs: Vec<Vec<Burst<MAX_BURST>>> = self
+        let mut lanes: Vec<Lane> = self
             .nodes
             .iter()
-            .map(|n| {
-                (0..self.tx[n.tx_slot].len())
+            .map(|n| Lane {
+                in_hand: Burst::new(),
+                tx_bufs: (0..self.tx[n.tx_slot].len())
                     .map(|_| Burst::new())
-                    .collect()
+                    .collect(),
             })
             .collect();
-        let mut rx: Burst<MAX_BURST> = Burst::new();
-        let mut dropped: Burst<MAX_BURST> = Burst::new();
+        let mut fresh: Burst<MAX_BURST> = Burst::new();
+        let mut scratch = Scratch::default();
         let counters = &stats.workers[self.index];
-        let mut keys = [0u32; MAX_BURST];
-        let mut owned = [false; MAX_BURST];
         loop {
             // Read the flag before polling: once set, a round that finds every
-            // ring empty is the last one (the distributor has already stopped).
+            // ring empty and no burst in hand is the last one (the
+            // distributor has already stopped).
             let stopping = self.stop.workers_stopped();
             let mut got_any = false;
-            for (node, bufs) in self.nodes.iter_mut().zip(tx_bufs.iter_mut()) {
-                let n = node.ring.dequeue_burst(&mut rx);
-                if n == 0 {
+            for (node, lane) in self.nodes.iter_mut().zip(lanes.iter_mut()) {
+                let n = node.ring.dequeue_burst(&mut fresh);
+                if n == 0 && lane.in_hand.is_empty() {
                     continue;
                 }
-                // Busy cycles: from a non-empty dequeue to the end of its tx.
+                // Busy cycles: from a non-empty poll to the end of its tx.
                 let t0 = rdtsc();
                 got_any = true;
-                let nc = &stats.nodes[node.id];
-                let txq = &mut self.tx[node.tx_slot];
-                let num_ports = txq.len();
-                let mut passed = 0u64;
-                // Pass 1: the flow keys the distributor left in the mbuf
-                // headers (prefetched all at once so the misses overlap), then
-                // every lookup of the burst.
-                // Both header lines: freeing an mbuf reads `next` in the
-                // second one, which the distributor's core wrote last.
-                for m in rx.as_slice() {
+                for m in fresh.as_slice() {
+                    // Both header lines: freeing an mbuf reads `next` in
+                    // the second one.
                     m.prefetch_header_lines();
                 }
-                for (i, m) in rx.as_slice().iter().enumerate() {
-                    keys[i] = m.tag();
+                let done = lane.in_hand.len() as u64;
+                if done > 0 {
+                    filter_and_send(
+                        node,
+                        &mut lane.in_hand,
+                        &mut lane.tx_bufs,
+                        &mut self.tx[node.tx_slot],
+                        &stats.nodes[node.id],
+                        &mut scratch,
+                    );
                 }
-                node.flows.contains_burst(&keys[..n], &mut owned);
-                // Pass 2: buffer owned packets for their paired port, free the rest.
-                for (i, m) in rx.drain().enumerate() {
-                    if owned[i] {
-                        passed += 1;
-                        let in_port =
-                            node.port_index.get(m.port() as usize).copied().unwrap_or(0) as usize;
-                        let out = paired_port(in_port, num_ports);
-                        let buf = &mut bufs[out];
-                        if let Err(m) = buf.push(m) {
-                            drop(m); // unreachable: flushed below before full
-                        }
-                        if buf.is_full() {
-                            flush(&mut txq[out], buf, nc, out);
-                        }
-                    } else if let Err(m) = dropped.push(m) {
-                        drop(m);
-                    }
-                }
-                let filtered = dropped.free_all() as u64;
-                nc.filter_passed.add(passed);
-                nc.filter_drop.add(filtered);
-                for (out, buf) in bufs.iter_mut().enumerate() {
-                    flush(&mut txq[out], buf, nc, out);
-                }
-                counters.packets.add(n as u64);
+                std::mem::swap(&mut lane.in_hand, &mut fresh);
+                counters.packets.add(done);
                 counters.busy_cycles.add(rdtsc() - t0);
             }
             if stopping && !got_any {
@@ -125,15 +107,80 @@ impl Worker {
     }
 }
 
+/// A node's bursts on its worker: the one in hand and its TX buffers.
+struct Lane {
+    in_hand: Burst<MAX_BURST>,
+    /// One buffer per port index.
+    tx_bufs: Vec<Burst<MAX_BURST>>,
+}
+
+/// Per-burst working arrays, reused.
+struct Scratch {
+    keys: [u32; MAX_BURST],
+    owned: [bool; MAX_BURST],
+    dropped: Burst<MAX_BURST>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            keys: [0; MAX_BURST],
+            owned: [false; MAX_BURST],
+            dropped: Burst::new(),
+        }
+    }
+}
+
+/// Filters one burst of a node: packets of flows it owns are buffered for
+/// the port paired with their input port and sent, the rest freed; all
+/// counted. Leaves `rx` empty.
+fn filter_and_send(
+    node: &Node,
+    rx: &mut Burst<MAX_BURST>,
+    bufs: &mut [Burst<MAX_BURST>],
+    txq: &mut [TxQueue],
+    nc: &NodeCounters,
+    scratch: &mut Scratch,
+) {
+    let n = rx.len();
+    let num_ports = txq.len();
+    // Pass 1: the flow keys the distributor left in the mbuf headers, then
+    // every lookup of the burst at once (the table prefetches them all).
+    for (key, m) in scratch.keys.iter_mut().zip(rx.as_slice()) {
+        *key = m.tag();
+    }
+    node.flows
+        .contains_burst(&scratch.keys[..n], &mut scratch.owned);
+    // Pass 2: buffer owned packets for their paired port, free the rest.
+    let mut passed = 0u64;
+    for (m, &owned) in rx.drain().zip(scratch.owned.iter()) {
+        if owned {
+            passed += 1;
+            let in_port = node.port_index.get(m.port() as usize).copied().unwrap_or(0) as usize;
+            let out = paired_port(in_port, num_ports);
+            let buf = &mut bufs[out];
+            if let Err(m) = buf.push(m) {
+                drop(m); // unreachable: flushed below before full
+            }
+            if buf.is_full() {
+                flush(&mut txq[out], buf, nc, out);
+            }
+        } else if let Err(m) = scratch.dropped.push(m) {
+            drop(m);
+        }
+    }
+    let filtered = scratch.dropped.free_all() as u64;
+    nc.filter_passed.add(passed);
+    nc.filter_drop.add(filtered);
+    for (out, buf) in bufs.iter_mut().enumerate() {
+        flush(&mut txq[out], buf, nc, out);
+    }
+}
+
 /// Sends a node's buffered packets on one port; what the device does not take
 /// is freed and counted as `tx_drop`.
 #[inline]
-fn flush(
-    queue: &mut TxQueue,
-    buf: &mut Burst<MAX_BURST>,
-    nc: &crate::stats::NodeCounters,
-    port: usize,
-) {
+fn flush(queue: &mut TxQueue, buf: &mut Burst<MAX_BURST>, nc: &NodeCounters, port: usize) {
     if buf.is_empty() {
         return;
     }
