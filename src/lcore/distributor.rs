@@ -51,12 +51,26 @@ pub struct Distributor<T: FlowLookup> {
     pub burst: usize,
 }
 
+/// Capacity of a node's pending buffer: a full burst can always be added to
+/// one that is not yet due (fewer than `MAX_BURST` packets).
+const NODE_BUF: usize = 2 * MAX_BURST;
+/// A node buffer that has not reached a full burst is enqueued anyway after
+/// this many rx bursts (or at once when a round receives nothing), so a
+/// packet waits at most a few bursts.
+const COALESCE_BURSTS: u32 = 4;
+
 impl<T: FlowLookup> Distributor<T> {
     /// Runs until told to stop. Every mbuf it receives ends up on a ring or
     /// freed and counted.
+    ///
+    /// Packets are enqueued per node in bursts of up to `MAX_BURST`: with
+    /// several nodes one rx burst gives each only a few packets, and every
+    /// ring operation costs a cache-line exchange with the worker's core, so
+    /// a node's packets are collected until it has a full burst (or for at
+    /// most [`COALESCE_BURSTS`] rx bursts).
     pub fn run(mut self) {
         let num_nodes = self.rings.len();
-        let mut node_bufs: Vec<Burst<MAX_BURST>> = (0..num_nodes).map(|_| Burst::new()).collect();
+        let mut node_bufs: Vec<Burst<NODE_BUF>> = (0..num_nodes).map(|_| Burst::new()).collect();
         let mut burst: Burst<MAX_BURST> = Burst::new();
         let mut dropped: Burst<MAX_BURST> = Burst::new();
         let mut keys = [[0u8; 4]; MAX_BURST];
@@ -65,8 +79,10 @@ impl<T: FlowLookup> Distributor<T> {
         let mut reasons = [0u64; DropReason::COUNT];
         let stats = &*self.stats;
         let burst_max = self.burst.clamp(1, MAX_BURST);
+        let mut since_flush = 0u32;
 
         while !self.stop.rx_stopped() {
+            let mut round_got = false;
             for rx in self.rx.iter_mut() {
                 let n = rx.queue.rx_burst_max(&mut burst, burst_max);
                 if n == 0 {
@@ -75,6 +91,8 @@ impl<T: FlowLookup> Distributor<T> {
                 }
                 // Busy cycles: from a non-empty rx burst to its last enqueue.
                 let t0 = rdtsc();
+                round_got = true;
+                since_flush += 1;
                 stats.ports[rx.index].rx.add(n as u64);
 
                 // Pass 1: flow keys, with every malformed frame set aside.
@@ -119,8 +137,9 @@ impl<T: FlowLookup> Distributor<T> {
                         None => Some(m),
                     };
                     if let Some(m) = rejected {
-                        // Only malformed/unknown packets land here (node
-                        // buffers hold a whole burst); free them in bulk.
+                        // Only malformed/unknown packets land here (a node
+                        // buffer always has room for a whole burst); free
+                        // them in bulk.
                         if let Err(m) = dropped.push(m) {
                             drop(m);
                         }
@@ -138,24 +157,46 @@ impl<T: FlowLookup> Distributor<T> {
                     }
                 }
 
-                // Flush every node buffer to its ring: all or nothing, a full
-                // ring is a counted drop for that node.
+                // Enqueue the nodes that have a full burst.
                 for (node, buf) in node_bufs.iter_mut().enumerate() {
-                    let len = buf.len() as u64;
-                    if len == 0 {
-                        continue;
-                    }
-                    let counters = &stats.nodes[node];
-                    if self.rings[node].enqueue_bulk(buf) {
-                        counters.rx.add(len);
-                    } else {
-                        buf.free_all();
-                        counters.rx_drop.add(len);
+                    if buf.len() >= MAX_BURST {
+                        enqueue_or_drop(&mut self.rings[node], buf, stats, node);
                     }
                 }
                 stats.distributor.packets.add(n as u64);
                 stats.distributor.busy_cycles.add(rdtsc() - t0);
             }
+            if since_flush > 0 && (!round_got || since_flush >= COALESCE_BURSTS) {
+                let t0 = rdtsc();
+                flush_all(&mut self.rings, &mut node_bufs, stats);
+                since_flush = 0;
+                stats.distributor.busy_cycles.add(rdtsc() - t0);
+            }
         }
+        // What is still collected goes to the workers, which drain after us.
+        flush_all(&mut self.rings, &mut node_bufs, stats);
+    }
+}
+
+/// Enqueues every node's collected packets.
+fn flush_all(rings: &mut [Producer], bufs: &mut [Burst<NODE_BUF>], stats: &Stats) {
+    for (node, (ring, buf)) in rings.iter_mut().zip(bufs.iter_mut()).enumerate() {
+        if !buf.is_empty() {
+            enqueue_or_drop(ring, buf, stats, node);
+        }
+    }
+}
+
+/// Enqueues all of `buf` or nothing: a full ring is a counted drop for that
+/// node (`rx_drop`), and the packets are freed.
+#[inline]
+fn enqueue_or_drop(ring: &mut Producer, buf: &mut Burst<NODE_BUF>, stats: &Stats, node: usize) {
+    let len = buf.len() as u64;
+    let counters = &stats.nodes[node];
+    if ring.enqueue_bulk(buf) {
+        counters.rx.add(len);
+    } else {
+        buf.free_all();
+        counters.rx_drop.add(len);
     }
 }
