@@ -11,7 +11,7 @@ use std::alloc::Layout;
 /// Size of a transparent huge page on x86-64.
 pub(crate) const HUGE_PAGE: usize = 2 << 20;
 /// Arrays from this size on are huge-page aligned and advised.
-pub(crate) const HUGE_MIN: usize = 2 * HUGE_PAGE;
+pub(crate) const HUGE_MIN: usize = HUGE_PAGE;
 
 /// The layout actually allocated for `layout`: 2 MiB aligned when large.
 /// Deterministic, so a deallocation can recompute it from the original.

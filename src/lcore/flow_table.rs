@@ -188,6 +188,19 @@ impl TableAlloc {
     }
 }
 
+/// Tables of 1 MiB and more are padded to whole huge pages, so all of a
+/// table is huge-page backed (a table of 262,144 flows is 2.6 MB; with its
+/// tail on 4 KiB pages, several such tables on one lcore miss the TLB).
+fn padded(layout: Layout) -> Layout {
+    const HALF: usize = crate::mem::HUGE_PAGE / 2;
+    if layout.size() >= HALF {
+        let size = layout.size().next_multiple_of(crate::mem::HUGE_PAGE);
+        Layout::from_size_align(size, layout.align()).unwrap_or(layout)
+    } else {
+        layout
+    }
+}
+
 // SAFETY: memory comes from `mem::alloc_large` and goes back through
 // `mem::dealloc_large` with the same layout; blocks are valid until freed.
 unsafe impl Allocator for TableAlloc {
@@ -198,8 +211,8 @@ unsafe impl Allocator for TableAlloc {
             return Ok(NonNull::slice_from_raw_parts(p, 0));
         }
         // SAFETY: nonzero size.
-        let p =
-            NonNull::new(unsafe { crate::mem::alloc_large(layout, false) }).ok_or(AllocError)?;
+        let p = NonNull::new(unsafe { crate::mem::alloc_large(padded(layout), false) })
+            .ok_or(AllocError)?;
         // hashbrown allocates exactly one table block at a time (a new one
         // before freeing the old when it grows): the latest is the live one.
         self.live.set(Some((p, layout.size())));
@@ -213,8 +226,9 @@ unsafe impl Allocator for TableAlloc {
         if self.live.get().is_some_and(|(p, _)| p == ptr) {
             self.live.set(None);
         }
-        // SAFETY: allocated by `allocate` with this layout (caller).
-        unsafe { crate::mem::dealloc_large(ptr.as_ptr(), layout) }
+        // SAFETY: allocated by `allocate` with this layout (caller), i.e. by
+        // `alloc_large` with its padded layout.
+        unsafe { crate::mem::dealloc_large(ptr.as_ptr(), padded(layout)) }
     }
 }
 
