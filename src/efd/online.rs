@@ -298,8 +298,8 @@ unsafe fn prefetch<T>(p: *const T) {
 
 /// Bulk lookup, in batches: pass 1 hashes every key and prefetches its group
 /// header and words; pass 2 evaluates the groups whose threshold admits the
-/// key and collects the bumped keys, which the same two passes then handle
-/// level by level.
+/// key and collects the bumped keys, prefetching their level-2 groups at
+/// once; then the bumped keys are evaluated level by level.
 ///
 /// # Safety
 /// `AVX` requires AVX2 (the caller is compiled with it enabled), and
@@ -375,6 +375,15 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
                     continue;
                 }
             } else if h1 & BUSY == 0 {
+                // Bumped: locate it in level 2 and prefetch that group now,
+                // so the fetch overlaps the rest of this pass.
+                if let Some(l1) = t.levels.get(1) {
+                    let (g, fp) = locate(*base.get_unchecked(i), l1.seed, l1.n);
+                    *gs.get_unchecked_mut(i) = g as u32;
+                    *hs.get_unchecked_mut(i) = fp as u32;
+                    prefetch(l1.headers.as_ptr().add(g));
+                    prefetch(l1.words_ptr().add(g * stride));
+                }
                 *pend.get_unchecked_mut(np) = i as u8;
                 np += 1;
                 continue;
@@ -391,13 +400,15 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
             let lvl = &t.levels[l];
             let hdr = lvl.headers.as_ptr();
             let wp = lvl.words_ptr();
-            for &i in &pend[..np] {
-                let i = i as usize;
-                let (g, fp) = locate(*base.get_unchecked(i), lvl.seed, lvl.n);
-                *gs.get_unchecked_mut(i) = g as u32;
-                *hs.get_unchecked_mut(i) = fp as u32;
-                prefetch(hdr.add(g));
-                prefetch(wp.add(g * stride));
+            if l > 1 {
+                for &i in &pend[..np] {
+                    let i = i as usize;
+                    let (g, fp) = locate(*base.get_unchecked(i), lvl.seed, lvl.n);
+                    *gs.get_unchecked_mut(i) = g as u32;
+                    *hs.get_unchecked_mut(i) = fp as u32;
+                    prefetch(hdr.add(g));
+                    prefetch(wp.add(g * stride));
+                }
             }
             let mut np2 = 0;
             for j in 0..np {
