@@ -297,9 +297,12 @@ fn failure_section(cap: usize) {
 }
 
 fn main() {
-    let flag = |name: &str| std::env::var(name).is_ok_and(|v| v != "0");
+    let flag = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
     let quick = flag("EFD_BENCH_QUICK");
     // rte_efd needs the EAL; without it the bench runs the native side only.
+    // rte_efd at 16M keys takes minutes to fill: opt in. One 16M table takes
+    // ~0.6 GB of EAL memory, and the heap fragments between the two.
+    let rte16 = flag("EFD_BENCH_RTE16M");
     let eal = if flag("EFD_BENCH_NO_RTE") {
         None
     } else {
@@ -307,7 +310,7 @@ fn main() {
             "efd-bench",
             "--no-huge",
             "-m",
-            "2048",
+            if rte16 { "6144" } else { "2048" },
             "--no-shconf",
             "--force-max-simd-bitwidth=128",
             "--no-pci",
@@ -321,8 +324,7 @@ fn main() {
         }
     };
     let rte = eal.is_some();
-    // rte_efd at 16M keys takes minutes to fill: opt in.
-    let rte16 = rte && flag("EFD_BENCH_RTE16M");
+    let rte16 = rte && rte16;
     println!("| measurement | variant | result |");
     println!("|---|---|---|");
     lookup_section(1 << 20, "sequential", seq_keys(1 << 20), rte);
