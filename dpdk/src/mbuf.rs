@@ -98,19 +98,6 @@ impl Mbuf {
         unsafe { self.0.as_ref().__bindgen_anon_2.hash.rss }
     }
 
-    /// Prefetches the mbuf's header (first cache line) into cache.
-    #[inline]
-    pub fn prefetch_header(&self) {
-        // SAFETY: prefetching never faults; the pointer is a valid mbuf anyway.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                self.0.as_ptr() as *const i8,
-                std::arch::x86_64::_MM_HINT_T0,
-            );
-        }
-    }
-
     /// Prefetches both cache lines of the mbuf header: what reading the
     /// header and freeing the mbuf (which reads `next`, in the second line)
     /// touch.
