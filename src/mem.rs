@@ -15,7 +15,7 @@ pub(crate) const HUGE_MIN: usize = HUGE_PAGE;
 
 /// The layout actually allocated for `layout`: 2 MiB aligned when large.
 /// Deterministic, so a deallocation can recompute it from the original.
-pub(crate) fn large_layout(layout: Layout) -> Layout {
+fn large_layout(layout: Layout) -> Layout {
     if layout.size() >= HUGE_MIN && layout.align() < HUGE_PAGE {
         Layout::from_size_align(layout.size(), HUGE_PAGE).expect("valid huge layout")
     } else {

@@ -82,7 +82,7 @@ impl Level {
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.headers.len() * 4 + crate::mem::large_layout(self.lines.layout).size()
+        self.headers.len() * 4 + self.lines.layout.size()
     }
 }
 
