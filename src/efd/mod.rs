@@ -18,7 +18,7 @@
 //! answered from level 2.
 //!
 //! The writer keeps, per group, the keys and values it holds (64 fixed slots)
-//! and a cache of up to 8 vectors of the null space of the group's rows.
+//! and a cache of up to 16 vectors of the null space of the group's rows.
 //! Inserting a key that does not already read its value takes a cached
 //! null-space vector `n` with `r·n = 1` and flips `W_b ^= n` for every wrong
 //! bit: the other keys' values are unchanged, so most inserts cost O(64) bit
@@ -79,6 +79,7 @@ mod solve;
 
 pub use online::LookupPath;
 
+use crate::mem::prefetch;
 use hash::{key_hash, locate, Seeds, MAX_LEVELS};
 use online::Online;
 use solve::{eval_words, Elim};
@@ -88,7 +89,7 @@ use std::sync::Arc;
 /// Key slots per group on the writer side (= columns of a row mask).
 const SLOTS: usize = 64;
 /// Cached null-space vectors per group.
-const NB: usize = 8;
+const NB: usize = 16;
 /// Default hash seed.
 const DEFAULT_SEED: u64 = 0x0efd_5eed_2026_0001;
 
@@ -558,6 +559,7 @@ impl<const N: usize> Efd<N> {
         self.check_value(value)?;
         let kh = key_hash(key, &self.online.seeds);
         let (l, g, fp) = self.home(0, kh.base).ok_or(EfdError::TableFull)?;
+        self.prefetch_group(l, g);
         self.undo.recs.clear();
         self.undo.keys.clear();
         self.undo.vals.clear();
@@ -617,6 +619,23 @@ impl<const N: usize> Efd<N> {
             }
         }
         None
+    }
+
+    /// Start loading every cache line an insert into group `(l, g)` reads,
+    /// so that their misses overlap instead of following one another.
+    #[inline]
+    fn prefetch_group(&self, l: usize, g: usize) {
+        let w = &self.lv[l];
+        let keys = w.keys[g * SLOTS..(g + 1) * SLOTS].as_ptr() as *const u8;
+        for off in (0..SLOTS * N).step_by(64) {
+            // SAFETY: `off` stays inside the group's key slots.
+            prefetch(unsafe { keys.add(off) });
+        }
+        prefetch(w.vals[g * SLOTS..].as_ptr());
+        for i in (0..NB).step_by(8).chain([NB - 1]) {
+            prefetch(&w.basis[g][i]);
+        }
+        self.online.prefetch_words(l, g);
     }
 
     #[inline]

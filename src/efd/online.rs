@@ -2,6 +2,7 @@
 //! scalar and AVX2 lookup paths.
 
 use super::hash::{key_hash, locate, KeyHash, Seeds};
+use crate::mem::prefetch;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Header bit that is set while the writer is rewriting a group (the low bit
@@ -140,6 +141,12 @@ impl Online {
     #[inline]
     pub(crate) fn threshold(&self, l: usize, g: usize) -> u8 {
         self.levels[l].headers[g].load(Ordering::Relaxed) as u8
+    }
+
+    /// Start loading a group's solution words (writer side, ahead of use).
+    #[inline]
+    pub(crate) fn prefetch_words(&self, l: usize, g: usize) {
+        prefetch(self.levels[l].words_ptr().wrapping_add(g * self.stride));
     }
 
     /// The group's current solution, as logical words.
@@ -287,14 +294,6 @@ impl Online {
 
 /// Batch size of the bulk lookup's two passes (hash + prefetch, evaluate).
 const BATCH: usize = 32;
-
-#[inline(always)]
-unsafe fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// Bulk lookup, in batches: pass 1 hashes every key and prefetches its group
 /// header and words; pass 2 evaluates the groups whose threshold admits the

@@ -75,33 +75,36 @@ impl Elim {
         transpose_bytes(&col, vbits)
     }
 
-    /// Up to `out.len()` (at most 8) independent vectors of the null space
+    /// Up to `out.len()` (at most 16) independent vectors of the null space
     /// (vectors `n` with `r · n = 0` for every added row). Returns how many
     /// were written.
     #[inline(always)]
     pub(crate) fn null_basis(&self, out: &mut [u64]) -> usize {
         // Free columns f_0..f_{k-1}: n_j = e_{f_j} + sum over pivot rows with
         // bit f_j of e_{pcol}. Compact each row's bits at the free columns
-        // into a byte at its pivot column, then transpose.
-        let mut fcols = [0u32; 8];
+        // into two bytes at its pivot column, then transpose each byte plane.
+        let mut fcols = [0u32; 16];
         let mut free = !self.mask;
         let mut k = 0;
-        while free != 0 && k < out.len().min(8) {
+        while free != 0 && k < out.len().min(16) {
             fcols[k] = free.trailing_zeros();
             k += 1;
             free &= free - 1;
         }
-        let mut col = [0u8; 64];
+        let (mut lo, mut hi) = ([0u8; 64], [0u8; 64]);
         for (&row, &p) in self.rows[..self.rank].iter().zip(&self.pcol[..self.rank]) {
-            let mut b = 0u64;
+            let mut b = 0u32;
             for (j, &f) in fcols[..k].iter().enumerate() {
-                b |= ((row >> f) & 1) << j;
+                b |= (((row >> f) & 1) as u32) << j;
             }
-            col[p as usize & 63] = b as u8;
+            lo[p as usize & 63] = b as u8;
+            hi[p as usize & 63] = (b >> 8) as u8;
         }
-        let t = transpose_bytes(&col, k as u32);
+        let tl = transpose_bytes(&lo, k.min(8) as u32);
+        let th = transpose_bytes(&hi, k.saturating_sub(8) as u32);
         for j in 0..k {
-            out[j] = t[j] | (1u64 << fcols[j]);
+            let t = if j < 8 { tl[j] } else { th[j - 8] };
+            out[j] = t | (1u64 << fcols[j]);
         }
         k
     }
@@ -158,8 +161,9 @@ mod tests {
                 for &(r, y) in &rows {
                     assert_eq!(eval_words(&w, r, 8), y);
                 }
-                let mut nb = [0u64; 8];
+                let mut nb = [0u64; 16];
                 let k = e.null_basis(&mut nb);
+                assert_eq!(k, (64 - e.rank).min(16));
                 for &n in &nb[..k] {
                     assert_ne!(n, 0);
                     for &(r, _) in &rows {

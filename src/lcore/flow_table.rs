@@ -12,6 +12,7 @@
 //! starts at `hash & (buckets - 1)`), checked when the table is allocated; if
 //! it ever differs, prefetching is switched off and lookups stay correct.
 
+use crate::mem::prefetch;
 use allocator_api2::alloc::{AllocError, Allocator};
 use hashbrown::hash_table::{Entry, HashTable};
 use hashbrown::DefaultHashBuilder;
@@ -148,17 +149,6 @@ impl Probe {
         prefetch(self.ctrl.wrapping_add(i));
         prefetch(self.slot(i));
     }
-}
-
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// The flow table's allocator: huge-page advised memory for large tables
