@@ -117,6 +117,58 @@ fn failure_rolls_back_and_remove_frees_room() {
     }
 }
 
+/// `insert_batch` is exactly a sequence of `insert`s: the same outcome per
+/// entry (inserted, updated, unchanged, value too wide, table full) and the
+/// same table afterwards, down to the values of keys never inserted.
+#[test]
+fn insert_batch_matches_single_inserts() {
+    let cap = 3000;
+    let seed = 77;
+    let mut single = Efd::<4>::with_seed(cap, 4, seed).unwrap();
+    let mut batched = Efd::<4>::with_seed(cap, 4, seed).unwrap();
+    let mut rng = Rng(9);
+    let mut entries: Vec<([u8; 4], u8)> = Vec::new();
+    // Past the capacity, with repeated keys and some values wider than 4 bits.
+    for _ in 0..cap * 16 / 10 {
+        let k = if entries.len() > 10 && rng.next().is_multiple_of(8) {
+            entries[(rng.next() as usize) % entries.len()].0
+        } else {
+            ((rng.next() as u32) & 0x7fff_ffff).to_be_bytes()
+        };
+        let v = if rng.next().is_multiple_of(50) {
+            16 + (rng.next() as u8 & 7)
+        } else {
+            rng.next() as u8 & 15
+        };
+        entries.push((k, v));
+    }
+    let want: Vec<_> = entries.iter().map(|(k, v)| single.insert(k, *v)).collect();
+    let mut got = Vec::new();
+    for chunk in entries.chunks(1000) {
+        got.extend(batched.insert_batch(chunk));
+    }
+    assert_eq!(got, want);
+    for outcome in [
+        Ok(InsertOutcome::Inserted),
+        Ok(InsertOutcome::Updated),
+        Ok(InsertOutcome::Unchanged),
+        Err(EfdError::TableFull),
+    ] {
+        assert!(want.contains(&outcome), "{outcome:?} not exercised");
+    }
+    assert!(want
+        .iter()
+        .any(|r| matches!(r, Err(EfdError::ValueTooWide { .. }))));
+    assert_eq!(batched.len(), single.len());
+    for i in 0..20_000u32 {
+        let k = (i.wrapping_mul(0x9e37_79b9)).to_be_bytes();
+        assert_eq!(batched.lookup(&k), single.lookup(&k));
+    }
+    for (k, _) in &entries {
+        assert_eq!(batched.get(k), single.get(k));
+    }
+}
+
 fn long_keys<const N: usize>() {
     let cap = 5000;
     let mut e = Efd::<N>::new(cap, 8).unwrap();

@@ -80,7 +80,7 @@ mod solve;
 pub use online::LookupPath;
 
 use crate::mem::prefetch;
-use hash::{key_hash, locate, Seeds, MAX_LEVELS};
+use hash::{key_hash, locate, KeyHash, Seeds, MAX_LEVELS};
 use online::Online;
 use solve::{eval_words, Elim};
 use std::fmt;
@@ -556,10 +556,56 @@ impl<const N: usize> Efd<N> {
 
     /// Insert `key → value` or update its value. On error nothing changed.
     pub fn insert(&mut self, key: &[u8; N], value: u8) -> Result<InsertOutcome, EfdError> {
-        self.check_value(value)?;
         let kh = key_hash(key, &self.online.seeds);
+        if let Some((l, g, _)) = self.home(0, kh.base) {
+            self.prefetch_group(l, g);
+        }
+        self.insert_hashed(key, kh, value)
+    }
+
+    /// Insert or update many keys, each exactly as [`Efd::insert`] would (one
+    /// at a time, readers see every intermediate state), but with the groups
+    /// of the next keys prefetched while the current one is placed: the
+    /// path for loading a large batch of flows into a live table. Returns
+    /// one outcome per entry, in order; a failed entry changed nothing.
+    pub fn insert_batch(
+        &mut self,
+        entries: &[([u8; N], u8)],
+    ) -> Vec<Result<InsertOutcome, EfdError>> {
+        /// How many keys ahead the groups are prefetched.
+        const AHEAD: usize = 8;
+        let seeds = self.online.seeds;
+        let mut hashes = [KeyHash { base: 0, r: 0 }; AHEAD];
+        let mut out = Vec::with_capacity(entries.len());
+        for (i, (key, _)) in entries.iter().enumerate().take(AHEAD) {
+            hashes[i] = key_hash(key, &seeds);
+            if let Some((l, g, _)) = self.home(0, hashes[i].base) {
+                self.prefetch_group(l, g);
+            }
+        }
+        for (i, (key, value)) in entries.iter().enumerate() {
+            let kh = hashes[i % AHEAD];
+            if let Some((next, _)) = entries.get(i + AHEAD) {
+                let nh = key_hash(next, &seeds);
+                if let Some((l, g, _)) = self.home(0, nh.base) {
+                    self.prefetch_group(l, g);
+                }
+                hashes[i % AHEAD] = nh;
+            }
+            out.push(self.insert_hashed(key, kh, *value));
+        }
+        out
+    }
+
+    /// [`Efd::insert`] with the key's hash already computed.
+    fn insert_hashed(
+        &mut self,
+        key: &[u8; N],
+        kh: KeyHash,
+        value: u8,
+    ) -> Result<InsertOutcome, EfdError> {
+        self.check_value(value)?;
         let (l, g, fp) = self.home(0, kh.base).ok_or(EfdError::TableFull)?;
-        self.prefetch_group(l, g);
         self.undo.recs.clear();
         self.undo.keys.clear();
         self.undo.vals.clear();
