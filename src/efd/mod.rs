@@ -226,6 +226,10 @@ struct Solved {
     nbasis: u8,
 }
 
+/// From this many keys on, a group that may bump is solved in fingerprint
+/// order at once instead of first trying all keys unsorted.
+const SORT_FIRST: usize = 48;
+
 /// Solve `items` as one group. Without bumping (`thresh: None`) if they fit
 /// and solve; else, if `may_bump`, sort by fingerprint and keep the longest
 /// prefix of whole fingerprint classes that solves. `None`: impossible.
@@ -258,7 +262,9 @@ fn solve_group_impl(items: &mut [Item], may_bump: bool, vbits: u32) -> Option<So
             nbasis,
         }
     };
-    if items.len() <= SLOTS {
+    // Near-full groups are often unsolvable: go straight to the sorted pass,
+    // which keeps every key (no threshold change) whenever they all solve.
+    if items.len() <= SLOTS && (!may_bump || items.len() <= SORT_FIRST) {
         let mut e = Elim::new();
         if items.iter().all(|it| e.add(it.r, it.val)) {
             return Some(finish(&e, items.len(), None));
