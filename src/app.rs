@@ -139,13 +139,19 @@ fn run_on_eal(
     } else {
         auto_pool_size(settings, ports.len(), num_nodes)?
     };
-    let pool = Mempool::new_pktmbuf("efd_lb_pool", mbufs, settings.mempool_cache, socket)
-        .map_err(|e| {
-            err(format!(
-                "{e} (about {} MiB: give EAL more memory with -m or hugepages, or set [mempool] mbufs)",
-                (mbufs as u64 * 2432) >> 20
-            ))
-        })?;
+    let pool = Mempool::new_pktmbuf(
+        "efd_lb_pool",
+        mbufs,
+        settings.mempool_cache,
+        socket,
+        settings.mempool_ops.driver(),
+    )
+    .map_err(|e| {
+        err(format!(
+            "{e} (about {} MiB: give EAL more memory with -m or hugepages, or set [mempool] mbufs)",
+            (mbufs as u64 * 2432) >> 20
+        ))
+    })?;
 
     // One TX queue per node on every port, as long as every device has that
     // many; otherwise one per worker lcore, shared by the nodes it runs.

@@ -19,19 +19,36 @@ unsafe impl Sync for Mempool {}
 
 impl Mempool {
     /// Creates a pool of `n` mbufs with a per-lcore cache of `cache` and the
-    /// default data room (2 KiB + headroom) on `socket`.
-    pub fn new_pktmbuf(name: &str, n: u32, cache: u32, socket: i32) -> Result<Mempool> {
-        let what = || format!("create mempool {name:?} of {n} mbufs");
+    /// default data room (2 KiB + headroom) on `socket`, held by the mempool
+    /// driver `ops` (`"stack"`, `"ring_mp_mc"`, ...; `None`: the EAL's
+    /// default, `--mbuf-pool-ops-name`).
+    pub fn new_pktmbuf(
+        name: &str,
+        n: u32,
+        cache: u32,
+        socket: i32,
+        ops: Option<&str>,
+    ) -> Result<Mempool> {
+        let what = || match ops {
+            Some(o) => format!("create mempool {name:?} of {n} mbufs ({o})"),
+            None => format!("create mempool {name:?} of {n} mbufs"),
+        };
         let cname = CString::new(name).map_err(|_| Error::msg(what(), "name has a NUL byte"))?;
-        // SAFETY: cname is a valid C string; DPDK copies the name.
+        let cops = ops
+            .map(CString::new)
+            .transpose()
+            .map_err(|_| Error::msg(what(), "ops name has a NUL byte"))?;
+        // SAFETY: valid C strings; DPDK copies the names. A null ops name
+        // means the EAL's default.
         let raw = unsafe {
-            sys::rte_pktmbuf_pool_create(
+            sys::rte_pktmbuf_pool_create_by_ops(
                 cname.as_ptr(),
                 n,
                 cache,
                 0,
                 sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
                 socket,
+                cops.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             )
         };
         match NonNull::new(raw) {

@@ -30,9 +30,22 @@ fn safe_layer_on_virtual_devices() {
     assert!(again.to_string().contains("once per process"), "{again}");
 
     assert_eq!(port::count_avail(), 1);
-    let pool = Mempool::new_pktmbuf("test_pool", 4095, 32, 0).expect("mempool");
+    let pool = Mempool::new_pktmbuf("test_pool", 4095, 32, 0, None).expect("mempool");
     let base_avail = pool.avail_count();
     assert_eq!(base_avail, 4095);
+    // Named mempool drivers (plugins); an unknown one is a clear error.
+    for ops in ["stack", "ring_mp_mc"] {
+        let p = Mempool::new_pktmbuf(&format!("pool_{ops}"), 511, 16, 0, Some(ops))
+            .unwrap_or_else(|e| panic!("{ops}: {e}"));
+        let m = p.alloc().expect("alloc");
+        assert_eq!(p.in_use_count(), 1);
+        drop(m);
+        assert_eq!(p.avail_count(), 511);
+    }
+    let e = Mempool::new_pktmbuf("pool_bad", 511, 16, 0, Some("no_such_ops"))
+        .err()
+        .expect("unknown mempool ops must fail");
+    assert!(e.to_string().contains("no_such_ops"), "{e}");
 
     let p = Port::new(0).expect("port 0");
     assert!(p.name().starts_with("net_null"), "{}", p.name());
@@ -84,6 +97,58 @@ fn safe_layer_on_virtual_devices() {
     drop(full);
     drop(prod);
     drop(cons); // frees the 32 still queued
+
+    // A producer lcore and this thread as consumer, many laps around a small
+    // ring with uneven bursts: every mbuf arrives once, in order.
+    const TOTAL: u32 = 3000;
+    let (mut prod, mut cons) = ring::mbuf_ring("lap_ring", 64, 0).expect("ring");
+    let mut mbufs = Vec::new();
+    for seq in 0..TOTAL {
+        let mut m = pool.alloc().expect("alloc");
+        m.set_tag(seq);
+        mbufs.push(m);
+    }
+    let h = eal
+        .launch(1, move || {
+            let mut it = mbufs.into_iter().peekable();
+            let mut b: Burst<32> = Burst::new();
+            let mut size = 1;
+            while it.peek().is_some() {
+                while b.len() < size {
+                    match it.next() {
+                        Some(m) => assert!(b.push(m).is_ok()),
+                        None => break,
+                    }
+                }
+                while !prod.enqueue_bulk(&mut b) {
+                    std::hint::spin_loop();
+                }
+                size = size % 32 + 1;
+            }
+        })
+        .expect("launch");
+    // Uneven dequeue sizes too: bursts of 32, 7 and 1.
+    fn take<const N: usize>(cons: &mut ring::Consumer, next: &mut u32) {
+        let mut part: Burst<N> = Burst::new();
+        cons.dequeue_burst(&mut part);
+        for m in part.drain() {
+            assert_eq!(m.tag(), *next, "ring order");
+            *next += 1;
+        }
+    }
+    let mut next = 0;
+    let mut round = 0u32;
+    while next < TOTAL {
+        match round % 3 {
+            0 => take::<32>(&mut cons, &mut next),
+            1 => take::<7>(&mut cons, &mut next),
+            _ => take::<1>(&mut cons, &mut next),
+        }
+        round += 1;
+    }
+    h.join().expect("producer ok");
+    assert_eq!(cons.count(), 0);
+    drop(cons);
 
     // Launching on a worker lcore; a panic is reported, not propagated into C.
     let workers = eal.worker_lcores();

@@ -69,6 +69,8 @@ pub struct MempoolSection {
     pub mbufs: Option<i64>,
     /// Per-lcore cache size.
     pub cache: Option<i64>,
+    /// Mempool driver.
+    pub ops: Option<super::MempoolOps>,
 }
 
 /// `[ports]`.

@@ -41,6 +41,35 @@ pub const DEFAULT_NUM_NODES: i64 = 2;
 pub const DEFAULT_NUM_FLOWS: i64 = 1 << 20;
 /// Largest EFD value width (DPDK's `efd_value_t` is 8 bits).
 pub const MAX_VALUE_BITS: u8 = 8;
+/// The mempool driver that holds the pool's free mbufs (`[mempool] ops`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MempoolOps {
+    /// LIFO (`stack`): the mbufs freed last are handed out first, so the
+    /// mbufs in use stay a small, cache-warm set however large the pool.
+    #[default]
+    Stack,
+    /// Lock-free LIFO (`lf_stack`).
+    LfStack,
+    /// FIFO (`ring_mp_mc`, DPDK's usual default): every mbuf of the pool
+    /// takes its turn, so the whole pool cycles through the caches.
+    Ring,
+    /// Whatever the EAL picks (`--mbuf-pool-ops-name` or the platform's).
+    Default,
+}
+
+impl MempoolOps {
+    /// The DPDK driver name, `None` for the EAL's choice.
+    pub fn driver(self) -> Option<&'static str> {
+        match self {
+            MempoolOps::Stack => Some("stack"),
+            MempoolOps::LfStack => Some("lf_stack"),
+            MempoolOps::Ring => Some("ring_mp_mc"),
+            MempoolOps::Default => None,
+        }
+    }
+}
+
 /// Largest mempool per-lcore cache (`RTE_MEMPOOL_CACHE_MAX_SIZE`).
 pub const MAX_MEMPOOL_CACHE: i64 = 512;
 /// Largest ring size (`RTE_RING_SZ_MASK + 1`).
@@ -154,6 +183,8 @@ pub struct Settings {
     pub mempool_mbufs: u32,
     /// Per-lcore mempool cache size.
     pub mempool_cache: u32,
+    /// How the mbuf pool stores its free mbufs.
+    pub mempool_ops: MempoolOps,
     /// RX descriptors per queue.
     pub rx_desc: u16,
     /// TX descriptors per queue.
@@ -826,6 +857,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         eal_args,
         mempool_mbufs: mbufs as u32,
         mempool_cache: cache as u32,
+        mempool_ops: mp.ops.unwrap_or_default(),
         rx_desc: rx_desc as u16,
         tx_desc: tx_desc as u16,
         burst: burst as u16,

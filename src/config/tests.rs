@@ -36,6 +36,7 @@ fn builtin_defaults_from_empty_file() {
     assert_eq!(s.duration, None);
     assert!(s.eal_args.is_empty());
     assert_eq!((s.mempool_mbufs, s.mempool_cache), (0, 256));
+    assert_eq!(s.mempool_ops, MempoolOps::Stack);
     assert_eq!((s.rx_desc, s.tx_desc, s.burst), (1024, 1024, 32));
     assert_eq!(s.ring_size, 512);
     assert_eq!(s.stats_period, Duration::from_millis(1000));
@@ -215,6 +216,26 @@ fn unknown_keys_with_line() {
         e.starts_with("lb.toml: unknown key \"statz\" at line 1"),
         "{e}"
     );
+}
+
+#[test]
+fn mempool_ops_names_and_drivers() {
+    for (name, ops, driver) in [
+        ("stack", MempoolOps::Stack, Some("stack")),
+        ("lf_stack", MempoolOps::LfStack, Some("lf_stack")),
+        ("ring", MempoolOps::Ring, Some("ring_mp_mc")),
+        ("default", MempoolOps::Default, None),
+    ] {
+        let s = with_file(&[], &format!("[mempool]\nops = \"{name}\"\n")).unwrap();
+        assert_eq!(s.mempool_ops, ops);
+        assert_eq!(s.mempool_ops.driver(), driver);
+    }
+    let e = err(&[], "[mempool]\nops = \"fifo\"\n");
+    assert!(
+        e.starts_with("lb.toml: mempool.ops: unknown variant"),
+        "{e}"
+    );
+    assert!(e.ends_with(" at line 2"), "{e}");
 }
 
 #[test]
