@@ -6,6 +6,7 @@ use crate::sys;
 use std::ffi::CString;
 use std::os::raw::c_void;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 struct Inner {
@@ -58,7 +59,10 @@ pub fn mbuf_ring(name: &str, size: u32, socket: i32) -> Result<(Producer, Consum
         Producer {
             inner: inner.clone(),
         },
-        Consumer { inner },
+        Consumer {
+            inner,
+            seen_tail: 0,
+        },
     ))
 }
 
@@ -101,9 +105,28 @@ impl Producer {
     }
 }
 
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The dequeue side of a ring (one lcore).
+///
+/// Dequeues follow `rte_ring_sc_dequeue_burst` (copy the slots, then publish
+/// the consumer head and tail with release order), except that the
+/// producer's tail is re-read only when the entries known to be filled run
+/// short: that line is written by the producer's core on every enqueue, so
+/// reading it on every dequeue was a cross-core miss per burst.
 pub struct Consumer {
     inner: Arc<Inner>,
+    /// The producer tail as last read: slots before it are filled.
+    seen_tail: u32,
 }
 
 impl Consumer {
@@ -111,15 +134,36 @@ impl Consumer {
     #[inline]
     pub fn dequeue_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
         let room = burst.spare() as u32;
-        let len = burst.len();
-        // SAFETY: single consumer; DPDK writes up to `room` owned mbuf pointers.
+        let r = self.inner.raw.as_ptr();
+        // SAFETY: `r` is a live ring with this handle as its only consumer,
+        // so the consumer head is ours. Slots before the producer tail (read
+        // with acquire order) are filled, and the producer does not reuse a
+        // slot before the consumer tail passes it, which we store (release)
+        // only after copying. DPDK keeps the `mask + 1` slots right after the
+        // ring header (`&r[1]`); indexes are masked. The burst has `room`
+        // free slots after its `len` filled ones.
         unsafe {
-            let n = sys::rte_ring_sc_dequeue_burst(
-                self.inner.raw.as_ptr(),
-                burst.raw_ptr().add(len) as *mut *mut c_void,
-                room,
-                std::ptr::null_mut(),
-            );
+            let cons = &raw mut (*r).__bindgen_anon_2.cons;
+            let head = (*cons).head;
+            let mut avail = self.seen_tail.wrapping_sub(head);
+            if avail < room {
+                let tail = &raw const (*r).__bindgen_anon_1.prod.tail;
+                self.seen_tail = (*(tail as *const AtomicU32)).load(Ordering::Acquire);
+                avail = self.seen_tail.wrapping_sub(head);
+            }
+            let n = avail.min(room);
+            if n == 0 {
+                return 0;
+            }
+            let mask = (*r).mask;
+            let slots = r.add(1) as *const *mut sys::rte_mbuf;
+            let dst = burst.raw_ptr().add(burst.len());
+            for i in 0..n {
+                *dst.add(i as usize) = *slots.add((head.wrapping_add(i) & mask) as usize);
+            }
+            let new = head.wrapping_add(n);
+            (*(&raw mut (*cons).head as *const AtomicU32)).store(new, Ordering::Relaxed);
+            (*(&raw mut (*cons).tail as *const AtomicU32)).store(new, Ordering::Release);
             burst.grow(n as usize);
             n as usize
         }
@@ -129,5 +173,27 @@ impl Consumer {
     pub fn count(&self) -> u32 {
         // SAFETY: reading the ring's indexes is safe concurrently.
         unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
+    }
+
+    /// Starts loading the slots of the next `n` mbuf pointers the next
+    /// dequeue will read (they were written on the producer's core). A hint
+    /// only: slots the producer has not filled yet are fetched again later.
+    #[inline]
+    pub fn prefetch_next(&self, n: u32) {
+        let r = self.inner.raw.as_ptr();
+        // SAFETY: `r` is a live ring; the consumer head is written only by
+        // this (single) consumer. DPDK stores the slots right after the ring
+        // header (`&r[1]`), `mask + 1` pointers; the index is masked.
+        unsafe {
+            let head = (*r).__bindgen_anon_2.cons.head;
+            let mask = (*r).mask;
+            let slots = r.add(1) as *const *mut c_void;
+            let mut i = 0;
+            while i < n {
+                prefetch(slots.add((head.wrapping_add(i) & mask) as usize) as *const u8);
+                i += 8;
+            }
+            prefetch(slots.add((head.wrapping_add(n - 1) & mask) as usize) as *const u8);
+        }
     }
 }

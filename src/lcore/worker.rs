@@ -74,6 +74,7 @@ impl Worker {
             let mut got_any = false;
             for (node, lane) in self.nodes.iter_mut().zip(lanes.iter_mut()) {
                 let n = node.ring.dequeue_burst(&mut fresh);
+                node.ring.prefetch_next(MAX_BURST as u32);
                 if n == 0 && lane.in_hand.is_empty() {
                     continue;
                 }
