@@ -58,6 +58,7 @@ pub fn mbuf_ring(name: &str, size: u32, socket: i32) -> Result<(Producer, Consum
     Ok((
         Producer {
             inner: inner.clone(),
+            seen_tail: 0,
         },
         Consumer {
             inner,
@@ -67,8 +68,16 @@ pub fn mbuf_ring(name: &str, size: u32, socket: i32) -> Result<(Producer, Consum
 }
 
 /// The enqueue side of a ring (one lcore).
+///
+/// Enqueues follow `rte_ring_sp_enqueue_bulk` (copy into the free slots,
+/// then publish the producer head and tail with release order), except that
+/// the consumer's tail is re-read only when the room known to be free runs
+/// short (the consumer's core writes that line on every dequeue).
 pub struct Producer {
     inner: Arc<Inner>,
+    /// The consumer tail as last read: slots before it plus the capacity
+    /// are free.
+    seen_tail: u32,
 }
 
 impl Producer {
@@ -80,21 +89,39 @@ impl Producer {
         if n == 0 {
             return true;
         }
-        // SAFETY: single producer (`&mut self` on the only Producer); on success
-        // the ring owns the n mbufs and we forget them.
+        let r = self.inner.raw.as_ptr();
+        // SAFETY: `r` is a live ring with this handle as its only producer,
+        // so the producer head is ours. Slots from the head up to the
+        // consumer tail (read with acquire order) plus the capacity are no
+        // longer read by the consumer; the new entries become visible only
+        // with the release store of the producer tail, after the copy. DPDK
+        // keeps the `mask + 1` slots right after the ring header (`&r[1]`);
+        // indexes are masked. On success the ring owns the n mbufs and the
+        // burst forgets them.
         unsafe {
-            let done = sys::rte_ring_sp_enqueue_bulk(
-                self.inner.raw.as_ptr(),
-                burst.raw_ptr() as *const *mut c_void,
-                n,
-                std::ptr::null_mut(),
-            );
-            if done == n {
-                burst.consumed(n as usize);
-                true
-            } else {
-                false
+            let prod = &raw mut (*r).__bindgen_anon_1.prod;
+            let head = (*prod).head;
+            let cap = (*r).capacity;
+            let mut free = cap.wrapping_add(self.seen_tail).wrapping_sub(head);
+            if free < n {
+                let tail = &raw const (*r).__bindgen_anon_2.cons.tail;
+                self.seen_tail = (*(tail as *const AtomicU32)).load(Ordering::Acquire);
+                free = cap.wrapping_add(self.seen_tail).wrapping_sub(head);
+                if free < n {
+                    return false;
+                }
             }
+            let mask = (*r).mask;
+            let slots = r.add(1) as *mut *mut sys::rte_mbuf;
+            let src = burst.raw_ptr();
+            for i in 0..n {
+                *slots.add((head.wrapping_add(i) & mask) as usize) = *src.add(i as usize);
+            }
+            let new = head.wrapping_add(n);
+            (*(&raw mut (*prod).head as *const AtomicU32)).store(new, Ordering::Relaxed);
+            (*(&raw mut (*prod).tail as *const AtomicU32)).store(new, Ordering::Release);
+            burst.consumed(n as usize);
+            true
         }
     }
 

@@ -138,7 +138,12 @@ fn safe_layer_on_virtual_devices() {
     }
     let mut next = 0;
     let mut round = 0u32;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while next < TOTAL {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ring delivered {next} of {TOTAL} mbufs"
+        );
         match round % 3 {
             0 => take::<32>(&mut cons, &mut next),
             1 => take::<7>(&mut cons, &mut next),
