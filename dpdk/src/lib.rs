@@ -29,3 +29,16 @@ pub mod port;
 pub mod ring;
 
 pub use error::{Error, Result};
+
+/// Hint the CPU to start loading the cache line at `p` (any address: a
+/// prefetch never faults). A no-op off x86-64.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

@@ -103,28 +103,20 @@ impl Mbuf {
     /// touch.
     #[inline]
     pub fn prefetch_header_lines(&self) {
-        // SAFETY: prefetching never faults; the pointer is a valid mbuf and
-        // its header spans two cache lines.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            let p = self.0.as_ptr() as *const i8;
-            std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0);
-            std::arch::x86_64::_mm_prefetch(p.add(64), std::arch::x86_64::_MM_HINT_T0);
-        }
+        let p = self.0.as_ptr() as *const u8;
+        crate::prefetch(p);
+        crate::prefetch(p.wrapping_add(64));
     }
 
     /// Prefetches the packet data into cache.
     #[inline]
     pub fn prefetch_data(&self) {
-        // SAFETY: reading the header fields of a valid mbuf; prefetch never faults.
-        unsafe {
+        // SAFETY: reading the header fields of a valid mbuf.
+        let p = unsafe {
             let m = self.0.as_ref();
-            let p = (m.buf_addr as *const u8).add(m.data_off as usize);
-            #[cfg(target_arch = "x86_64")]
-            std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = p;
-        }
+            (m.buf_addr as *const u8).wrapping_add(m.data_off as usize)
+        };
+        crate::prefetch(p);
     }
 }
 

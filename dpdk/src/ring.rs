@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::mbuf::Burst;
+use crate::prefetch;
 use crate::sys;
 use std::ffi::CString;
 use std::os::raw::c_void;
@@ -130,17 +131,6 @@ impl Producer {
         // SAFETY: reading the ring's indexes is safe concurrently.
         unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
     }
-}
-
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// The dequeue side of a ring (one lcore).
