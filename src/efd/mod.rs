@@ -562,10 +562,7 @@ impl<const N: usize> Efd<N> {
 
     /// Insert `key → value` or update its value. On error nothing changed.
     pub fn insert(&mut self, key: &[u8; N], value: u8) -> Result<InsertOutcome, EfdError> {
-        let kh = key_hash(key, &self.online.seeds);
-        if let Some((l, g, _)) = self.home(0, kh.base) {
-            self.prefetch_group(l, g);
-        }
+        let kh = self.hash_and_prefetch(key);
         self.insert_hashed(key, kh, value)
     }
 
@@ -580,23 +577,15 @@ impl<const N: usize> Efd<N> {
     ) -> Vec<Result<InsertOutcome, EfdError>> {
         /// How many keys ahead the groups are prefetched.
         const AHEAD: usize = 8;
-        let seeds = self.online.seeds;
         let mut hashes = [KeyHash { base: 0, r: 0 }; AHEAD];
         let mut out = Vec::with_capacity(entries.len());
         for (i, (key, _)) in entries.iter().enumerate().take(AHEAD) {
-            hashes[i] = key_hash(key, &seeds);
-            if let Some((l, g, _)) = self.home(0, hashes[i].base) {
-                self.prefetch_group(l, g);
-            }
+            hashes[i] = self.hash_and_prefetch(key);
         }
         for (i, (key, value)) in entries.iter().enumerate() {
             let kh = hashes[i % AHEAD];
             if let Some((next, _)) = entries.get(i + AHEAD) {
-                let nh = key_hash(next, &seeds);
-                if let Some((l, g, _)) = self.home(0, nh.base) {
-                    self.prefetch_group(l, g);
-                }
-                hashes[i % AHEAD] = nh;
+                hashes[i % AHEAD] = self.hash_and_prefetch(next);
             }
             out.push(self.insert_hashed(key, kh, *value));
         }
@@ -673,6 +662,16 @@ impl<const N: usize> Efd<N> {
         None
     }
 
+    /// Hash `key` and start loading the group it would be inserted into.
+    #[inline]
+    fn hash_and_prefetch(&self, key: &[u8; N]) -> KeyHash {
+        let kh = key_hash(key, &self.online.seeds);
+        if let Some((l, g, _)) = self.home(0, kh.base) {
+            self.prefetch_group(l, g);
+        }
+        kh
+    }
+
     /// Start loading every cache line an insert into group `(l, g)` reads,
     /// so that their misses overlap instead of following one another.
     #[inline]
@@ -680,8 +679,7 @@ impl<const N: usize> Efd<N> {
         let w = &self.lv[l];
         let keys = w.keys[g * SLOTS..(g + 1) * SLOTS].as_ptr() as *const u8;
         for off in (0..SLOTS * N).step_by(64) {
-            // SAFETY: `off` stays inside the group's key slots.
-            prefetch(unsafe { keys.add(off) });
+            prefetch(keys.wrapping_add(off));
         }
         prefetch(w.vals[g * SLOTS..].as_ptr());
         for i in (0..NB).step_by(8).chain([NB - 1]) {
