@@ -101,6 +101,8 @@ pub struct LcoreCounters {
     pub busy_cycles: Counter,
     /// Packets processed.
     pub packets: Counter,
+    /// Non-empty bursts processed (`packets / bursts` is the mean burst).
+    pub bursts: Counter,
 }
 
 /// All counters of the appliance. Port indexes are positions in the
@@ -243,6 +245,10 @@ pub struct WorkerSnapshot {
     pub packets: u64,
     /// `busy_cycles / packets` since start (0 with no packets).
     pub cycles_per_packet: f64,
+    /// Non-empty bursts processed.
+    pub bursts: u64,
+    /// `packets / bursts` since start (0 with no bursts).
+    pub packets_per_burst: f64,
 }
 
 /// A copy of all counters at one moment (each counter read once; the copy
@@ -363,11 +369,13 @@ impl Stats {
             .workers
             .iter()
             .map(|w| {
-                let (b, p) = (w.busy_cycles.get(), w.packets.get());
+                let (b, p, n) = (w.busy_cycles.get(), w.packets.get(), w.bursts.get());
                 WorkerSnapshot {
                     busy_cycles: b,
                     packets: p,
                     cycles_per_packet: ratio(b, p),
+                    bursts: n,
+                    packets_per_burst: ratio(p, n),
                 }
             })
             .collect();
@@ -550,6 +558,7 @@ mod tests {
         s.nodes[1].tx[0].add(9);
         s.workers[0].packets.add(49);
         s.workers[0].busy_cycles.add(4900);
+        s.workers[0].bursts.add(2);
         s
     }
 
@@ -599,6 +608,8 @@ mod tests {
         assert_eq!(snap.nodes[1].tx, 39);
         assert_eq!(snap.workers[0].cycles_per_packet, 100.0);
         assert_eq!(snap.workers[1].cycles_per_packet, 0.0);
+        assert_eq!(snap.workers[0].packets_per_burst, 24.5);
+        assert_eq!(snap.workers[1].packets_per_burst, 0.0);
         snap.check_conservation().unwrap();
     }
 

@@ -160,8 +160,8 @@ fn text(
         for (i, w) in snap.workers.iter().enumerate() {
             write!(
                 out,
-                "Worker {i:2} - packets: {:9}, cycles/packet: {:.1}",
-                w.packets, w.cycles_per_packet
+                "Worker {i:2} - packets: {:9}, packets/burst: {:.1}, cycles/packet: {:.1}",
+                w.packets, w.packets_per_burst, w.cycles_per_packet
             )?;
             if let Some(c) = rates.and_then(|rt| rt.worker_cycles_per_packet.get(i)) {
                 write!(out, " (last interval {c:.1})")?;
