@@ -773,18 +773,7 @@ impl<const N: usize> Efd<N> {
     #[inline]
     fn absorb(&mut self, l: usize, g: usize, r: u64) -> Option<u64> {
         let w = &mut self.lv[l];
-        let nb = w.nbasis[g] as usize;
-        let b = &mut w.basis[g];
-        let i = (0..nb).find(|&i| (r & b[i]).count_ones() & 1 == 1)?;
-        let d = b[i];
-        for bj in &mut b[i + 1..nb] {
-            if (r & *bj).count_ones() & 1 == 1 {
-                *bj ^= d;
-            }
-        }
-        b[i] = b[nb - 1];
-        w.nbasis[g] -= 1;
-        Some(d)
+        solve::absorb(&mut w.basis[g], &mut w.nbasis[g], r)
     }
 
     /// Put `item` (whose key is `key` when `item.idx == NEW`) into group

@@ -134,13 +134,56 @@ fn transpose_bytes(col: &[u8; 64], nbits: u32) -> [u64; 8] {
 }
 
 /// Parity of `r & w` for each of the `vbits` logical words.
-#[inline(always)]
+#[inline]
 pub(crate) fn eval_words(w: &[u64; 8], r: u64, vbits: u32) -> u8 {
-    let mut v = 0u32;
-    for (b, wb) in w.iter().enumerate().take(vbits as usize) {
-        v |= ((r & wb).count_ones() & 1) << b;
+    (parities(w, r) & ((1u32 << vbits) - 1)) as u8
+}
+
+/// Bit `i` = parity of `r & v[i]` (for up to 32 vectors), branch-free.
+#[inline]
+pub(crate) fn parities<const K: usize>(v: &[u64; K], r: u64) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the feature was just detected.
+        return unsafe { parities_popcnt(v, r) };
     }
-    v as u8
+    parities_impl(v, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn parities_popcnt<const K: usize>(v: &[u64; K], r: u64) -> u32 {
+    parities_impl(v, r)
+}
+
+#[inline(always)]
+fn parities_impl<const K: usize>(v: &[u64; K], r: u64) -> u32 {
+    let mut m = 0u32;
+    for (i, &x) in v.iter().enumerate().take(32) {
+        m |= ((r & x).count_ones() & 1) << i;
+    }
+    m
+}
+
+/// Takes from the null-space cache `b[..nb]` a vector `d` with `r · d = 1`,
+/// if there is one, and keeps the rest orthogonal to `r` (adds `d` to every
+/// other vector with `r · v = 1`). Branch-free apart from the one test.
+#[inline]
+pub(crate) fn absorb<const K: usize>(b: &mut [u64; K], nb: &mut u8, r: u64) -> Option<u64> {
+    let n = *nb as usize;
+    let odd = parities(b, r) & ((1u64 << n) - 1) as u32;
+    if odd == 0 {
+        return None;
+    }
+    let i = odd.trailing_zeros() as usize;
+    let d = b[i];
+    for (j, bj) in b.iter_mut().enumerate().take(32) {
+        *bj ^= d & (((odd >> j) & 1) as u64).wrapping_neg();
+    }
+    // `b[i]` is now 0; the last vector takes its place.
+    b[i] = b[n - 1];
+    *nb -= 1;
+    Some(d)
 }
 
 #[cfg(test)]
@@ -179,6 +222,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn absorb_keeps_cache_orthogonal() {
+        let mut s = 11;
+        let (mut some, mut none) = (0, 0);
+        for _ in 0..2000 {
+            let mut e = Elim::new();
+            for _ in 0..48 + rng(&mut s) % 17 {
+                e.add(rng(&mut s), 0);
+            }
+            let mut b = [0u64; 16];
+            let mut nb = e.null_basis(&mut b) as u8;
+            let before = (b, nb);
+            let r = rng(&mut s) | 1;
+            let odd = (0..nb as usize).any(|i| (r & b[i]).count_ones() & 1 == 1);
+            assert_eq!(parities(&b, r), parities_impl(&b, r));
+            match absorb(&mut b, &mut nb, r) {
+                Some(d) => {
+                    some += 1;
+                    assert!(odd);
+                    assert_eq!((r & d).count_ones() & 1, 1);
+                    assert_eq!(nb, before.1 - 1);
+                    for &v in &b[..nb as usize] {
+                        assert_eq!((r & v).count_ones() & 1, 0);
+                        assert_ne!(v, 0, "cache vectors stay independent");
+                    }
+                }
+                None => {
+                    none += 1;
+                    assert!(!odd);
+                    assert_eq!((b, nb), before);
+                }
+            }
+        }
+        assert!(some > 100 && none > 100, "{some} / {none}");
     }
 
     #[test]
