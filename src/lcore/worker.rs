@@ -7,11 +7,6 @@
 
 use super::flow_table::FlowTable;
 use super::{paired_port, StopFlags, MAX_BURST};
-
-/// Largest burst a node dequeues: the distributor enqueues a node's packets
-/// in chunks of up to twice `MAX_BURST`, and a chunk taken whole costs one
-/// pass instead of a full one and a short one.
-const RX_BURST: usize = 2 * MAX_BURST;
 use crate::stats::{NodeCounters, Stats};
 use dpdk::eal::rdtsc;
 use dpdk::mbuf::Burst;
@@ -68,7 +63,7 @@ impl Worker {
                     .collect(),
             })
             .collect();
-        let mut fresh: Burst<RX_BURST> = Burst::new();
+        let mut fresh: Burst<MAX_BURST> = Burst::new();
         let mut scratch = Scratch::default();
         let counters = &stats.workers[self.index];
         loop {
@@ -79,7 +74,7 @@ impl Worker {
             let mut got_any = false;
             for (node, lane) in self.nodes.iter_mut().zip(lanes.iter_mut()) {
                 let n = node.ring.dequeue_burst(&mut fresh);
-                node.ring.prefetch_next(RX_BURST as u32);
+                node.ring.prefetch_next(MAX_BURST as u32);
                 if n == 0 && lane.in_hand.is_empty() {
                     continue;
                 }
@@ -116,23 +111,23 @@ impl Worker {
 
 /// A node's bursts on its worker: the one in hand and its TX buffers.
 struct Lane {
-    in_hand: Burst<RX_BURST>,
+    in_hand: Burst<MAX_BURST>,
     /// One buffer per port index.
     tx_bufs: Vec<Burst<MAX_BURST>>,
 }
 
 /// Per-burst working arrays, reused.
 struct Scratch {
-    keys: [u32; RX_BURST],
-    owned: [bool; RX_BURST],
-    dropped: Burst<RX_BURST>,
+    keys: [u32; MAX_BURST],
+    owned: [bool; MAX_BURST],
+    dropped: Burst<MAX_BURST>,
 }
 
 impl Default for Scratch {
     fn default() -> Scratch {
         Scratch {
-            keys: [0; RX_BURST],
-            owned: [false; RX_BURST],
+            keys: [0; MAX_BURST],
+            owned: [false; MAX_BURST],
             dropped: Burst::new(),
         }
     }
@@ -143,7 +138,7 @@ impl Default for Scratch {
 /// counted. Leaves `rx` empty.
 fn filter_and_send(
     node: &Node,
-    rx: &mut Burst<RX_BURST>,
+    rx: &mut Burst<MAX_BURST>,
     bufs: &mut [Burst<MAX_BURST>],
     txq: &mut [TxQueue],
     nc: &NodeCounters,
