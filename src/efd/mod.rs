@@ -1030,6 +1030,7 @@ mod perf {
             tv_sec: 0,
             tv_nsec: 0,
         };
+        // SAFETY: `ts` is a valid, writable timespec.
         unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
         ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
     }

@@ -152,9 +152,15 @@ impl Online {
     /// The group's current solution, as logical words.
     #[inline]
     pub(crate) fn read_words(&self, l: usize, g: usize) -> [u64; 8] {
+        debug_assert!(g < self.levels[l].n as usize);
+        // SAFETY: `g` is a group of level `l` (callers take it from `locate`
+        // or the writer's own group indexes), and the level's lines hold
+        // `n * stride` words, so the group's words are in the allocation.
         let p = unsafe { self.levels[l].words_ptr().add(g * self.stride) };
         let mut w = [0u64; 8];
         for (b, wb) in w.iter_mut().enumerate().take(self.vbits as usize) {
+            // SAFETY: `phys(b, stride) < stride` for `b < vbits`: one of the
+            // group's words, an initialised `AtomicU64`.
             *wb = unsafe { (*p.add(phys(b, self.stride))).load(Ordering::Relaxed) };
         }
         w
@@ -173,8 +179,13 @@ impl Online {
             Ordering::Relaxed,
         );
         fence(Ordering::Release);
+        debug_assert!(g < lvl.n as usize);
+        // SAFETY: as in `read_words`: group `g` of this level lies inside the
+        // level's lines.
         let p = unsafe { lvl.words_ptr().add(g * self.stride) };
         for (b, &wb) in w.iter().enumerate().take(self.vbits as usize) {
+            // SAFETY: one of the group's words (`phys(b, stride) < stride`);
+            // an atomic store, so concurrent readers are not a data race.
             unsafe { (*p.add(phys(b, self.stride))).store(wb, Ordering::Relaxed) };
         }
         h.store(
@@ -246,6 +257,9 @@ impl Online {
                 if fp as u32 > (h1 & 0xff) {
                     break; // bumped: try the next level
                 }
+                // SAFETY: `g < lvl.n` (from `locate`), so the group's words
+                // are inside the level's lines (plus a spare line for the
+                // 256-bit loads); `AVX` is only set on AVX2 paths.
                 let v = unsafe { self.eval::<AVX>(lvl.words_ptr().add(g * self.stride), kh.r) };
                 fence(Ordering::Acquire);
                 if h.load(Ordering::Relaxed) == h1 {
@@ -263,6 +277,7 @@ impl Online {
         let kh = key_hash(key, &self.seeds);
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
+            // SAFETY: `avx2` was set from run-time detection.
             return unsafe { avx::lookup_one(self, kh) };
         }
         self.lookup_from::<false>(0, kh)
@@ -282,6 +297,8 @@ impl Online {
             path.is_supported(),
             "lookup path {path:?} is not supported by this CPU"
         );
+        // SAFETY: `out` is at least as long as `keys` and the path is
+        // supported by this CPU (both asserted above).
         match path {
             LookupPath::Scalar => unsafe { bulk_core::<N, false>(self, keys, out) },
             #[cfg(target_arch = "x86_64")]
