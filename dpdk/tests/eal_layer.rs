@@ -108,6 +108,9 @@ fn safe_layer_on_virtual_devices() {
         m.set_tag(seq);
         mbufs.push(m);
     }
+    // Both sides give up at the deadline, so a broken ring fails the test
+    // instead of hanging it (the handle's drop waits for the producer).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let h = eal
         .launch(1, move || {
             let mut it = mbufs.into_iter().peekable();
@@ -121,6 +124,9 @@ fn safe_layer_on_virtual_devices() {
                     }
                 }
                 while !prod.enqueue_bulk(&mut b) {
+                    if std::time::Instant::now() >= deadline {
+                        return;
+                    }
                     std::hint::spin_loop();
                 }
                 size = size % 32 + 1;
@@ -138,7 +144,6 @@ fn safe_layer_on_virtual_devices() {
     }
     let mut next = 0;
     let mut round = 0u32;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while next < TOTAL {
         assert!(
             std::time::Instant::now() < deadline,
