@@ -315,7 +315,9 @@ const BATCH: usize = 32;
 /// Bulk lookup, in batches: pass 1 hashes every key and prefetches its group
 /// header and words; pass 2 evaluates the groups whose threshold admits the
 /// key and collects the bumped keys, prefetching their level-2 groups at
-/// once; then the bumped keys are evaluated level by level.
+/// once; then the bumped keys are evaluated level by level. Keys whose group
+/// the writer is rewriting at that moment are looked up one by one after
+/// each pass (rare, and a call inside the pass would cost every key).
 ///
 /// # Safety
 /// `AVX` requires AVX2 (the caller is compiled with it enabled), and
@@ -341,6 +343,7 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
     let mut hs = [0u32; BATCH];
     let mut gs = [0u32; BATCH];
     let mut pend = [0u8; BATCH];
+    let mut retry = [0u8; BATCH];
     let stride = if S8 { 8 } else { t.stride };
     for (kc, oc) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
         let n = kc.len();
@@ -377,6 +380,7 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
             prefetch(wp.add(g as usize * stride));
         }
         let mut np = 0usize;
+        let mut nr = 0usize;
         for i in 0..n {
             let g = *gs.get_unchecked(i) as usize;
             let h = &*hdr.add(g);
@@ -404,7 +408,14 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
                 np += 1;
                 continue;
             }
-            // The writer is rewriting this group right now: take the slow path.
+            // The writer is rewriting this group right now: retried below,
+            // out of this loop (a call here would make the compiler spill
+            // and reload the loop's vector constants on every key).
+            *retry.get_unchecked_mut(nr) = i as u8;
+            nr += 1;
+        }
+        for &i in &retry[..nr] {
+            let i = i as usize;
             let kh = KeyHash {
                 base: *base.get_unchecked(i),
                 r: *rs.get_unchecked(i),
@@ -427,6 +438,7 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
                 }
             }
             let mut np2 = 0;
+            nr = 0;
             for j in 0..np {
                 let i = *pend.get_unchecked(j) as usize;
                 let g = *gs.get_unchecked(i) as usize;
@@ -444,6 +456,11 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
                     np2 += 1;
                     continue;
                 }
+                *retry.get_unchecked_mut(nr) = i as u8;
+                nr += 1;
+            }
+            for &i in &retry[..nr] {
+                let i = i as usize;
                 let kh = KeyHash {
                     base: *base.get_unchecked(i),
                     r: *rs.get_unchecked(i),
