@@ -87,22 +87,31 @@ impl Level {
     }
 }
 
-/// Bit position of physical word `q` for stride-8 groups (values of 5 to 8
-/// bits): physical words 0..3 hold the even logical bits, 4..7 the odd ones,
-/// which is the order the AVX2 path's `movmskps` produces them in.
-const BITPOS8: [u32; 8] = [0, 2, 4, 6, 1, 3, 5, 7];
-
-#[inline(always)]
-fn phys(b: usize, stride: usize) -> usize {
-    if stride == 8 {
-        if b.is_multiple_of(2) {
-            b / 2
-        } else {
-            4 + b / 2
-        }
-    } else {
-        b
+/// Physical layout of stride-8 groups (values of 5 to 8 bits): the group's
+/// 16 dwords hold the low halves of logical words 0..8, then their high
+/// halves. Physical word `q < 4` is `lo(2q) | lo(2q+1) << 32`, word `4 + q`
+/// the same with the high halves. A key's eight parities are then those of
+/// the dwords of `(lo & r_lo) ^ (hi & r_hi)`: one 256-bit AND per half and
+/// one XOR, already in value-bit order.
+fn to_phys8(w: &[u64; 8]) -> [u64; 8] {
+    const LO: u64 = 0xffff_ffff;
+    let mut p = [0u64; 8];
+    for q in 0..4 {
+        p[q] = (w[2 * q] & LO) | (w[2 * q + 1] << 32);
+        p[4 + q] = (w[2 * q] >> 32) | (w[2 * q + 1] & !LO);
     }
+    p
+}
+
+/// Inverse of [`to_phys8`].
+fn from_phys8(p: &[u64; 8]) -> [u64; 8] {
+    const LO: u64 = 0xffff_ffff;
+    let mut w = [0u64; 8];
+    for q in 0..4 {
+        w[2 * q] = (p[q] & LO) | (p[4 + q] << 32);
+        w[2 * q + 1] = (p[q] >> 32) | (p[4 + q] & !LO);
+    }
+    w
 }
 
 /// The shared, lock-free part of an EFD table.
@@ -158,12 +167,16 @@ impl Online {
         // `n * stride` words, so the group's words are in the allocation.
         let p = unsafe { self.levels[l].words_ptr().add(g * self.stride) };
         let mut w = [0u64; 8];
-        for (b, wb) in w.iter_mut().enumerate().take(self.vbits as usize) {
-            // SAFETY: `phys(b, stride) < stride` for `b < vbits`: one of the
-            // group's words, an initialised `AtomicU64`.
-            *wb = unsafe { (*p.add(phys(b, self.stride))).load(Ordering::Relaxed) };
+        for (q, wq) in w.iter_mut().enumerate().take(self.stride) {
+            // SAFETY: `q < stride`: one of the group's words, an
+            // initialised `AtomicU64`.
+            *wq = unsafe { (*p.add(q)).load(Ordering::Relaxed) };
         }
-        w
+        if self.stride == 8 {
+            from_phys8(&w)
+        } else {
+            w
+        }
     }
 
     /// Publish a group's new solution and threshold atomically to readers
@@ -183,10 +196,11 @@ impl Online {
         // SAFETY: as in `read_words`: group `g` of this level lies inside the
         // level's lines.
         let p = unsafe { lvl.words_ptr().add(g * self.stride) };
-        for (b, &wb) in w.iter().enumerate().take(self.vbits as usize) {
-            // SAFETY: one of the group's words (`phys(b, stride) < stride`);
-            // an atomic store, so concurrent readers are not a data race.
-            unsafe { (*p.add(phys(b, self.stride))).store(wb, Ordering::Relaxed) };
+        let phys = if self.stride == 8 { to_phys8(w) } else { *w };
+        for (q, &wq) in phys.iter().enumerate().take(self.stride) {
+            // SAFETY: `q < stride`: one of the group's words; an atomic
+            // store, so concurrent readers are not a data race.
+            unsafe { (*p.add(q)).store(wq, Ordering::Relaxed) };
         }
         h.store(
             ((ver.wrapping_add(2) & 0xff_ffff) << 8) | t as u32,
@@ -206,9 +220,15 @@ impl Online {
     unsafe fn eval_scalar(&self, p: *const AtomicU64, r: u64) -> u8 {
         let mut acc = 0u32;
         if self.stride == 8 {
-            for (q, &pos) in BITPOS8.iter().enumerate() {
-                let w = (*p.add(q)).load(Ordering::Relaxed);
-                acc |= ((r & w).count_ones() & 1) << pos;
+            // Both halves of each physical word meet the same half of `r`
+            // (see `to_phys8`).
+            let (lo, hi) = (r & 0xffff_ffff, r >> 32);
+            let (rl, rh) = (lo | lo << 32, hi | hi << 32);
+            for q in 0..4 {
+                let x = ((*p.add(q)).load(Ordering::Relaxed) & rl)
+                    ^ ((*p.add(4 + q)).load(Ordering::Relaxed) & rh);
+                acc |= ((x as u32).count_ones() & 1) << (2 * q);
+                acc |= (((x >> 32) as u32).count_ones() & 1) << (2 * q + 1);
             }
         } else {
             for b in 0..self.stride {
@@ -309,15 +329,47 @@ impl Online {
     }
 }
 
-/// Batch size of the bulk lookup's two passes (hash + prefetch, evaluate).
+/// Keys per batch of the bulk lookup.
 const BATCH: usize = 32;
 
-/// Bulk lookup, in batches: pass 1 hashes every key and prefetches its group
-/// header and words; pass 2 evaluates the groups whose threshold admits the
-/// key and collects the bumped keys, prefetching their level-2 groups at
-/// once; then the bumped keys are evaluated level by level. Keys whose group
-/// the writer is rewriting at that moment are looked up one by one after
-/// each pass (rare, and a call inside the pass would cost every key).
+/// What the bulk lookup's first pass computes for each key of a batch: its
+/// hash (`base`, row mask `rs`), and its group `gs` and fingerprint `hs` in
+/// the level being looked at.
+struct Scratch {
+    base: [u32; BATCH],
+    rs: [u64; BATCH],
+    hs: [u32; BATCH],
+    gs: [u32; BATCH],
+}
+
+/// Raw pointers to a [`Scratch`]'s arrays (left uninitialised until the
+/// first pass writes them, so each element is written before it is read).
+#[derive(Clone, Copy)]
+struct ScratchPtrs {
+    base: *mut u32,
+    rs: *mut u64,
+    hs: *mut u32,
+    gs: *mut u32,
+}
+
+impl ScratchPtrs {
+    fn new(s: &mut std::mem::MaybeUninit<Scratch>) -> ScratchPtrs {
+        let p = s.as_mut_ptr();
+        // SAFETY: field projections of a live (if uninitialised) `Scratch`;
+        // no reference to uninitialised data is created.
+        unsafe {
+            ScratchPtrs {
+                base: std::ptr::addr_of_mut!((*p).base) as *mut u32,
+                rs: std::ptr::addr_of_mut!((*p).rs) as *mut u64,
+                hs: std::ptr::addr_of_mut!((*p).hs) as *mut u32,
+                gs: std::ptr::addr_of_mut!((*p).gs) as *mut u32,
+            }
+        }
+    }
+}
+
+/// Bulk lookup, in batches of [`BATCH`] keys: [`hash_batch`] hashes the
+/// batch and prefetches its level-1 groups, [`eval_batch`] evaluates it.
 ///
 /// # Safety
 /// `AVX` requires AVX2 (the caller is compiled with it enabled), and
@@ -338,141 +390,224 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
     keys: &[[u8; N]],
     out: &mut [u8],
 ) {
-    let mut base = [0u32; BATCH];
-    let mut rs = [0u64; BATCH];
-    let mut hs = [0u32; BATCH];
-    let mut gs = [0u32; BATCH];
+    let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
+    let s = ScratchPtrs::new(&mut scratch);
+    for (c, kc) in keys.chunks(BATCH).enumerate() {
+        hash_batch::<N, AVX, S8>(t, kc, s);
+        eval_batch::<AVX, S8>(t, kc.len(), s, out.as_mut_ptr().add(c * BATCH));
+    }
+}
+
+/// First pass over a batch (at most [`BATCH`] keys): hash every key into
+/// `s`, locate it in level 1 and prefetch its group's words.
+///
+/// # Safety
+/// As [`bulk_core`]; `kc.len() <= BATCH`; `s` points to a live scratch.
+#[inline(always)]
+unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
+    t: &Online,
+    kc: &[[u8; N]],
+    s: ScratchPtrs,
+) {
+    let n = kc.len();
+    let l0 = &t.levels[0];
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if AVX && N == 4 {
+        while i + 8 <= n {
+            avx::hash8(
+                kc.as_ptr().add(i) as *const u8,
+                &t.seeds,
+                l0.n,
+                s.base.add(i),
+                s.hs.add(i),
+                s.gs.add(i),
+                s.rs.add(i),
+            );
+            i += 8;
+        }
+    }
+    while i < n {
+        let kh = key_hash(kc.get_unchecked(i), &t.seeds);
+        let (g, fp) = locate(kh.base, l0.seed, l0.n);
+        *s.base.add(i) = kh.base;
+        *s.rs.add(i) = kh.r;
+        *s.hs.add(i) = fp as u32;
+        *s.gs.add(i) = g as u32;
+        i += 1;
+    }
+    // Only the words: prefetching the headers as well (a small array, which
+    // mostly stays in L2) measured no faster at 1M or 16M keys.
+    let stride = if S8 { 8 } else { t.stride };
+    let wp = l0.words_ptr();
+    for i in 0..n {
+        prefetch(wp.add(*s.gs.add(i) as usize * stride));
+    }
+}
+
+/// Second pass over a batch of `n` keys hashed by [`hash_batch`]: evaluate
+/// the level-1 groups whose threshold admits the key (eight keys at a time
+/// on the AVX2 stride-8 path) and collect the bumped keys, prefetching their
+/// level-2 groups at once; then the bumped keys level by level. Keys whose
+/// group the writer is rewriting at that moment are looked up one by one
+/// after each level (rare, and a call inside the loop would make the
+/// compiler spill and reload the loop's vector constants on every key).
+///
+/// # Safety
+/// As [`bulk_core`]; `n <= BATCH` keys of `s` written by [`hash_batch`];
+/// `oc` valid for `n` bytes.
+#[inline(always)]
+unsafe fn eval_batch<const AVX: bool, const S8: bool>(
+    t: &Online,
+    n: usize,
+    s: ScratchPtrs,
+    oc: *mut u8,
+) {
     let mut pend = [0u8; BATCH];
     let mut retry = [0u8; BATCH];
     let stride = if S8 { 8 } else { t.stride };
-    for (kc, oc) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
-        let n = kc.len();
-        let l0 = &t.levels[0];
-        let hdr = l0.headers.as_ptr();
-        let wp = l0.words_ptr();
-        let mut i = 0;
-        #[cfg(target_arch = "x86_64")]
-        if AVX && N == 4 {
-            while i + 8 <= n {
-                avx::hash8(
-                    kc.as_ptr().add(i) as *const u8,
-                    &t.seeds,
-                    l0.n,
-                    base.as_mut_ptr().add(i),
-                    hs.as_mut_ptr().add(i),
-                    gs.as_mut_ptr().add(i),
-                    rs.as_mut_ptr().add(i),
-                );
-                i += 8;
+    let l0 = &t.levels[0];
+    let hdr = l0.headers.as_ptr();
+    let wp = l0.words_ptr();
+    let mut np = 0usize;
+    let mut nr = 0usize;
+    let mut start = 0;
+    #[cfg(target_arch = "x86_64")]
+    if AVX && S8 {
+        while start + 8 <= n {
+            let (good, bumped) = avx::block8(
+                hdr as *const u32,
+                wp as *const u64,
+                s.gs.add(start),
+                s.hs.add(start),
+                s.rs.add(start),
+                oc.add(start),
+            );
+            let mut b = bumped;
+            while b != 0 {
+                let i = start + b.trailing_zeros() as usize;
+                b &= b - 1;
+                defer_to_level2::<S8>(t, i, s);
+                pend[np] = i as u8;
+                np += 1;
+            }
+            let mut b = !(good | bumped) & 0xff;
+            while b != 0 {
+                retry[nr] = (start + b.trailing_zeros() as usize) as u8;
+                nr += 1;
+                b &= b - 1;
+            }
+            start += 8;
+        }
+    }
+    for i in start..n {
+        let g = *s.gs.add(i) as usize;
+        let h = &*hdr.add(g);
+        let h1 = h.load(Ordering::Acquire);
+        // Not busy and fp <= threshold, in one compare: (t - fp) wraps to a
+        // huge value if fp > t, and BUSY pushes it to >= 0x100.
+        if ((h1 & 0xff).wrapping_sub(*s.hs.add(i) & 0xff) | (h1 & BUSY)) < 0x100 {
+            let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *s.rs.add(i));
+            fence(Ordering::Acquire);
+            if h.load(Ordering::Relaxed) == h1 {
+                *oc.add(i) = v;
+                continue;
+            }
+        } else if h1 & BUSY == 0 {
+            defer_to_level2::<S8>(t, i, s);
+            pend[np] = i as u8;
+            np += 1;
+            continue;
+        }
+        // The writer is rewriting this group right now: retried below.
+        retry[nr] = i as u8;
+        nr += 1;
+    }
+    retry_keys::<AVX>(t, 0, &retry[..nr], s, oc);
+    let mut l = 1;
+    while np > 0 && l < t.levels.len() {
+        let lvl = &t.levels[l];
+        let hdr = lvl.headers.as_ptr();
+        let wp = lvl.words_ptr();
+        if l > 1 {
+            for &i in &pend[..np] {
+                let i = i as usize;
+                let (g, fp) = locate(*s.base.add(i), lvl.seed, lvl.n);
+                *s.gs.add(i) = g as u32;
+                *s.hs.add(i) = fp as u32;
+                prefetch(hdr.add(g));
+                prefetch(wp.add(g * stride));
             }
         }
-        while i < n {
-            let kh = key_hash(kc.get_unchecked(i), &t.seeds);
-            let (g, fp) = locate(kh.base, l0.seed, l0.n);
-            *base.get_unchecked_mut(i) = kh.base;
-            *rs.get_unchecked_mut(i) = kh.r;
-            *hs.get_unchecked_mut(i) = fp as u32;
-            *gs.get_unchecked_mut(i) = g as u32;
-            i += 1;
-        }
-        for &g in &gs[..n] {
-            prefetch(hdr.add(g as usize));
-            prefetch(wp.add(g as usize * stride));
-        }
-        let mut np = 0usize;
-        let mut nr = 0usize;
-        for i in 0..n {
-            let g = *gs.get_unchecked(i) as usize;
+        let mut np2 = 0;
+        nr = 0;
+        for j in 0..np {
+            let i = pend[j] as usize;
+            let g = *s.gs.add(i) as usize;
             let h = &*hdr.add(g);
             let h1 = h.load(Ordering::Acquire);
-            // Not busy and fp <= threshold, in one compare: (t - fp) wraps
-            // to a huge value if fp > t, and BUSY pushes it to >= 0x100.
-            if ((h1 & 0xff).wrapping_sub(*hs.get_unchecked(i) & 0xff) | (h1 & BUSY)) < 0x100 {
-                let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *rs.get_unchecked(i));
+            if ((h1 & 0xff).wrapping_sub(*s.hs.add(i)) | (h1 & BUSY)) < 0x100 {
+                let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *s.rs.add(i));
                 fence(Ordering::Acquire);
                 if h.load(Ordering::Relaxed) == h1 {
-                    *oc.get_unchecked_mut(i) = v;
+                    *oc.add(i) = v;
                     continue;
                 }
             } else if h1 & BUSY == 0 {
-                // Bumped: locate it in level 2 and prefetch that group now,
-                // so the fetch overlaps the rest of this pass.
-                if let Some(l1) = t.levels.get(1) {
-                    let (g, fp) = locate(*base.get_unchecked(i), l1.seed, l1.n);
-                    *gs.get_unchecked_mut(i) = g as u32;
-                    *hs.get_unchecked_mut(i) = fp as u32;
-                    prefetch(l1.headers.as_ptr().add(g));
-                    prefetch(l1.words_ptr().add(g * stride));
-                }
-                *pend.get_unchecked_mut(np) = i as u8;
-                np += 1;
+                pend[np2] = i as u8;
+                np2 += 1;
                 continue;
             }
-            // The writer is rewriting this group right now: retried below,
-            // out of this loop (a call here would make the compiler spill
-            // and reload the loop's vector constants on every key).
-            *retry.get_unchecked_mut(nr) = i as u8;
+            retry[nr] = i as u8;
             nr += 1;
         }
-        for &i in &retry[..nr] {
-            let i = i as usize;
-            let kh = KeyHash {
-                base: *base.get_unchecked(i),
-                r: *rs.get_unchecked(i),
-            };
-            *oc.get_unchecked_mut(i) = t.lookup_from::<AVX>(0, kh);
-        }
-        let mut l = 1;
-        while np > 0 && l < t.levels.len() {
-            let lvl = &t.levels[l];
-            let hdr = lvl.headers.as_ptr();
-            let wp = lvl.words_ptr();
-            if l > 1 {
-                for &i in &pend[..np] {
-                    let i = i as usize;
-                    let (g, fp) = locate(*base.get_unchecked(i), lvl.seed, lvl.n);
-                    *gs.get_unchecked_mut(i) = g as u32;
-                    *hs.get_unchecked_mut(i) = fp as u32;
-                    prefetch(hdr.add(g));
-                    prefetch(wp.add(g * stride));
-                }
-            }
-            let mut np2 = 0;
-            nr = 0;
-            for j in 0..np {
-                let i = *pend.get_unchecked(j) as usize;
-                let g = *gs.get_unchecked(i) as usize;
-                let h = &*hdr.add(g);
-                let h1 = h.load(Ordering::Acquire);
-                if ((h1 & 0xff).wrapping_sub(*hs.get_unchecked(i)) | (h1 & BUSY)) < 0x100 {
-                    let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *rs.get_unchecked(i));
-                    fence(Ordering::Acquire);
-                    if h.load(Ordering::Relaxed) == h1 {
-                        *oc.get_unchecked_mut(i) = v;
-                        continue;
-                    }
-                } else if h1 & BUSY == 0 {
-                    *pend.get_unchecked_mut(np2) = i as u8;
-                    np2 += 1;
-                    continue;
-                }
-                *retry.get_unchecked_mut(nr) = i as u8;
-                nr += 1;
-            }
-            for &i in &retry[..nr] {
-                let i = i as usize;
-                let kh = KeyHash {
-                    base: *base.get_unchecked(i),
-                    r: *rs.get_unchecked(i),
-                };
-                *oc.get_unchecked_mut(i) = t.lookup_from::<AVX>(l, kh);
-            }
-            np = np2;
-            l += 1;
-        }
-        for &i in &pend[..np] {
-            *oc.get_unchecked_mut(i as usize) = 0;
-        }
+        retry_keys::<AVX>(t, l, &retry[..nr], s, oc);
+        np = np2;
+        l += 1;
+    }
+    for &i in &pend[..np] {
+        *oc.add(i as usize) = 0;
+    }
+}
+
+/// Look the keys `idx` of a batch up one by one from level `from`: those
+/// whose group the writer was rewriting when the batch passed by.
+///
+/// # Safety
+/// Each index is one of `s`'s hashed keys and `oc` is valid for it.
+#[inline(always)]
+unsafe fn retry_keys<const AVX: bool>(
+    t: &Online,
+    from: usize,
+    idx: &[u8],
+    s: ScratchPtrs,
+    oc: *mut u8,
+) {
+    for &i in idx {
+        let i = i as usize;
+        let kh = KeyHash {
+            base: *s.base.add(i),
+            r: *s.rs.add(i),
+        };
+        *oc.add(i) = t.lookup_from::<AVX>(from, kh);
+    }
+}
+
+/// Key `i` of a bulk batch was bumped from level 1: locate it in level 2
+/// (group into `gs[i]`, fingerprint into `hs[i]`) and prefetch that group
+/// now, so that the fetch overlaps the rest of the pass.
+///
+/// # Safety
+/// `i` is one of `s`'s hashed keys.
+#[inline(always)]
+unsafe fn defer_to_level2<const S8: bool>(t: &Online, i: usize, s: ScratchPtrs) {
+    if let Some(l1) = t.levels.get(1) {
+        let stride = if S8 { 8 } else { t.stride };
+        let (g, fp) = locate(*s.base.add(i), l1.seed, l1.n);
+        *s.gs.add(i) = g as u32;
+        *s.hs.add(i) = fp as u32;
+        prefetch(l1.headers.as_ptr().add(g));
+        prefetch(l1.words_ptr().add(g * stride));
     }
 }
 
@@ -482,8 +617,10 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
 pub enum LookupPath {
     /// Portable Rust (no SIMD intrinsics).
     Scalar,
-    /// x86-64 AVX2: eight 4-byte keys hashed at once, one or two 256-bit
-    /// loads + nibble-table parity per key.
+    /// x86-64 AVX2: eight 4-byte keys hashed at once; with 5- to 8-bit
+    /// values eight keys evaluated at once (headers gathered, parities of
+    /// four keys folded together), else 256-bit loads + nibble-table parity
+    /// per key.
     Avx2,
 }
 
@@ -523,6 +660,7 @@ mod avx {
     use super::{bulk_core, Online};
     use std::arch::asm;
     use std::arch::x86_64::*;
+    use std::sync::atomic::{fence, Ordering};
 
     /// 32-byte load of words that the writer may be storing to concurrently.
     /// Done in asm so that it is not a Rust-level data race: it behaves like
@@ -537,28 +675,57 @@ mod avx {
         v
     }
 
+    /// Parity of each nibble value, in both 128-bit lanes (for `pshufb`).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn parity_table() -> __m256i {
+        _mm256_setr_epi8(
+            0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, //
+            0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0,
+        )
+    }
+
     /// Per 64-bit lane: a sum whose low bit is the lane's parity.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn lane_parity(x: __m256i) -> __m256i {
-        let tbl = _mm256_setr_epi8(
-            0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, //
-            0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0,
-        );
+        let tbl = parity_table();
         let y = _mm256_xor_si256(x, _mm256_srli_epi64::<4>(x));
         let nib = _mm256_and_si256(y, _mm256_set1_epi8(0x0f));
         _mm256_sad_epu8(_mm256_shuffle_epi8(tbl, nib), _mm256_setzero_si256())
+    }
+
+    /// `(lo & rl) ^ (hi & rh)` of a stride-8 group at `p` (see `to_phys8`),
+    /// whose words the writer may be storing to concurrently: in asm, like
+    /// [`load256`], so that the loads are not a Rust-level data race.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn and_xor8(p: *const u64, rl: __m256i, rh: __m256i) -> __m256i {
+        let v: __m256i;
+        asm!("vpand {v}, {rl}, ymmword ptr [{p}]",
+             "vpand {t}, {rh}, ymmword ptr [{p} + 32]",
+             "vpxor {v}, {v}, {t}",
+             v = out(ymm_reg) v, t = out(ymm_reg) _, rl = in(ymm_reg) rl,
+             rh = in(ymm_reg) rh, p = in(reg) p,
+             options(nostack, preserves_flags, readonly));
+        v
     }
 
     /// Value of row `r` in a stride-8 group (5..8-bit values).
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(super) unsafe fn eval8(p: *const u64, r: u64) -> u8 {
-        let rv = _mm256_set1_epi64x(r as i64);
-        let d0 = lane_parity(_mm256_and_si256(load256(p), rv));
-        let d1 = lane_parity(_mm256_and_si256(load256(p.add(4)), rv));
-        let e = _mm256_or_si256(d0, _mm256_slli_epi64::<32>(d1));
-        _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32::<31>(e))) as u8
+        let rl = _mm256_set1_epi32(r as i32);
+        let rh = _mm256_set1_epi32((r >> 32) as i32);
+        // Dword j's parity is value bit j: fold it into the low nibble and
+        // look that up.
+        let mut x = and_xor8(p, rl, rh);
+        x = _mm256_xor_si256(x, _mm256_srli_epi32::<16>(x));
+        x = _mm256_xor_si256(x, _mm256_srli_epi32::<8>(x));
+        x = _mm256_xor_si256(x, _mm256_srli_epi32::<4>(x));
+        let nib = _mm256_and_si256(x, _mm256_set1_epi32(0x0f));
+        let par = _mm256_shuffle_epi8(parity_table(), nib);
+        _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32::<31>(par))) as u8
     }
 
     /// Value of row `r` in a group of stride <= 4 (caller masks to the width).
@@ -568,6 +735,116 @@ mod avx {
         let rv = _mm256_set1_epi64x(r as i64);
         let d0 = lane_parity(_mm256_and_si256(load256(p), rv));
         _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_slli_epi64::<63>(d0))) as u8
+    }
+
+    /// Values of four keys in stride-8 groups `p[k]` with row masks `r[k]`,
+    /// as four bytes (key 0 in the low byte). The four keys' parities are
+    /// folded together: 32 -> 16 bits pairs the keys, 16 -> 8 pairs the
+    /// pairs, and one nibble lookup then finishes all 32 of them.
+    ///
+    /// # Safety
+    /// AVX2; each `p[k]` a stride-8 group inside its level's lines; `r`
+    /// valid for four row masks.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn eval8x4(p: [*const u64; 4], r: *const u64) -> u32 {
+        let x = |k: usize| {
+            let rk = r.add(k) as *const i32;
+            and_xor8(p[k], _mm256_set1_epi32(*rk), _mm256_set1_epi32(*rk.add(1)))
+        };
+        let (x0, x1, x2, x3) = (x(0), x(1), x(2), x(3));
+        // Keys 0 / 1 (2 / 3) into the low / high half of each dword.
+        let a = _mm256_blend_epi16::<0xAA>(
+            _mm256_xor_si256(x0, _mm256_srli_epi32::<16>(x0)),
+            _mm256_xor_si256(x1, _mm256_slli_epi32::<16>(x1)),
+        );
+        let b = _mm256_blend_epi16::<0xAA>(
+            _mm256_xor_si256(x2, _mm256_srli_epi32::<16>(x2)),
+            _mm256_xor_si256(x3, _mm256_slli_epi32::<16>(x3)),
+        );
+        // Then a into the even bytes, b into the odd ones: byte 4j + s of
+        // each lane is value bit j (+4 in the high lane) of key 0, 2, 1, 3
+        // for s = 0, 1, 2, 3.
+        let c = _mm256_blendv_epi8(
+            _mm256_xor_si256(a, _mm256_srli_epi16::<8>(a)),
+            _mm256_xor_si256(b, _mm256_slli_epi16::<8>(b)),
+            _mm256_set1_epi16(0xff00u16 as i16),
+        );
+        let nib = _mm256_and_si256(
+            _mm256_xor_si256(c, _mm256_srli_epi16::<4>(c)),
+            _mm256_set1_epi8(0x0f),
+        );
+        // Parity as the byte's top bit, for `movemask`.
+        let par = _mm256_shuffle_epi8(_mm256_slli_epi16::<7>(parity_table()), nib);
+        // Each lane to key-major order (byte 4k + j), then key k's two
+        // dwords side by side: bits 8k..8k+8 of the mask are key k's value.
+        let t = _mm256_shuffle_epi8(
+            par,
+            _mm256_setr_epi8(
+                0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15, //
+                0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15,
+            ),
+        );
+        let u = _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_movemask_epi8(u) as u32
+    }
+
+    /// Eight 32-bit headers `hdr[idx[k]]`, which the writer may be storing
+    /// to concurrently: a gather in asm, each element an atomic aligned
+    /// 4-byte load, ordered with other loads as any x86-64 load.
+    ///
+    /// # Safety
+    /// AVX2; every `hdr + idx[k]` is a header of the level.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn gather_headers(hdr: *const u32, idx: __m256i) -> __m256i {
+        let v: __m256i;
+        asm!("vpcmpeqd {m}, {m}, {m}",
+             "vpgatherdd {v}, dword ptr [{b} + {i} * 4], {m}",
+             v = out(ymm_reg) v, m = out(ymm_reg) _, i = in(ymm_reg) idx,
+             b = in(reg) hdr, options(nostack, preserves_flags, readonly));
+        v
+    }
+
+    /// Level-1 lookup of eight hashed keys in a stride-8 table: their groups
+    /// `gs`, fingerprints `hs` (low byte) and row masks `rs`. Writes all
+    /// eight values to `out` and returns `(good, bumped)`: the keys whose
+    /// value is final (group admitted the key and was not rewritten
+    /// meanwhile), and those the group's threshold sends to the next level.
+    /// The rest (group busy or rewritten during the read) must be retried.
+    ///
+    /// # Safety
+    /// AVX2; `gs`, `hs`, `rs`, `out` valid for 8 elements; each `gs[k]` a
+    /// group of the level whose headers and words are `hdr` and `wp`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn block8(
+        hdr: *const u32,
+        wp: *const u64,
+        gs: *const u32,
+        hs: *const u32,
+        rs: *const u64,
+        out: *mut u8,
+    ) -> (u32, u32) {
+        let idx = _mm256_loadu_si256(gs as *const __m256i);
+        let fp = _mm256_and_si256(
+            _mm256_loadu_si256(hs as *const __m256i),
+            _mm256_set1_epi32(0xff),
+        );
+        let h1 = gather_headers(hdr, idx);
+        // threshold | BUSY: a busy group is above every fingerprint.
+        let tb = _mm256_and_si256(h1, _mm256_set1_epi32(0x1ff));
+        let bumped = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(fp, tb))) as u32;
+        let busy = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(h1))) as u32;
+        let g = |k: usize| wp.add(*gs.add(k) as usize * 8);
+        let v0 = eval8x4([g(0), g(1), g(2), g(3)], rs);
+        let v1 = eval8x4([g(4), g(5), g(6), g(7)], rs.add(4));
+        fence(Ordering::Acquire);
+        let h2 = gather_headers(hdr, idx);
+        let same = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(h1, h2))) as u32;
+        (out as *mut u32).write_unaligned(v0);
+        (out.add(4) as *mut u32).write_unaligned(v1);
+        (same & !bumped & !busy, bumped)
     }
 
     #[target_feature(enable = "avx2")]
@@ -641,5 +918,58 @@ mod avx {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn lookup_one(t: &Online, kh: KeyHash) -> u8 {
         t.lookup_from::<true>(0, kh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Value of row `r` over logical words `w`: bit b is parity(r & w[b]).
+    fn model(w: &[u64; 8], r: u64) -> u8 {
+        (0..8).fold(0u8, |acc, b| {
+            acc | (((r & w[b]).count_ones() & 1) as u8) << b
+        })
+    }
+
+    /// The stride-8 physical layout round-trips, and every evaluator of it
+    /// (scalar, AVX2 one key, AVX2 four keys) agrees with the model.
+    #[test]
+    fn stride8_layout_and_evaluators_agree() {
+        let t = Online::new(&[8], 8, Seeds::new(1));
+        let mut s = 0x0123_4567_89ab_cdefu64;
+        let mut next = || {
+            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            super::super::hash::splitmix(s)
+        };
+        for _ in 0..2000 {
+            let ws: Vec<[u64; 8]> = (0..4).map(|_| std::array::from_fn(|_| next())).collect();
+            let rs: [u64; 4] = std::array::from_fn(|_| next());
+            for (g, w) in ws.iter().enumerate() {
+                assert_eq!(from_phys8(&to_phys8(w)), *w);
+                t.publish(0, g, w, 255);
+                assert_eq!(t.read_words(0, g), *w);
+            }
+            let p: [*const AtomicU64; 4] =
+                std::array::from_fn(|g| t.levels[0].words_ptr().wrapping_add(g * 8));
+            for k in 0..4 {
+                let want = model(&ws[k], rs[k]);
+                // SAFETY: `p[k]` is group k of the level (8 groups).
+                assert_eq!(unsafe { t.eval_scalar(p[k], rs[k]) }, want);
+                #[cfg(target_arch = "x86_64")]
+                if LookupPath::Avx2.is_supported() {
+                    // SAFETY: AVX2 is supported; the group's 64 bytes lie
+                    // inside the level's lines.
+                    assert_eq!(unsafe { avx::eval8(p[k] as *const u64, rs[k]) }, want);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if LookupPath::Avx2.is_supported() {
+                let want = u32::from_le_bytes(std::array::from_fn(|k| model(&ws[k], rs[k])));
+                // SAFETY: as above, and `rs` holds four row masks.
+                let got = unsafe { avx::eval8x4(p.map(|q| q as *const u64), rs.as_ptr()) };
+                assert_eq!(got, want);
+            }
+        }
     }
 }
