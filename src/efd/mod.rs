@@ -36,11 +36,12 @@
 //!
 //! One [`Efd`] (the writer, `&mut self`) and any number of [`EfdReader`]s
 //! (`Clone + Send + Sync`, sharing the online table through an `Arc`).
-//! Each group has a seqlock in a separate header array (`u32`: 24-bit version
-//! | 8-bit threshold; 4 bytes per group, so it stays cache-hot) and all shared
-//! memory is atomics. Readers never block the writer and never return a value
-//! from a half-written group: a reader that sees a busy or changed version
-//! retries that group. A key moves only to deeper levels, and the deeper
+//! Each group has an 8-bit threshold in a separate array, and each stripe of
+//! 64 consecutive groups a seqlock version (`u32`, odd while the writer
+//! rewrites one of its groups): both stay cache-hot, 1.06 bytes per group.
+//! All shared memory is atomics. Readers never block the writer and never
+//! return a value from a half-written group: a reader that sees a busy or
+//! changed version retries that group. A key moves only to deeper levels, and the deeper
 //! level is always published before the group that bumps it, so a reader
 //! finds every key in every intermediate state. A moving key reads its old
 //! or its new value; all other keys always read their value.
@@ -48,7 +49,7 @@
 //! # Deviations from the suggested design
 //!
 //! * The fingerprint test is `fp > t` (bumped), with `t = 255` meaning "none
-//!   bumped", so the header needs no extra bit.
+//!   bumped", so the threshold needs no extra bit.
 //! * Values of 5 to 7 bits use 8 words per group (the AVX2 path loads two
 //!   full 256-bit halves); 1, 2, 3, 4 and 8 bits use exactly `v` words, so
 //!   groups of 1/2/4-bit tables pack 8/4/2 per cache line.
