@@ -505,7 +505,9 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
             while b != 0 {
                 let i = start + b.trailing_zeros() as usize;
                 b &= b - 1;
-                defer_to_level2::<S8>(t, i, s);
+                if let Some(l1) = t.levels.get(1) {
+                    locate_and_prefetch::<S8>(t, l1, i, s);
+                }
                 pend[np] = i as u8;
                 np += 1;
             }
@@ -533,7 +535,9 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
                 continue;
             }
         } else if h1 & BUSY == 0 {
-            defer_to_level2::<S8>(t, i, s);
+            if let Some(l1) = t.levels.get(1) {
+                locate_and_prefetch::<S8>(t, l1, i, s);
+            }
             pend[np] = i as u8;
             np += 1;
             continue;
@@ -549,12 +553,7 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
         let wp = lvl.words_ptr();
         if l > 1 {
             for &i in &pend[..np] {
-                let i = i as usize;
-                let (g, fp) = locate(*s.base.add(i), lvl.seed, lvl.n);
-                *s.gs.add(i) = g as u32;
-                *s.hs.add(i) = fp as u32;
-                prefetch(lvl.thresh.as_ptr().add(g));
-                prefetch(wp.add(g * stride));
+                locate_and_prefetch::<S8>(t, lvl, i as usize, s);
             }
         }
         let mut np2 = 0;
@@ -612,22 +611,20 @@ unsafe fn retry_keys<const AVX: bool>(
     }
 }
 
-/// Key `i` of a bulk batch was bumped from level 1: locate it in level 2
-/// (group into `gs[i]`, fingerprint into `hs[i]`) and prefetch that group
-/// now, so that the fetch overlaps the rest of the pass.
+/// Locate key `i` of a bulk batch in level `lvl` (group into `gs[i]`,
+/// fingerprint into `hs[i]`) and prefetch that group now, so that the fetch
+/// overlaps the rest of the pass: for keys bumped from the level before.
 ///
 /// # Safety
 /// `i` is one of `s`'s hashed keys.
 #[inline(always)]
-unsafe fn defer_to_level2<const S8: bool>(t: &Online, i: usize, s: ScratchPtrs) {
-    if let Some(l1) = t.levels.get(1) {
-        let stride = if S8 { 8 } else { t.stride };
-        let (g, fp) = locate(*s.base.add(i), l1.seed, l1.n);
-        *s.gs.add(i) = g as u32;
-        *s.hs.add(i) = fp as u32;
-        prefetch(l1.thresh.as_ptr().add(g));
-        prefetch(l1.words_ptr().add(g * stride));
-    }
+unsafe fn locate_and_prefetch<const S8: bool>(t: &Online, lvl: &Level, i: usize, s: ScratchPtrs) {
+    let stride = if S8 { 8 } else { t.stride };
+    let (g, fp) = locate(*s.base.add(i), lvl.seed, lvl.n);
+    *s.gs.add(i) = g as u32;
+    *s.hs.add(i) = fp as u32;
+    prefetch(lvl.thresh.as_ptr().add(g));
+    prefetch(lvl.words_ptr().add(g * stride));
 }
 
 /// A lookup code path. Every path returns the same values; [`LookupPath::best`]
