@@ -172,7 +172,9 @@ fn line_read_floor(bytes: usize) -> Stat {
         unsafe { p.add(i).write(i as u64) };
     }
     let mut rng = Rng(5);
-    let idx: Vec<u32> = (0..1 << 20).map(|_| (rng.next() % lines as u64) as u32).collect();
+    let idx: Vec<u32> = (0..1 << 20)
+        .map(|_| (rng.next() % lines as u64) as u32)
+        .collect();
     let mut res = Vec::new();
     for _ in 0..RUNS {
         let t0 = Instant::now();
