@@ -41,10 +41,10 @@
 //! rewrites one of its groups): both stay cache-hot, 1.06 bytes per group.
 //! All shared memory is atomics. Readers never block the writer and never
 //! return a value from a half-written group: a reader that sees a busy or
-//! changed version retries that group. A key moves only to deeper levels, and the deeper
-//! level is always published before the group that bumps it, so a reader
-//! finds every key in every intermediate state. A moving key reads its old
-//! or its new value; all other keys always read their value.
+//! changed version retries that group. A key moves only to deeper levels,
+//! and the deeper level is always published before the group that bumps it,
+//! so a reader finds every key in every intermediate state. A moving key
+//! reads its old or its new value; all other keys always read their value.
 //!
 //! # Deviations from the suggested design
 //!

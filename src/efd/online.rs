@@ -483,7 +483,6 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
 ) {
     let mut pend = [0u8; BATCH];
     let mut retry = [0u8; BATCH];
-    let stride = if S8 { 8 } else { t.stride };
     let l0 = &t.levels[0];
     let wp = l0.words_ptr();
     let mut np = 0usize;
@@ -521,36 +520,26 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
         }
     }
     for i in start..n {
-        let g = *s.gs.add(i) as usize;
-        let h = l0.version(g);
-        let h1 = h.load(Ordering::Acquire);
-        let th = l0.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
-        // Not busy and fp <= threshold, in one compare: (t - fp) wraps to a
-        // huge value if fp > t, and BUSY pushes it to >= 0x100.
-        if (th.wrapping_sub(*s.hs.add(i) & 0xff) | (h1 & BUSY) << 8) < 0x100 {
-            let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *s.rs.add(i));
-            fence(Ordering::Acquire);
-            if h.load(Ordering::Relaxed) == h1 {
-                *oc.add(i) = v;
-                continue;
+        match probe::<AVX, S8>(t, l0, i, s) {
+            Probe::Value(v) => *oc.add(i) = v,
+            Probe::Bumped => {
+                if let Some(l1) = t.levels.get(1) {
+                    locate_and_prefetch::<S8>(t, l1, i, s);
+                }
+                pend[np] = i as u8;
+                np += 1;
             }
-        } else if h1 & BUSY == 0 {
-            if let Some(l1) = t.levels.get(1) {
-                locate_and_prefetch::<S8>(t, l1, i, s);
+            // The writer is rewriting this group right now: retried below.
+            Probe::Busy => {
+                retry[nr] = i as u8;
+                nr += 1;
             }
-            pend[np] = i as u8;
-            np += 1;
-            continue;
         }
-        // The writer is rewriting this group right now: retried below.
-        retry[nr] = i as u8;
-        nr += 1;
     }
     retry_keys::<AVX>(t, 0, &retry[..nr], s, oc);
     let mut l = 1;
     while np > 0 && l < t.levels.len() {
         let lvl = &t.levels[l];
-        let wp = lvl.words_ptr();
         if l > 1 {
             for &i in &pend[..np] {
                 locate_and_prefetch::<S8>(t, lvl, i as usize, s);
@@ -560,24 +549,17 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
         nr = 0;
         for j in 0..np {
             let i = pend[j] as usize;
-            let g = *s.gs.add(i) as usize;
-            let h = lvl.version(g);
-            let h1 = h.load(Ordering::Acquire);
-            let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
-            if (th.wrapping_sub(*s.hs.add(i)) | (h1 & BUSY) << 8) < 0x100 {
-                let v = t.eval_s::<AVX, S8>(wp.add(g * stride), *s.rs.add(i));
-                fence(Ordering::Acquire);
-                if h.load(Ordering::Relaxed) == h1 {
-                    *oc.add(i) = v;
-                    continue;
+            match probe::<AVX, S8>(t, lvl, i, s) {
+                Probe::Value(v) => *oc.add(i) = v,
+                Probe::Bumped => {
+                    pend[np2] = i as u8;
+                    np2 += 1;
                 }
-            } else if h1 & BUSY == 0 {
-                pend[np2] = i as u8;
-                np2 += 1;
-                continue;
+                Probe::Busy => {
+                    retry[nr] = i as u8;
+                    nr += 1;
+                }
             }
-            retry[nr] = i as u8;
-            nr += 1;
         }
         retry_keys::<AVX>(t, l, &retry[..nr], s, oc);
         np = np2;
@@ -585,6 +567,49 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
     }
     for &i in &pend[..np] {
         *oc.add(i as usize) = 0;
+    }
+}
+
+/// What one key's group in one level says (see [`probe`]).
+enum Probe {
+    /// The key's value, read under the seqlock.
+    Value(u8),
+    /// The group's threshold sends the key to the next level.
+    Bumped,
+    /// The writer is rewriting the group's stripe: look the key up again.
+    Busy,
+}
+
+/// Key `i` of a batch in its group `gs[i]` of level `lvl` (fingerprint in
+/// the low byte of `hs[i]`): the seqlock read of one group.
+///
+/// # Safety
+/// As [`eval_batch`]; `gs[i]` is a group of `lvl`.
+#[inline(always)]
+unsafe fn probe<const AVX: bool, const S8: bool>(
+    t: &Online,
+    lvl: &Level,
+    i: usize,
+    s: ScratchPtrs,
+) -> Probe {
+    let stride = if S8 { 8 } else { t.stride };
+    let g = *s.gs.add(i) as usize;
+    let h = lvl.version(g);
+    let h1 = h.load(Ordering::Acquire);
+    let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
+    // Not busy and fp <= threshold, in one compare: (t - fp) wraps to a huge
+    // value if fp > t, and BUSY pushes it to >= 0x100.
+    if (th.wrapping_sub(*s.hs.add(i) & 0xff) | (h1 & BUSY) << 8) < 0x100 {
+        let v = t.eval_s::<AVX, S8>(lvl.words_ptr().add(g * stride), *s.rs.add(i));
+        fence(Ordering::Acquire);
+        if h.load(Ordering::Relaxed) == h1 {
+            return Probe::Value(v);
+        }
+        Probe::Busy
+    } else if h1 & BUSY == 0 {
+        Probe::Bumped
+    } else {
+        Probe::Busy
     }
 }
 
