@@ -108,6 +108,21 @@ impl Mbuf {
         crate::prefetch(p.wrapping_add(64));
     }
 
+    /// Loads the header's second cache line (`next`, which freeing the mbuf
+    /// reads) with a demand load. A prefetch is only a hint: when another
+    /// core wrote the line and the way there is slow, a burst's prefetches
+    /// can still be missing when a PMD frees the burst, and its free loop
+    /// then waits for them one at a time, while a loop of these loads waits
+    /// for all of them at once.
+    #[inline]
+    pub fn touch_free_line(&self) {
+        // SAFETY: a volatile read of a pointer field of a valid mbuf header
+        // (volatile so the load is not elided; the value is not used).
+        unsafe {
+            std::ptr::read_volatile(&raw const (*self.0.as_ptr()).next);
+        }
+    }
+
     /// Prefetches the packet data into cache.
     #[inline]
     pub fn prefetch_data(&self) {
