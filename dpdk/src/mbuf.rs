@@ -98,22 +98,17 @@ impl Mbuf {
         unsafe { self.0.as_ref().__bindgen_anon_2.hash.rss }
     }
 
-    /// Prefetches both cache lines of the mbuf header: what reading the
-    /// header and freeing the mbuf (which reads `next`, in the second line)
-    /// touch.
+    /// Prefetches the first cache line of the mbuf header (lengths, port,
+    /// flags, the RSS hash / tag).
     #[inline]
-    pub fn prefetch_header_lines(&self) {
-        let p = self.0.as_ptr() as *const u8;
-        crate::prefetch(p);
-        crate::prefetch(p.wrapping_add(64));
+    pub fn prefetch_header(&self) {
+        crate::prefetch(self.0.as_ptr() as *const u8);
     }
 
     /// Loads the header's second cache line (`next`, which freeing the mbuf
-    /// reads) with a demand load. A prefetch is only a hint: when another
-    /// core wrote the line and the way there is slow, a burst's prefetches
-    /// can still be missing when a PMD frees the burst, and its free loop
-    /// then waits for them one at a time, while a loop of these loads waits
-    /// for all of them at once.
+    /// reads) with a demand load. Meant for a loop over a burst: the loads
+    /// of such a loop overlap, while the misses of a PMD's free loop come one
+    /// after the other.
     #[inline]
     pub fn touch_free_line(&self) {
         // SAFETY: a volatile read of a pointer field of a valid mbuf header

@@ -48,9 +48,9 @@ impl Worker {
     /// distributor enqueued is filtered, sent or dropped, and counted.
     ///
     /// Each node keeps one burst in hand: a round dequeues the next burst and
-    /// prefetches its mbuf headers (written last by the distributor's core),
-    /// then processes the burst dequeued the round before, whose headers
-    /// have arrived meanwhile.
+    /// prefetches the first line of its mbuf headers (written last by the
+    /// distributor's core), then processes the burst dequeued the round
+    /// before, whose first lines have arrived meanwhile.
     pub fn run(mut self) {
         let stats = &*self.stats;
         let mut lanes: Vec<Lane> = self
@@ -82,9 +82,7 @@ impl Worker {
                 let t0 = rdtsc();
                 got_any = true;
                 for m in fresh.as_slice() {
-                    // Both header lines: freeing an mbuf reads `next` in
-                    // the second one.
-                    m.prefetch_header_lines();
+                    m.prefetch_header();
                 }
                 let done = lane.in_hand.len() as u64;
                 if done > 0 {
@@ -148,10 +146,11 @@ fn filter_and_send(
     let num_ports = txq.len();
     // Pass 1: the flow keys the distributor left in the mbuf headers, then
     // every lookup of the burst at once (the table prefetches them all).
-    // The second header line is loaded here too, where the loads overlap:
-    // left to the PMD's free loop, the misses that the prefetch did not
-    // cover come one after the other (with four nodes on one lcore, 240 ->
-    // 170 cycles/packet in the host's slow phases; BENCHMARKS.md).
+    // The second header line (`next`, read when the mbuf is freed) is loaded
+    // here too, where the loads overlap. Prefetched at dequeue instead, it
+    // was often still missing when the PMD's free loop took the misses one
+    // after the other: four nodes on one lcore spent 240 cycles/packet in
+    // the host's slow phases, 150-170 with this load (BENCHMARKS.md).
     for (key, m) in scratch.keys.iter_mut().zip(rx.as_slice()) {
         *key = m.tag();
         m.touch_free_line();
