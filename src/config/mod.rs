@@ -140,6 +140,7 @@ pub struct Cli {
     #[arg(long, value_name = "K")]
     pub nodes_per_lcore: Option<u64>,
     /// Extra EAL arguments (after `--`), appended after the file's [eal] args
+    /// (without --config, devices named here replace the default's)
     #[arg(last = true, value_name = "EAL ARGS")]
     pub eal_args: Vec<String>,
 }
@@ -481,6 +482,57 @@ pub fn default_value_bits(num_nodes: u32) -> u32 {
     (32 - max.leading_zeros()).max(1)
 }
 
+/// Whether EAL arguments choose devices (`--vdev`, `-a`/`--allow`,
+/// `-b`/`--block`, in any spelling EAL accepts).
+fn names_devices(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        let a = a.as_str();
+        [
+            "--vdev",
+            "--allow",
+            "--block",
+            "--pci-whitelist",
+            "--pci-blacklist",
+        ]
+        .iter()
+        .any(|o| a == *o || a.strip_prefix(o).is_some_and(|r| r.starts_with('=')))
+            || a.starts_with("-a") && !a.starts_with("--")
+            || a.starts_with("-b") && !a.starts_with("--")
+    })
+}
+
+/// `args` without the device choices `names_devices` looks for and without
+/// `--no-pci`: what is left of a configuration's EAL arguments when the
+/// command line names its own devices.
+fn without_devices(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let one = std::slice::from_ref(&a);
+        if a == "--no-pci" {
+            continue;
+        }
+        if names_devices(one) {
+            // A separate value follows the bare option forms.
+            if matches!(
+                a.as_str(),
+                "--vdev"
+                    | "--allow"
+                    | "--block"
+                    | "-a"
+                    | "-b"
+                    | "--pci-whitelist"
+                    | "--pci-blacklist"
+            ) {
+                it.next();
+            }
+            continue;
+        }
+        out.push(a);
+    }
+    out
+}
+
 fn eal_arg_conflict(a: &str) -> bool {
     let attached = |p: &str| {
         a.strip_prefix(p)
@@ -667,6 +719,12 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         .as_ref()
         .and_then(|e| e.args.clone())
         .unwrap_or_default();
+    // Devices named on the command line replace the embedded default's pcap
+    // and null ports (and the pcap it generates) instead of adding to them.
+    let default_devices_replaced = file == DEFAULT_CONFIG_NAME && names_devices(&cli.eal_args);
+    if default_devices_replaced {
+        eal_args = without_devices(eal_args);
+    }
     eal_args.extend(cli.eal_args.iter().cloned());
     if let Some(a) = eal_args.iter().find(|a| eal_arg_conflict(a)) {
         return Err(invalid(format!(
@@ -784,7 +842,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
     );
 
     // traffic
-    let traffic = match fc.traffic {
+    let traffic = match fc.traffic.filter(|_| !default_devices_replaced) {
         None => None,
         Some(t) => {
             let nonneg = |key: &'static str, v: Option<i64>, default: i64, max: i64| {

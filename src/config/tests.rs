@@ -190,6 +190,59 @@ fn from_args_reads_config_file() {
 }
 
 #[test]
+fn devices_on_the_command_line_replace_the_embedded_defaults() {
+    let s = from_args(args(&["--", "--vdev", "net_tap0", "--log-level=8"])).unwrap();
+    assert_eq!(
+        s.eal_args,
+        [
+            "--no-huge",
+            "-m",
+            "1024",
+            "--no-shconf",
+            "--log-level=lib.eal:error",
+            "--vdev",
+            "net_tap0",
+            "--log-level=8"
+        ]
+        .map(String::from)
+    );
+    assert!(s.traffic.is_none(), "no default pcap to generate");
+    // Every spelling of a device choice counts.
+    for dev in [
+        &["--vdev=net_tap0"][..],
+        &["-a", "0000:00:04.0"],
+        &["-a0000:00:04.0"],
+        &["--allow=0000:00:04.0"],
+        &["-b", "0000:00:05.0"],
+    ] {
+        let mut a = vec!["--"];
+        a.extend_from_slice(dev);
+        let s = from_args(args(&a)).unwrap();
+        assert!(
+            !s.eal_args
+                .iter()
+                .any(|a| a.contains("net_pcap0") || a == "--no-pci"),
+            "{dev:?}"
+        );
+        assert_eq!(s.eal_args[s.eal_args.len() - dev.len()..], *dev);
+    }
+    // Other EAL arguments keep the defaults' devices.
+    let s = from_args(args(&["--", "--log-level=8"])).unwrap();
+    assert!(s.eal_args.iter().any(|a| a.starts_with("net_pcap0")));
+    assert!(s.traffic.is_some());
+    // A configuration file's devices are the operator's: never dropped.
+    let s = with_file(
+        &["--", "--vdev", "net_tap0"],
+        "[eal]\nargs = [\"--vdev\", \"net_null0\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.eal_args,
+        ["--vdev", "net_null0", "--vdev", "net_tap0"].map(String::from)
+    );
+}
+
+#[test]
 fn missing_config_file() {
     let e = from_args(args(&["--config", "/nonexistent-efd-lb/lb.toml"])).unwrap_err();
     assert_eq!(
