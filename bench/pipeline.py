@@ -35,6 +35,7 @@ C_SRC = "/usr/share/dpdk/examples/server_node_efd"
 TARGET = os.path.join(REPO, "target", "release")
 EFD_LB = os.path.join(TARGET, "efd-lb")
 PCAPGEN = os.path.join(TARGET, "efd-lb-pcapgen")
+XCORE = os.path.join(TARGET, "efd-lb-xcore")
 TABLE_FLOWS = 1 << 20
 POOL_HEADROOM = 16384          # mbufs on top of the pcap's packets
 STOCK_POOL_1NODE_2PORTS = 4608  # the sample's own formula: (1 + 2) * 1536
@@ -184,17 +185,30 @@ def build_c(pool_extra):
 
 
 def build_efd_lb():
-    log("cargo build --release (efd-lb, efd-lb-pcapgen)")
+    log("cargo build --release (efd-lb, efd-lb-pcapgen, efd-lb-xcore)")
     env = dict(os.environ)
     env.pop("CARGO_TARGET_DIR", None)
-    r = subprocess.run(["cargo", "build", "--release", "--bin", "efd-lb", "--bin", "efd-lb-pcapgen"],
-                       cwd=REPO, env=env)
+    r = subprocess.run(["cargo", "build", "--release", "--bin", "efd-lb", "--bin", "efd-lb-pcapgen",
+                        "--bin", "efd-lb-xcore"], cwd=REPO, env=env)
     if r.returncode != 0:
         if os.path.exists(EFD_LB):
             log("cargo build --release FAILED (someone mid-edit?): using the existing target/release/efd-lb")
             return False
         sys.exit("cargo build --release failed and there is no target/release/efd-lb")
     return True
+
+
+def xcore_round_trip():
+    """The host's cross-core cache-line round trip between cores 0 and 1 (ns),
+    or None. On a VM it moves with where the host runs the two vCPUs, and it
+    is the price of every packet handed from the distributor to a worker."""
+    if not os.path.exists(XCORE):
+        return None
+    try:
+        out = subprocess.run([XCORE, "--json"], capture_output=True, text=True, timeout=20).stdout
+        return round(json.loads(out)["round_trip_ns"], 1)
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError):
+        return None
 
 
 def gen_inputs(scenarios, regen):
@@ -648,6 +662,10 @@ def report(doc):
                     st.append(f"{row} {label} {fmt_mmm(xs, 1)} s")
         if st:
             lines.append("- startup: " + "; ".join(st))
+        xs = [x for r in runs if r["scenario"] == s for x in r.get("xcore_rt_ns", []) if x is not None]
+        if xs:
+            lines.append(f"- host cross-core round trip (efd-lb-xcore, before and after each run): "
+                         f"{fmt_mmm(xs, 0)} ns")
         errs = [r for r in runs if r["scenario"] == s and "error" in r]
         for r in errs:
             lines.append(f"- failed run: {r['row']} rep {r['rep']}: {r['error']}")
@@ -785,6 +803,7 @@ def main():
                     continue
                 tag = f"{s}-{row}-r{rep}"
                 doc["meta"].setdefault("load_before_runs", []).append(round(os.getloadavg()[0], 2))
+                xcore_before = xcore_round_trip()
                 t0 = time.time()
                 if row.startswith("c"):
                     server, node = c_bins[s]
@@ -794,7 +813,8 @@ def main():
                     r = run_efd(efd_bin, pcap, 4 if row == "efd4" else 1, SCENARIOS[s]["packets"],
                                 args, tag, logdir, huge_ok)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
-                         load1=round(os.getloadavg()[0], 2))
+                         load1=round(os.getloadavg()[0], 2),
+                         xcore_rt_ns=[xcore_before, xcore_round_trip()])
                 doc["runs"].append(r)
                 save()
                 if "error" in r:
@@ -802,7 +822,8 @@ def main():
                 else:
                     log(f"{tag}: distributed {r['distributed_mpps']:.2f} forwarded {r['forwarded_mpps']:.2f} Mpps "
                         f"drops {{{', '.join(f'{k}: {v:.2f}' for k, v in r['drops_mpps'].items())}}} "
-                        f"({r['wall_s']} s)")
+                        f"({r['wall_s']} s; cross-core round trip before / after "
+                        f"{' / '.join('-' if x is None else f'{x:.0f}' for x in r['xcore_rt_ns'])} ns)")
                 time.sleep(1)
     save()
     text = report(doc)
