@@ -79,7 +79,7 @@ fn seq_keys(n: usize) -> Vec<[u8; 4]> {
 
 /// `n` distinct random 4-byte keys.
 fn rand_keys(n: usize, seed: u64) -> Vec<[u8; 4]> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut set = std::collections::HashSet::with_capacity(n);
     let mut v = Vec::with_capacity(n);
     while v.len() < n {
@@ -171,7 +171,7 @@ fn line_read_floor(bytes: usize) -> Stat {
         // SAFETY: in bounds.
         unsafe { p.add(i).write(i as u64) };
     }
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let idx: Vec<u32> = (0..1 << 20)
         .map(|_| (rng.next() % lines as u64) as u32)
         .collect();
@@ -202,7 +202,7 @@ fn line_read_floor(bytes: usize) -> Stat {
 }
 
 fn values(n: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..n).map(|_| rng.next() as u8).collect()
 }
 
@@ -214,7 +214,7 @@ fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>, rte: bool) {
         Efd::<4>::build(cap, 8, keys.iter().copied().zip(vals.iter().copied())).expect("build");
     let build = t0.elapsed();
     let mut perm: Vec<usize> = (0..n).collect();
-    Rng(99).shuffle(&mut perm);
+    Rng::new(99).shuffle(&mut perm);
     let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
     let expect: Vec<u8> = perm.iter().map(|&i| vals[i]).collect();
     drop(perm);
@@ -386,7 +386,7 @@ fn failure_section(cap: usize) {
     for bits in [8u32, 1] {
         for seed in 0..3u64 {
             let mut e = Efd::<4>::with_seed(cap, bits, 1000 + seed).unwrap();
-            let mut rng = Rng(5000 + seed);
+            let mut rng = Rng::new(5000 + seed);
             let mut n = 0usize;
             let fail = loop {
                 let k = (rng.next() as u32).to_be_bytes();

@@ -35,7 +35,7 @@ fn fills_to_95_percent() {
                 assert_eq!(e.lookup(&i.to_be_bytes()), (i as u8) & mask);
             }
             let mut e = Efd::<4>::new(cap, bits).unwrap();
-            let mut rng = Rng(cap as u64);
+            let mut rng = Rng::new(cap as u64);
             let mut keys = Vec::new();
             while e.len() < n {
                 let k = (rng.next() as u32).to_ne_bytes();
@@ -63,7 +63,7 @@ fn failure_rolls_back_and_remove_frees_room() {
     let probes: Vec<[u8; 4]> = (0..500u32)
         .map(|i| (0xdead_0000 + i).to_be_bytes())
         .collect();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut keys: Vec<([u8; 4], u8)> = Vec::new();
     let mut failures = 0;
     while failures < 50 {
@@ -126,7 +126,7 @@ fn insert_batch_matches_single_inserts() {
     let seed = 77;
     let mut single = Efd::<4>::with_seed(cap, 4, seed).unwrap();
     let mut batched = Efd::<4>::with_seed(cap, 4, seed).unwrap();
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     let mut entries: Vec<([u8; 4], u8)> = Vec::new();
     // Past the capacity, with repeated keys and some values wider than 4 bits.
     for _ in 0..cap * 16 / 10 {
@@ -172,7 +172,7 @@ fn insert_batch_matches_single_inserts() {
 fn long_keys<const N: usize>() {
     let cap = 5000;
     let mut e = Efd::<N>::new(cap, 8).unwrap();
-    let mut rng = Rng(N as u64);
+    let mut rng = Rng::new(N as u64);
     let mut keys = Vec::new();
     for i in 0..cap * 95 / 100 {
         let mut k = [0u8; N];

@@ -50,7 +50,7 @@ fn readers_never_see_torn_or_foreign_values() {
         let checks = Arc::clone(&checks);
         readers.push(std::thread::spawn(move || {
             let paths = LookupPath::supported();
-            let mut rng = Rng(t + 1);
+            let mut rng = Rng::new(t + 1);
             let mut keys = [[0u8; 4]; 32];
             let mut ids = [0u32; 32];
             let mut out = [0u8; 32];
@@ -101,7 +101,7 @@ fn readers_never_see_torn_or_foreign_values() {
     // Writer: flip moving keys, churn extra keys up to and past the capacity
     // (bumps, failed inserts with rollback), remove them again.
     let t0 = Instant::now();
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let mut flips = 0u64;
     let mut failures = 0u64;
     let mut churn: Vec<u32> = Vec::new();

@@ -20,7 +20,7 @@ fn check<const N: usize>(bits: u32) {
     eprintln!("key {N} bytes, {bits}-bit values, paths {paths:?}");
     let cap = 20_000;
     let mask = ((1u16 << bits) - 1) as u8;
-    let mut rng = Rng(bits as u64 * 1000 + N as u64);
+    let mut rng = Rng::new(bits as u64 * 1000 + N as u64);
     let mut e = Efd::<N>::new(cap, bits).unwrap();
     let mut inserted = Vec::new();
     while e.len() < cap * 96 / 100 {

@@ -26,7 +26,7 @@ fn native_matches_rte_efd_for_inserted_keys() {
     let cap = n * 100 / 95;
     let mut rte = RteEfd::new("efd_diff", cap as u32, 4).expect("rte_efd_create");
     let mut native = Efd::<4>::new(cap, 8).unwrap();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut keys: Vec<([u8; 4], u8)> = Vec::new();
     // IPv4 destinations (sequential) and random keys, then some updates and
     // removes.

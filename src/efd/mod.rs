@@ -619,6 +619,8 @@ impl<const N: usize> Efd<N> {
         value: u8,
     ) -> Result<InsertOutcome, EfdError> {
         self.check_value(value)?;
+        // Located again, not taken from `hash_and_prefetch`: in a batch, the
+        // inserts in between may have lowered a threshold on the way.
         let (l, g, fp) = self.home(0, kh.base).ok_or(EfdError::TableFull)?;
         self.undo.recs.clear();
         self.undo.keys.clear();
