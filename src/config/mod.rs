@@ -482,48 +482,42 @@ pub fn default_value_bits(num_nodes: u32) -> u32 {
     (32 - max.leading_zeros()).max(1)
 }
 
-/// Whether EAL arguments choose devices (`--vdev`, `-a`/`--allow`,
-/// `-b`/`--block`, in any spelling EAL accepts).
-fn names_devices(args: &[String]) -> bool {
-    args.iter().any(|a| {
-        let a = a.as_str();
-        [
-            "--vdev",
-            "--allow",
-            "--block",
-            "--pci-whitelist",
-            "--pci-blacklist",
-        ]
+/// EAL's long options that choose devices (value separate or after `=`).
+const DEVICE_OPTIONS: [&str; 5] = [
+    "--vdev",
+    "--allow",
+    "--block",
+    "--pci-whitelist",
+    "--pci-blacklist",
+];
+/// EAL's short options that choose devices (value separate or attached).
+const DEVICE_SHORT_OPTIONS: [&str; 2] = ["-a", "-b"];
+
+/// Whether EAL argument `a` chooses devices, in any spelling EAL accepts.
+fn is_device_arg(a: &str) -> bool {
+    DEVICE_OPTIONS
         .iter()
         .any(|o| a == *o || a.strip_prefix(o).is_some_and(|r| r.starts_with('=')))
-            || a.starts_with("-a") && !a.starts_with("--")
-            || a.starts_with("-b") && !a.starts_with("--")
-    })
+        || DEVICE_SHORT_OPTIONS
+            .iter()
+            .any(|o| a.starts_with(o) && !a.starts_with("--"))
 }
 
-/// `args` without the device choices `names_devices` looks for and without
-/// `--no-pci`: what is left of a configuration's EAL arguments when the
-/// command line names its own devices.
+/// `args` without their device choices and without `--no-pci`: what is left
+/// of a configuration's EAL arguments when the command line names its own
+/// devices.
 fn without_devices(args: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
-        let one = std::slice::from_ref(&a);
         if a == "--no-pci" {
             continue;
         }
-        if names_devices(one) {
-            // A separate value follows the bare option forms.
-            if matches!(
-                a.as_str(),
-                "--vdev"
-                    | "--allow"
-                    | "--block"
-                    | "-a"
-                    | "-b"
-                    | "--pci-whitelist"
-                    | "--pci-blacklist"
-            ) {
+        if is_device_arg(&a) {
+            // The bare option forms take the next argument as their value.
+            let bare =
+                DEVICE_OPTIONS.contains(&a.as_str()) || DEVICE_SHORT_OPTIONS.contains(&a.as_str());
+            if bare {
                 it.next();
             }
             continue;
@@ -721,7 +715,8 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         .unwrap_or_default();
     // Devices named on the command line replace the embedded default's pcap
     // and null ports (and the pcap it generates) instead of adding to them.
-    let default_devices_replaced = file == DEFAULT_CONFIG_NAME && names_devices(&cli.eal_args);
+    let default_devices_replaced =
+        file == DEFAULT_CONFIG_NAME && cli.eal_args.iter().any(|a| is_device_arg(a));
     if default_devices_replaced {
         eal_args = without_devices(eal_args);
     }
