@@ -150,7 +150,7 @@ fn filter_and_send(
     // here too, where the loads overlap. Prefetched at dequeue instead, it
     // was often still missing when the PMD's free loop took the misses one
     // after the other: four nodes on one lcore spent 240 cycles/packet in
-    // the host's slow phases, 150-170 with this load (BENCHMARKS.md).
+    // the host's slow phases, 140-186 with this load (BENCHMARKS.md).
     for (key, m) in scratch.keys.iter_mut().zip(rx.as_slice()) {
         *key = m.tag();
         m.touch_free_line();
