@@ -46,6 +46,13 @@
 //! so a reader finds every key in every intermediate state. A moving key
 //! reads its old or its new value; all other keys always read their value.
 //!
+//! A table-wide epoch (odd during every publish) lets the AVX2 bulk lookup
+//! skip the stripes' versions: a batch read between two equal, even epoch
+//! loads saw no write at all. If the epoch moved, that batch is read again
+//! under the stripes' versions, so a batch that overlaps a write costs up to
+//! twice as much (a table under a steady stream of writes is read at about
+//! the striped path's speed).
+//!
 //! # Deviations from the suggested design
 //!
 //! * The fingerprint test is `fp > t` (bumped), with `t = 255` meaning "none

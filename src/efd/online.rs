@@ -17,6 +17,15 @@ const STRIPE_SHIFT: u32 = 6;
 /// stripe (versions are even when the stripe is stable).
 const BUSY: u32 = 1;
 
+/// The table-wide write epoch: odd while the writer is publishing any group,
+/// advanced by 2 per publish. A bulk lookup that reads the same even epoch
+/// before and after a batch saw no write at all, and skips the per-stripe
+/// version checks of that batch (it falls back to them when the epoch
+/// moved or was odd). On its own cache line: the writer stores to it, the
+/// readers load it once per batch.
+#[repr(C, align(64))]
+struct Epoch(AtomicU64);
+
 /// One cache line of solution words.
 #[repr(C, align(64))]
 pub(crate) struct Line([AtomicU64; 8]);
@@ -145,6 +154,7 @@ pub(crate) struct Online {
     pub stride: usize,
     pub seeds: Seeds,
     pub avx2: bool,
+    epoch: Epoch,
 }
 
 impl Online {
@@ -161,6 +171,7 @@ impl Online {
             stride,
             seeds,
             avx2: LookupPath::Avx2.is_supported(),
+            epoch: Epoch(AtomicU64::new(0)),
         }
     }
 
@@ -208,8 +219,10 @@ impl Online {
     pub(crate) fn publish(&self, l: usize, g: usize, w: &[u64; 8], t: u8) {
         let lvl = &self.levels[l];
         let v = lvl.version(g);
-        // Even: the single writer always completes a publish.
+        // Both even: the single writer always completes a publish.
+        let ep = self.epoch.0.load(Ordering::Relaxed);
         let ver = v.load(Ordering::Relaxed);
+        self.epoch.0.store(ep.wrapping_add(1), Ordering::Relaxed);
         v.store(ver.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         debug_assert!(g < lvl.n as usize);
@@ -224,6 +237,7 @@ impl Online {
         }
         lvl.thresh[g].store(t, Ordering::Relaxed);
         v.store(ver.wrapping_add(2), Ordering::Release);
+        self.epoch.0.store(ep.wrapping_add(2), Ordering::Release);
     }
 
     /// Write a group during a bulk build (no concurrent readers exist yet).
@@ -351,13 +365,14 @@ impl Online {
 const BATCH: usize = 32;
 
 /// What the bulk lookup's first pass computes for each key of a batch: its
-/// hash (`base`, row mask `rs`), and its group `gs` and fingerprint `hs` in
-/// the level being looked at.
+/// hash (`base`, row mask `rs`), and its group `gs`, the address of that
+/// group's words `ws` and its fingerprint `hs` in the level being looked at.
 struct Scratch {
     base: [u32; BATCH],
     rs: [u64; BATCH],
     hs: [u32; BATCH],
     gs: [u32; BATCH],
+    ws: [u64; BATCH],
 }
 
 /// Raw pointers to a [`Scratch`]'s arrays (left uninitialised until the
@@ -368,6 +383,7 @@ struct ScratchPtrs {
     rs: *mut u64,
     hs: *mut u32,
     gs: *mut u32,
+    ws: *mut u64,
 }
 
 impl ScratchPtrs {
@@ -381,6 +397,7 @@ impl ScratchPtrs {
                 rs: std::ptr::addr_of_mut!((*p).rs) as *mut u64,
                 hs: std::ptr::addr_of_mut!((*p).hs) as *mut u32,
                 gs: std::ptr::addr_of_mut!((*p).gs) as *mut u32,
+                ws: std::ptr::addr_of_mut!((*p).ws) as *mut u64,
             }
         }
     }
@@ -412,7 +429,7 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
     let s = ScratchPtrs::new(&mut scratch);
     for (c, kc) in keys.chunks(BATCH).enumerate() {
         hash_batch::<N, AVX, S8>(t, kc, s);
-        eval_batch::<AVX, S8>(t, kc.len(), s, out.as_mut_ptr().add(c * BATCH));
+        eval_batch::<N, AVX, S8>(t, kc, s, out.as_mut_ptr().add(c * BATCH));
     }
 }
 
@@ -429,6 +446,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ) {
     let n = kc.len();
     let l0 = &t.levels[0];
+    let stride = if S8 { 8 } else { t.stride };
+    let wp = l0.words_ptr();
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     if AVX && N == 4 {
@@ -437,9 +456,11 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
                 kc.as_ptr().add(i) as *const u8,
                 &t.seeds,
                 l0.n,
+                (wp as u64, stride as u32 * 8),
                 s.base.add(i),
                 s.hs.add(i),
                 s.gs.add(i),
+                s.ws.add(i),
                 s.rs.add(i),
             );
             i += 8;
@@ -452,30 +473,64 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
         *s.rs.add(i) = kh.r;
         *s.hs.add(i) = fp as u32;
         *s.gs.add(i) = g as u32;
+        *s.ws.add(i) = wp.add(g * stride) as u64;
         i += 1;
     }
     // Only the words: also prefetching the group's seqlock and threshold
     // (then a 4-byte header per group) measured no faster at 1M or 16M keys.
-    let stride = if S8 { 8 } else { t.stride };
-    let wp = l0.words_ptr();
     for i in 0..n {
-        prefetch(wp.add(*s.gs.add(i) as usize * stride));
+        prefetch(*s.ws.add(i) as *const AtomicU64);
     }
 }
 
-/// Second pass over a batch of `n` keys hashed by [`hash_batch`]: evaluate
-/// the level-1 groups whose threshold admits the key (eight keys at a time
-/// on the AVX2 stride-8 path) and collect the bumped keys, prefetching their
-/// level-2 groups at once; then the bumped keys level by level. Keys whose
-/// group the writer is rewriting at that moment are looked up one by one
-/// after each level (rare, and a call inside the loop would make the
-/// compiler spill and reload the loop's vector constants on every key).
+/// Second pass over a batch hashed by [`hash_batch`]: [`eval_levels`].
+///
+/// On the AVX2 stride-8 path it first reads the batch without the stripes'
+/// versions, and keeps that result if the table's epoch was even before and
+/// unchanged after (no write at all in between). Otherwise it hashes the
+/// batch again (the first try moved bumped keys to deeper levels) and reads
+/// it under the stripes' versions.
+///
+/// # Safety
+/// As [`bulk_core`]; `kc.len() <= BATCH` keys of `s` written by
+/// [`hash_batch`]; `oc` valid for `kc.len()` bytes.
+#[inline(always)]
+unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
+    t: &Online,
+    kc: &[[u8; N]],
+    s: ScratchPtrs,
+    oc: *mut u8,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX && S8 && kc.len() >= 8 {
+        let e1 = t.epoch.0.load(Ordering::Acquire);
+        if e1 & 1 == 0 {
+            eval_levels::<AVX, S8, true>(t, kc.len(), s, oc);
+            fence(Ordering::Acquire);
+            if t.epoch.0.load(Ordering::Relaxed) == e1 {
+                return;
+            }
+            hash_batch::<N, AVX, S8>(t, kc, s);
+        }
+    }
+    eval_levels::<AVX, S8, false>(t, kc.len(), s, oc)
+}
+
+/// Evaluate a batch of `n` hashed keys level by level. Level 1: on the AVX2
+/// stride-8 path eight keys at a time; with `QUIET` (no stripe versions,
+/// the caller validates the batch with the epoch) the thresholds of the
+/// whole batch first, so that the bumped keys' level-2 groups are fetched
+/// together with the level-1 words, then the words. Then the bumped keys
+/// level by level. Keys whose group the writer is rewriting at that moment
+/// are looked up one by one after each level (rare, and a call inside the
+/// loop would make the compiler spill and reload the loop's vector
+/// constants on every key).
 ///
 /// # Safety
 /// As [`bulk_core`]; `n <= BATCH` keys of `s` written by [`hash_batch`];
 /// `oc` valid for `n` bytes.
 #[inline(always)]
-unsafe fn eval_batch<const AVX: bool, const S8: bool>(
+unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
     t: &Online,
     n: usize,
     s: ScratchPtrs,
@@ -484,51 +539,70 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
     let mut pend = [0u8; BATCH];
     let mut retry = [0u8; BATCH];
     let l0 = &t.levels[0];
-    let wp = l0.words_ptr();
     let mut np = 0usize;
     let mut nr = 0usize;
     let mut start = 0;
     #[cfg(target_arch = "x86_64")]
     if AVX && S8 {
-        while start + 8 <= n {
-            let (good, bumped) = avx::block8(
-                l0.versions.as_ptr() as *const u32,
-                l0.thresh.as_ptr() as *const u8,
-                wp as *const u64,
-                s.gs.add(start),
-                s.hs.add(start),
-                s.rs.add(start),
-                oc.add(start),
-            );
-            let mut b = bumped;
-            while b != 0 {
-                let i = start + b.trailing_zeros() as usize;
-                b &= b - 1;
-                if let Some(l1) = t.levels.get(1) {
-                    locate_and_prefetch::<S8>(t, l1, i, s);
+        let blocks = n / 8;
+        if QUIET {
+            let mut bumped = [0u32; BATCH / 8];
+            for (b, m) in bumped[..blocks].iter_mut().enumerate() {
+                *m = avx::bumped8(
+                    l0.thresh.as_ptr() as *const u8,
+                    s.gs.add(8 * b),
+                    s.hs.add(8 * b),
+                );
+            }
+            // This points a bumped key's `ws` at its level-2 group, so its
+            // level-1 value below is garbage; it is overwritten later.
+            for (b, &m) in bumped[..blocks].iter().enumerate() {
+                let mut m = m;
+                while m != 0 {
+                    let i = 8 * b + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    bump::<S8>(t, i, s, &mut pend, &mut np);
                 }
-                pend[np] = i as u8;
-                np += 1;
             }
-            let mut b = !(good | bumped) & 0xff;
-            while b != 0 {
-                retry[nr] = (start + b.trailing_zeros() as usize) as u8;
-                nr += 1;
-                b &= b - 1;
+            for b in 0..blocks {
+                avx::values8(
+                    s.ws.add(8 * b) as *const u64,
+                    s.rs.add(8 * b),
+                    oc.add(8 * b),
+                );
             }
-            start += 8;
+        } else {
+            for b in 0..blocks {
+                let k = 8 * b;
+                let (good, bumped) = avx::block8(
+                    l0.versions.as_ptr() as *const u32,
+                    l0.thresh.as_ptr() as *const u8,
+                    s.gs.add(k),
+                    s.ws.add(k) as *const u64,
+                    s.hs.add(k),
+                    s.rs.add(k),
+                    oc.add(k),
+                );
+                let mut m = bumped;
+                while m != 0 {
+                    let i = k + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    bump::<S8>(t, i, s, &mut pend, &mut np);
+                }
+                let mut m = !(good | bumped) & 0xff;
+                while m != 0 {
+                    retry[nr] = (k + m.trailing_zeros() as usize) as u8;
+                    nr += 1;
+                    m &= m - 1;
+                }
+            }
         }
+        start = blocks * 8;
     }
     for i in start..n {
         match probe::<AVX, S8>(t, l0, i, s) {
             Probe::Value(v) => *oc.add(i) = v,
-            Probe::Bumped => {
-                if let Some(l1) = t.levels.get(1) {
-                    locate_and_prefetch::<S8>(t, l1, i, s);
-                }
-                pend[np] = i as u8;
-                np += 1;
-            }
+            Probe::Bumped => bump::<S8>(t, i, s, &mut pend, &mut np),
             // The writer is rewriting this group right now: retried below.
             Probe::Busy => {
                 retry[nr] = i as u8;
@@ -570,6 +644,26 @@ unsafe fn eval_batch<const AVX: bool, const S8: bool>(
     }
 }
 
+/// Key `i` of a batch was bumped from level 1: locate it in level 2 (if
+/// any), start fetching that group, and add it to the pending keys.
+///
+/// # Safety
+/// `i` is one of `s`'s hashed keys.
+#[inline(always)]
+unsafe fn bump<const S8: bool>(
+    t: &Online,
+    i: usize,
+    s: ScratchPtrs,
+    pend: &mut [u8; BATCH],
+    np: &mut usize,
+) {
+    if let Some(l1) = t.levels.get(1) {
+        locate_and_prefetch::<S8>(t, l1, i, s);
+    }
+    pend[*np] = i as u8;
+    *np += 1;
+}
+
 /// What one key's group in one level says (see [`probe`]).
 enum Probe {
     /// The key's value, read under the seqlock.
@@ -592,7 +686,6 @@ unsafe fn probe<const AVX: bool, const S8: bool>(
     i: usize,
     s: ScratchPtrs,
 ) -> Probe {
-    let stride = if S8 { 8 } else { t.stride };
     let g = *s.gs.add(i) as usize;
     let h = lvl.version(g);
     let h1 = h.load(Ordering::Acquire);
@@ -600,7 +693,7 @@ unsafe fn probe<const AVX: bool, const S8: bool>(
     // Not busy and fp <= threshold, in one compare: (t - fp) wraps to a huge
     // value if fp > t, and BUSY pushes it to >= 0x100.
     if (th.wrapping_sub(*s.hs.add(i) & 0xff) | (h1 & BUSY) << 8) < 0x100 {
-        let v = t.eval_s::<AVX, S8>(lvl.words_ptr().add(g * stride), *s.rs.add(i));
+        let v = t.eval_s::<AVX, S8>(*s.ws.add(i) as *const AtomicU64, *s.rs.add(i));
         fence(Ordering::Acquire);
         if h.load(Ordering::Relaxed) == h1 {
             return Probe::Value(v);
@@ -646,10 +739,12 @@ unsafe fn retry_keys<const AVX: bool>(
 unsafe fn locate_and_prefetch<const S8: bool>(t: &Online, lvl: &Level, i: usize, s: ScratchPtrs) {
     let stride = if S8 { 8 } else { t.stride };
     let (g, fp) = locate(*s.base.add(i), lvl.seed, lvl.n);
+    let w = lvl.words_ptr().add(g * stride);
     *s.gs.add(i) = g as u32;
     *s.hs.add(i) = fp as u32;
+    *s.ws.add(i) = w as u64;
     prefetch(lvl.thresh.as_ptr().add(g));
-    prefetch(lvl.words_ptr().add(g * stride));
+    prefetch(w);
 }
 
 /// A lookup code path. Every path returns the same values; [`LookupPath::best`]
@@ -854,8 +949,42 @@ mod avx {
         v
     }
 
-    /// Level-1 lookup of eight hashed keys in a stride-8 table: their groups
-    /// `gs`, fingerprints `hs` (low byte) and row masks `rs`. Writes all
+    /// Which of eight hashed keys (groups `gs`, fingerprints in the low
+    /// bytes of `hs`) their group's threshold `thr[gs[k]]` sends to the next
+    /// level: bit k of the result.
+    ///
+    /// # Safety
+    /// AVX2; `gs`, `hs` valid for 8 elements; each `gs[k]` a group of the
+    /// level whose thresholds are `thr`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn bumped8(thr: *const u8, gs: *const u32, hs: *const u32) -> u32 {
+        let byte = _mm256_set1_epi32(0xff);
+        let fp = _mm256_and_si256(_mm256_loadu_si256(hs as *const __m256i), byte);
+        let idx = _mm256_loadu_si256(gs as *const __m256i);
+        let th = _mm256_and_si256(gather32::<1>(thr, idx), byte);
+        _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(fp, th))) as u32
+    }
+
+    /// Values of eight keys (row masks `rs`) in the stride-8 groups whose
+    /// words are at `ws[k]`, written to `out[0..8]`.
+    ///
+    /// # Safety
+    /// AVX2; `ws`, `rs`, `out` valid for 8 elements; each `ws[k]` a
+    /// stride-8 group inside its level's lines.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn values8(ws: *const u64, rs: *const u64, out: *mut u8) {
+        let g = |k: usize| *ws.add(k) as *const u64;
+        let v0 = eval8x4([g(0), g(1), g(2), g(3)], rs);
+        let v1 = eval8x4([g(4), g(5), g(6), g(7)], rs.add(4));
+        (out as *mut u32).write_unaligned(v0);
+        (out.add(4) as *mut u32).write_unaligned(v1);
+    }
+
+    /// Level-1 lookup of eight hashed keys in a stride-8 table under their
+    /// stripes' seqlock versions: groups `gs`, the groups' word addresses
+    /// `ws`, fingerprints `hs` (low byte) and row masks `rs`. Writes all
     /// eight values to `out` and returns `(good, bumped)`: the keys whose
     /// value is final (group admitted the key and its stripe was not
     /// rewritten meanwhile), and those the group's threshold sends to the
@@ -863,38 +992,31 @@ mod avx {
     /// be retried.
     ///
     /// # Safety
-    /// AVX2; `gs`, `hs`, `rs`, `out` valid for 8 elements; each `gs[k]` a
-    /// group of the level whose versions, thresholds and words are `ver`,
-    /// `thr` and `wp`.
+    /// AVX2; `gs`, `ws`, `hs`, `rs`, `out` valid for 8 elements; each `gs[k]`
+    /// a group of the level whose versions and thresholds are `ver` and
+    /// `thr`, `ws[k]` the address of its words.
     #[target_feature(enable = "avx2")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn block8(
         ver: *const u32,
         thr: *const u8,
-        wp: *const u64,
         gs: *const u32,
+        ws: *const u64,
         hs: *const u32,
         rs: *const u64,
         out: *mut u8,
     ) -> (u32, u32) {
         let idx = _mm256_loadu_si256(gs as *const __m256i);
         let vidx = _mm256_srli_epi32::<{ super::STRIPE_SHIFT as i32 }>(idx);
-        let byte = _mm256_set1_epi32(0xff);
-        let fp = _mm256_and_si256(_mm256_loadu_si256(hs as *const __m256i), byte);
         // Versions first (the seqlock's acquire side), then thresholds.
         let h1 = gather32::<4>(ver as *const u8, vidx);
-        let th = _mm256_and_si256(gather32::<1>(thr, idx), byte);
         let busy = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32::<31>(h1))) as u32;
-        let bumped = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(fp, th))) as u32;
-        let g = |k: usize| wp.add(*gs.add(k) as usize * 8);
-        let v0 = eval8x4([g(0), g(1), g(2), g(3)], rs);
-        let v1 = eval8x4([g(4), g(5), g(6), g(7)], rs.add(4));
+        let bumped = bumped8(thr, gs, hs);
+        values8(ws, rs, out);
         fence(Ordering::Acquire);
         let h2 = gather32::<4>(ver as *const u8, vidx);
         let same = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(h1, h2))) as u32;
-        (out as *mut u32).write_unaligned(v0);
-        (out.add(4) as *mut u32).write_unaligned(v1);
         (same & !bumped & !busy, bumped & !busy)
     }
 
@@ -913,7 +1035,9 @@ mod avx {
     }
 
     /// Hash eight 4-byte keys: base (the key), level-1 hash, level-1 group,
-    /// row mask. Bit-identical to the scalar `key_hash` + `locate`.
+    /// the address of that group's words (`words` = the level's first word
+    /// and the bytes per group), row mask. Bit-identical to the scalar
+    /// `key_hash` + `locate`.
     #[target_feature(enable = "avx2")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
@@ -921,9 +1045,11 @@ mod avx {
         keys: *const u8,
         s: &Seeds,
         n0: u32,
+        words: (u64, u32),
         base: *mut u32,
         hs: *mut u32,
         gs: *mut u32,
+        ws: *mut u64,
         rs: *mut u64,
     ) {
         let x = _mm256_loadu_si256(keys as *const __m256i);
@@ -939,6 +1065,17 @@ mod avx {
         let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(h), nv);
         let g = _mm256_blend_epi32::<0xAA>(even, odd);
         _mm256_storeu_si256(gs as *mut __m256i, g);
+        let (w0, wb) = (
+            _mm256_set1_epi64x(words.0 as i64),
+            _mm256_set1_epi64x(words.1 as i64),
+        );
+        let addr =
+            |g4: __m128i| _mm256_add_epi64(w0, _mm256_mul_epu32(_mm256_cvtepu32_epi64(g4), wb));
+        _mm256_storeu_si256(ws as *mut __m256i, addr(_mm256_castsi256_si128(g)));
+        _mm256_storeu_si256(
+            ws.add(4) as *mut __m256i,
+            addr(_mm256_extracti128_si256::<1>(g)),
+        );
         let ra = mixv::<16, 13, 16>(
             _mm256_xor_si256(x, _mm256_set1_epi32(s.ra as i32)),
             A_M1,
