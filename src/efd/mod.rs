@@ -49,9 +49,8 @@
 //! A table-wide epoch (odd during every publish) lets the AVX2 bulk lookup
 //! skip the stripes' versions: a batch read between two equal, even epoch
 //! loads saw no write at all. If the epoch moved, that batch is read again
-//! under the stripes' versions, so a batch that overlaps a write costs up to
-//! twice as much (a table under a steady stream of writes is read at about
-//! the striped path's speed).
+//! under the stripes' versions, and so are the rest of that call's batches:
+//! a batch that overlaps a write costs up to about twice as much.
 //!
 //! # Deviations from the suggested design
 //!

@@ -427,9 +427,10 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
 ) {
     let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
     let s = ScratchPtrs::new(&mut scratch);
+    let mut quiet = true;
     for (c, kc) in keys.chunks(BATCH).enumerate() {
         hash_batch::<N, AVX, S8>(t, kc, s);
-        eval_batch::<N, AVX, S8>(t, kc, s, out.as_mut_ptr().add(c * BATCH));
+        quiet = eval_batch::<N, AVX, S8>(t, kc, s, out.as_mut_ptr().add(c * BATCH), quiet);
     }
 }
 
@@ -489,7 +490,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// versions, and keeps that result if the table's epoch was even before and
 /// unchanged after (no write at all in between). Otherwise it hashes the
 /// batch again (the first try moved bumped keys to deeper levels) and reads
-/// it under the stripes' versions.
+/// it under the stripes' versions. Only tries if `quiet` (no earlier batch
+/// of the call failed); returns whether this one may try next time.
 ///
 /// # Safety
 /// As [`bulk_core`]; `kc.len() <= BATCH` keys of `s` written by
@@ -500,20 +502,24 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
     kc: &[[u8; N]],
     s: ScratchPtrs,
     oc: *mut u8,
-) {
+    quiet: bool,
+) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if AVX && S8 && kc.len() >= 8 {
+    if AVX && S8 && quiet && kc.len() >= 8 {
         let e1 = t.epoch.0.load(Ordering::Acquire);
         if e1 & 1 == 0 {
             eval_levels::<AVX, S8, true>(t, kc.len(), s, oc);
             fence(Ordering::Acquire);
             if t.epoch.0.load(Ordering::Relaxed) == e1 {
-                return;
+                return true;
             }
             hash_batch::<N, AVX, S8>(t, kc, s);
         }
+        eval_levels::<AVX, S8, false>(t, kc.len(), s, oc);
+        return false;
     }
-    eval_levels::<AVX, S8, false>(t, kc.len(), s, oc)
+    eval_levels::<AVX, S8, false>(t, kc.len(), s, oc);
+    quiet
 }
 
 /// Evaluate a batch of `n` hashed keys level by level. Level 1: on the AVX2
