@@ -941,17 +941,11 @@ mod avx {
     #[inline]
     unsafe fn gather32<const SCALE: u8>(base: *const u8, idx: __m256i) -> __m256i {
         let v: __m256i;
-        if SCALE == 4 {
-            asm!("vpcmpeqd {m}, {m}, {m}",
-                 "vpgatherdd {v}, dword ptr [{b} + {i} * 4], {m}",
-                 v = out(ymm_reg) v, m = out(ymm_reg) _, i = in(ymm_reg) idx,
-                 b = in(reg) base, options(nostack, preserves_flags, readonly));
-        } else {
-            asm!("vpcmpeqd {m}, {m}, {m}",
-                 "vpgatherdd {v}, dword ptr [{b} + {i} * 1], {m}",
-                 v = out(ymm_reg) v, m = out(ymm_reg) _, i = in(ymm_reg) idx,
-                 b = in(reg) base, options(nostack, preserves_flags, readonly));
-        }
+        asm!("vpcmpeqd {m}, {m}, {m}",
+             "vpgatherdd {v}, dword ptr [{b} + {i} * {s}], {m}",
+             v = out(ymm_reg) v, m = out(ymm_reg) _, i = in(ymm_reg) idx,
+             b = in(reg) base, s = const SCALE,
+             options(nostack, preserves_flags, readonly));
         v
     }
 
