@@ -1009,6 +1009,39 @@ mod tests {
         }
     }
 
+    /// The bulk lookup reads a batch under the table's epoch when no write
+    /// is in flight, and under the stripes' versions when one is: both give
+    /// every key its value, in one-batch calls and in long ones, on every
+    /// path, bumped keys included.
+    #[test]
+    fn bulk_lookup_with_and_without_a_write_in_flight() {
+        let n = 60_000u32;
+        let mut e = Efd::<4>::new(64_000, 8).unwrap();
+        for i in 0..n {
+            e.insert(&key(i), (i * 13) as u8).unwrap();
+        }
+        assert!(e.level_keys()[1] > 1000, "too few bumped keys to test");
+        let r = e.reader();
+        let keys: Vec<[u8; 4]> = (0..n).map(key).collect();
+        let want: Vec<u8> = (0..n).map(|i| (i * 13) as u8).collect();
+        for path in LookupPath::supported() {
+            for held in [false, true] {
+                e.online.hold_epoch(held);
+                for call in [32, keys.len()] {
+                    let mut out = vec![0u8; keys.len()];
+                    for (kc, oc) in keys.chunks(call).zip(out.chunks_mut(call)) {
+                        r.lookup_bulk_with(path, kc, oc);
+                    }
+                    assert!(
+                        out == want,
+                        "{path:?}, write in flight {held}, calls of {call}"
+                    );
+                }
+            }
+            e.online.hold_epoch(false);
+        }
+    }
+
     #[test]
     fn value_width_and_errors() {
         assert_eq!(

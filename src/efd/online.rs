@@ -240,6 +240,16 @@ impl Online {
         self.epoch.0.store(ep.wrapping_add(2), Ordering::Release);
     }
 
+    /// Holds the write epoch odd, as a publish in flight does, or releases
+    /// it: tests force the bulk lookup onto its per-stripe path with it.
+    #[cfg(test)]
+    pub(crate) fn hold_epoch(&self, held: bool) {
+        let e = self.epoch.0.load(Ordering::Relaxed);
+        if (e & 1 == 1) != held {
+            self.epoch.0.store(e.wrapping_add(1), Ordering::Release);
+        }
+    }
+
     /// Write a group during a bulk build (no concurrent readers exist yet).
     pub(crate) fn init_group(&self, l: usize, g: usize, w: &[u64; 8], t: u8) {
         self.publish(l, g, w, t);
