@@ -215,12 +215,22 @@ impl<const N: usize> Burst<N> {
     /// Frees every held mbuf in one call; returns how many.
     #[inline]
     pub fn free_all(&mut self) -> usize {
-        let n = self.len;
+        self.free_front(self.len)
+    }
+
+    /// Frees the first `n` held mbufs (at most all) in one call; the rest
+    /// move to the front. Returns how many were freed.
+    #[inline]
+    pub fn free_front(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
         if n > 0 {
-            self.len = 0;
-            // SAFETY: slots 0..n hold owned mbufs; after this call they are gone
-            // and len is 0 so they are not touched again.
-            unsafe { sys::rte_pktmbuf_free_bulk(self.raw_ptr(), n as u32) };
+            // SAFETY: slots 0..n hold owned mbufs; they are freed here and
+            // `consumed` drops them from the burst, so they are not touched
+            // again.
+            unsafe {
+                sys::rte_pktmbuf_free_bulk(self.raw_ptr(), n as u32);
+                self.consumed(n);
+            }
         }
         n
     }

@@ -86,7 +86,16 @@ impl Producer {
     /// on failure (not enough room) it is unchanged. Returns success.
     #[inline]
     pub fn enqueue_bulk<const N: usize>(&mut self, burst: &mut Burst<N>) -> bool {
-        let n = burst.len() as u32;
+        let n = burst.len();
+        self.enqueue_front(burst, n)
+    }
+
+    /// Enqueues the first `n` mbufs of the burst (at most its length) or
+    /// nothing. On success they leave the burst and the rest move to its
+    /// front; on failure it is unchanged. Returns success.
+    #[inline]
+    pub fn enqueue_front<const N: usize>(&mut self, burst: &mut Burst<N>, n: usize) -> bool {
+        let n = n.min(burst.len()) as u32;
         if n == 0 {
             return true;
         }
