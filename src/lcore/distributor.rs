@@ -182,7 +182,8 @@ impl<T: FlowLookup> Distributor<T> {
                         if born[node] == EMPTY {
                             born[node] = rx_bursts;
                         } else if rx_bursts.wrapping_sub(born[node]) >= max_wait {
-                            enqueue_or_drop(&mut self.rings[node], buf, NODE_BUF, stats, node);
+                            let n = buf.len();
+                            enqueue_or_drop(&mut self.rings[node], buf, n, stats, node);
                             born[node] = EMPTY;
                         }
                     }
@@ -207,12 +208,13 @@ impl<T: FlowLookup> Distributor<T> {
 fn flush_all(rings: &mut [Producer], bufs: &mut [Burst<NODE_BUF>], stats: &Stats) {
     for (node, (ring, buf)) in rings.iter_mut().zip(bufs.iter_mut()).enumerate() {
         if !buf.is_empty() {
-            enqueue_or_drop(ring, buf, NODE_BUF, stats, node);
+            let n = buf.len();
+            enqueue_or_drop(ring, buf, n, stats, node);
         }
     }
 }
 
-/// Enqueues the first `n` packets of `buf` (at most all) or none: a full ring
+/// Enqueues the first `n` packets of `buf` (`n <= buf.len()`) or none: a full ring
 /// is a counted drop for that node (`rx_drop`), and those packets are freed.
 /// The rest stay in `buf`.
 #[inline]
@@ -223,7 +225,7 @@ fn enqueue_or_drop(
     stats: &Stats,
     node: usize,
 ) {
-    let n = n.min(buf.len());
+    debug_assert!(n <= buf.len());
     let counters = &stats.nodes[node];
     if ring.enqueue_front(buf, n) {
         counters.rx.add(n as u64);
