@@ -42,3 +42,43 @@ pub(crate) fn prefetch(p: *const u8) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
 }
+
+/// Prefetching for writing (`prefetchw`) where the CPU has it, else a read
+/// prefetch. For lines another core wrote or read last that this one is
+/// about to write: fetched in the exclusive state, the later stores need no
+/// second exchange with that core.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WritePrefetch {
+    has_prefetchw: bool,
+}
+
+impl WritePrefetch {
+    /// Checks the CPU once (CPUID 8000_0001h ECX bit 8, PRFCHW, on AMD
+    /// and Intel alike).
+    pub(crate) fn detect() -> WritePrefetch {
+        #[cfg(target_arch = "x86_64")]
+        let has_prefetchw = {
+            use std::arch::x86_64::__cpuid;
+            __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & (1 << 8) != 0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let has_prefetchw = false;
+        WritePrefetch { has_prefetchw }
+    }
+
+    /// Starts fetching the line at `p` (any address: it never faults).
+    #[inline(always)]
+    pub(crate) fn line(self, p: *const u8) {
+        #[cfg(target_arch = "x86_64")]
+        if self.has_prefetchw {
+            // SAFETY: `prefetchw` is a hint that the CPU has (checked by
+            // `detect`); it never faults, whatever the address.
+            unsafe {
+                std::arch::asm!("prefetchw byte ptr [{p}]", p = in(reg) p,
+                                options(nostack, preserves_flags, readonly));
+            }
+            return;
+        }
+        prefetch(p);
+    }
+}

@@ -30,6 +30,12 @@ impl Mbuf {
         p
     }
 
+    /// The raw pointer, still owned by this handle.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut sys::rte_mbuf {
+        self.0.as_ptr()
+    }
+
     /// The first segment's data.
     #[inline]
     pub fn data(&self) -> &[u8] {

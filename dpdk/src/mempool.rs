@@ -1,7 +1,7 @@
 //! Packet-buffer mempools.
 
 use crate::error::{Error, Result};
-use crate::sys;
+use crate::{sys, WritePrefetch};
 use std::ffi::CString;
 use std::ptr::NonNull;
 
@@ -85,6 +85,67 @@ impl Mempool {
         let m = unsafe { sys::rte_pktmbuf_alloc(self.raw.as_ptr()) };
         // SAFETY: a non-null mbuf just allocated is exclusively ours.
         NonNull::new(m).map(|m| unsafe { crate::mbuf::Mbuf::from_raw(m) })
+    }
+}
+
+/// The mempool cache of one lcore, seen from that lcore: which mbufs its
+/// next allocations will return. Not `Send`: it must stay on the lcore it
+/// was taken on (the one that allocates from it).
+pub struct LcoreCache {
+    cache: NonNull<sys::rte_mempool_cache>,
+    prefetch: WritePrefetch,
+}
+
+impl LcoreCache {
+    /// The calling lcore's cache of `pool` (None when the pool has no
+    /// caches or the caller is not an EAL lcore).
+    ///
+    /// # Safety
+    /// `pool` is a live mempool that outlives the returned handle.
+    pub unsafe fn of_calling_lcore(pool: *mut sys::rte_mempool) -> Option<LcoreCache> {
+        // SAFETY: `pool` is live (caller); the lookup only reads its header.
+        let cache = unsafe { sys::rte_mempool_default_cache(pool, sys::rte_lcore_id()) };
+        NonNull::new(cache).map(|cache| LcoreCache {
+            cache,
+            prefetch: WritePrefetch::detect(),
+        })
+    }
+
+    /// The mbufs this lcore's next allocations from the pool will return,
+    /// in that order: the top `n` of its cache (fewer if it holds fewer;
+    /// beyond them the pool refills the cache from its shared store).
+    #[inline]
+    pub fn upcoming(&self, n: usize) -> impl Iterator<Item = *mut sys::rte_mbuf> + '_ {
+        let c = self.cache.as_ptr();
+        // SAFETY: the cache belongs to the calling lcore (taken on it, and
+        // the handle cannot leave it), the only one that changes it, so
+        // reading `len` and the object pointers below it races with nothing;
+        // `len` never exceeds the `objs` array. The cache hands out objects
+        // from its top down (`rte_mempool_do_generic_get`).
+        let (objs, len) = unsafe {
+            let len = ((*c).len as usize).min((*c).objs.len());
+            (&raw const (*c).objs as *const *mut sys::rte_mbuf, len)
+        };
+        // SAFETY: `len - i` is in 0..len for i in 1..=min(n, len).
+        (1..=n.min(len)).map(move |i| unsafe { *objs.add(len - i) })
+    }
+
+    /// Starts fetching, for writing, both header lines of the next `n`
+    /// mbufs this lcore will take from its cache ([`LcoreCache::upcoming`]).
+    /// A PMD that allocates mbufs (to receive into, or to refill its
+    /// descriptors) writes both lines of every one of them; when another
+    /// lcore freed them, each is a cache miss to that core, and the PMD's
+    /// loop takes them one after the other. Prefetched a burst ahead, they
+    /// overlap each other and the caller's work.
+    #[inline]
+    pub fn prefetch_next(&self, n: usize) {
+        for m in self.upcoming(n) {
+            // An object of a pktmbuf pool starts with its `rte_mbuf`, two
+            // cache lines.
+            let p = m as *const u8;
+            self.prefetch.line(p);
+            self.prefetch.line(p.wrapping_add(64));
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::error::{check, Error, Result};
 use crate::mbuf::Burst;
-use crate::mempool::Mempool;
+use crate::mempool::{LcoreCache, Mempool};
 use crate::sys;
 use std::os::raw::c_char;
 
@@ -109,8 +109,9 @@ impl Port {
         Ok((info.max_rx_queues, info.max_tx_queues))
     }
 
-    /// Configures the port and sets up its queues, receiving into `pool`.
-    /// Returns one handle per queue; each may be used by one lcore only.
+    /// Configures the port and sets up its queues, receiving into `pool`,
+    /// which must outlive the queues' use. Returns one handle per queue;
+    /// each may be used by one lcore only.
     pub fn configure(
         &self,
         conf: PortConf,
@@ -151,7 +152,11 @@ impl Port {
             check(|| format!("set up tx queue {q} of port {id}"), ret)?;
         }
         let rx = (0..conf.rx_queues)
-            .map(|queue| RxQueue { port: id, queue })
+            .map(|queue| RxQueue {
+                port: id,
+                queue,
+                pool: pool.as_ptr(),
+            })
             .collect();
         let tx = (0..conf.tx_queues)
             .map(|queue| TxQueue { port: id, queue })
@@ -206,12 +211,27 @@ impl Port {
 pub struct RxQueue {
     port: u16,
     queue: u16,
+    /// The pool the device receives into.
+    pool: *mut sys::rte_mempool,
 }
+
+// SAFETY: the pool pointer is only handed to DPDK (mempools are thread-safe);
+// the queue itself is used by one lcore at a time (`&mut self`).
+unsafe impl Send for RxQueue {}
 
 impl RxQueue {
     /// Its port id.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The calling lcore's cache of the pool this queue receives into: see
+    /// [`LcoreCache::prefetch_next`]. Call it on the lcore that polls the
+    /// queue. The pool outlives the queue's use (as for receiving).
+    pub fn alloc_cache(&self) -> Option<LcoreCache> {
+        // SAFETY: the pool the queue was set up with lives while the queue
+        // is used (`Port::configure`'s contract).
+        unsafe { LcoreCache::of_calling_lcore(self.pool) }
     }
 
     /// Receives up to the burst's spare room; returns how many arrived.

@@ -72,6 +72,21 @@ fn safe_layer_on_virtual_devices() {
     assert_eq!(sent, 32);
     assert!(burst.is_empty());
 
+    // The lcore cache's upcoming mbufs are the ones the device's next
+    // allocations return (the tx above put 32 back in this lcore's cache).
+    let cache = rxq[0].alloc_cache().expect("the main lcore has a cache");
+    let next: Vec<_> = cache.upcoming(8).collect();
+    assert_eq!(next.len(), 8);
+    cache.prefetch_next(32);
+    let mut eight: Burst<8> = Burst::new();
+    assert_eq!(rxq[0].rx_burst(&mut eight), 8);
+    let got: Vec<_> = eight.as_slice().iter().map(|m| m.as_ptr()).collect();
+    assert_eq!(
+        got, next,
+        "the PMD allocates the cache's top mbufs, top first"
+    );
+    drop(eight);
+
     // Rings: all-or-nothing bulk enqueue, burst dequeue, leftovers freed on drop.
     let (mut prod, mut cons) = ring::mbuf_ring("test_ring", 64, 0).expect("ring");
     let mut full: Burst<32> = Burst::new();

@@ -93,10 +93,13 @@ impl<T: FlowLookup> Distributor<T> {
         let mut born = vec![EMPTY; num_nodes];
         let mut rx_bursts = 0u32;
         let mut pending = false;
+        // This lcore's cache of each queue's pool: the mbufs the next rx
+        // bursts will be given (freed by the workers' cores).
+        let alloc_caches: Vec<_> = self.rx.iter().map(|rx| rx.queue.alloc_cache()).collect();
 
         while !self.stop.rx_stopped() {
             let mut round_got = false;
-            for rx in self.rx.iter_mut() {
+            for (rx, cache) in self.rx.iter_mut().zip(&alloc_caches) {
                 let n = rx.queue.rx_burst_max(&mut burst, burst_max);
                 if n == 0 {
                     stats.distributor.idle_polls.add(1);
@@ -104,6 +107,11 @@ impl<T: FlowLookup> Distributor<T> {
                 }
                 // Busy cycles: from a non-empty rx burst to its last enqueue.
                 let t0 = rdtsc();
+                // The device's next refill writes the headers of as many
+                // mbufs again: fetch them while this burst is processed.
+                if let Some(c) = cache {
+                    c.prefetch_next(n);
+                }
                 round_got = true;
                 pending = true;
                 rx_bursts = rx_bursts.wrapping_add(1);
