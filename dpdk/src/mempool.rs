@@ -104,7 +104,7 @@ impl LcoreCache {
     /// `pool` is a live mempool that outlives the returned handle.
     pub unsafe fn of_calling_lcore(pool: *mut sys::rte_mempool) -> Option<LcoreCache> {
         // SAFETY: `pool` is live (caller); the lookup only reads its header.
-        let cache = unsafe { sys::rte_mempool_default_cache(pool, sys::rte_lcore_id()) };
+        let cache = unsafe { sys::rte_mempool_default_cache(pool, crate::eal::lcore_id()) };
         NonNull::new(cache).map(|cache| LcoreCache {
             cache,
             prefetch: WritePrefetch::detect(),
