@@ -19,20 +19,36 @@ fn moving_key(i: u32) -> [u8; 4] {
 fn churn_key(i: u32) -> [u8; 4] {
     (0x8000_0000 | i).to_be_bytes()
 }
-fn stable_val(i: u32) -> u8 {
-    (i.wrapping_mul(0x9e37_79b1) >> 24) as u8
+fn stable_val(i: u32, mask: u8) -> u8 {
+    (i.wrapping_mul(0x9e37_79b1) >> 24) as u8 & mask
 }
-fn moving_vals(i: u32) -> (u8, u8) {
-    let a = (i.wrapping_mul(0x85eb_ca6b) >> 24) as u8;
-    (a, a ^ 0x5a)
+/// A moving key's two values (they differ in the width's low bit or two).
+fn moving_vals(i: u32, mask: u8) -> (u8, u8) {
+    let a = (i.wrapping_mul(0x85eb_ca6b) >> 24) as u8 & mask;
+    (a, (a ^ 0x5b) & mask)
 }
 
+/// 8-bit values: the stride-8 lookup (one 64-byte line per group).
 #[test]
-fn readers_never_see_torn_or_foreign_values() {
+fn readers_never_see_torn_or_foreign_values_8_bits() {
+    stress(8);
+}
+
+/// 2-bit values (the appliance with 3 or 4 nodes): the narrow lookup, four
+/// groups per line.
+#[test]
+fn readers_never_see_torn_or_foreign_values_2_bits() {
+    stress(2);
+}
+
+fn stress(bits: u32) {
+    let mask = ((1u32 << bits) - 1) as u8;
+    let stable_val = move |i: u32| stable_val(i, mask);
+    let moving_vals = move |i: u32| moving_vals(i, mask);
     let cap = 40_000usize;
     let n_stable = 30_000u32;
     let n_moving = 2_000u32;
-    let mut efd = Efd::<4>::new(cap, 8).unwrap();
+    let mut efd = Efd::<4>::new(cap, bits).unwrap();
     for i in 0..n_stable {
         efd.insert(&stable_key(i), stable_val(i)).unwrap();
     }
@@ -41,7 +57,7 @@ fn readers_never_see_torn_or_foreign_values() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let checks = Arc::new(AtomicU64::new(0));
-    let duration = Duration::from_secs(4);
+    let duration = Duration::from_secs(3);
 
     let mut readers = Vec::new();
     for t in 0..2u64 {
@@ -120,7 +136,7 @@ fn readers_never_see_torn_or_foreign_values() {
             }
         }
         for _ in 0..200 {
-            match efd.insert(&churn_key(next_churn), rng.next() as u8) {
+            match efd.insert(&churn_key(next_churn), rng.next() as u8 & mask) {
                 Ok(_) => churn.push(next_churn),
                 Err(_) => failures += 1,
             }
@@ -150,7 +166,7 @@ fn readers_never_see_torn_or_foreign_values() {
     }
     let checks = checks.load(Ordering::Relaxed);
     eprintln!(
-        "{flips} flips, {next_churn} churn inserts ({failures} failed), {checks} reader checks, levels {:?}",
+        "{bits}-bit values: {flips} flips, {next_churn} churn inserts ({failures} failed), {checks} reader checks, levels {:?}",
         efd.level_keys()
     );
     assert!(flips > 1000 && checks > 10_000);

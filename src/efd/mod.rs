@@ -1012,18 +1012,25 @@ mod tests {
     /// The bulk lookup reads a batch under the table's epoch when no write
     /// is in flight, and under the stripes' versions when one is: both give
     /// every key its value, in one-batch calls and in long ones, on every
-    /// path, bumped keys included.
+    /// path and value width, bumped keys included.
     #[test]
     fn bulk_lookup_with_and_without_a_write_in_flight() {
+        for bits in 1..=8 {
+            bulk_lookup_with_and_without_a_write_in_flight_at(bits);
+        }
+    }
+
+    fn bulk_lookup_with_and_without_a_write_in_flight_at(bits: u32) {
         let n = 60_000u32;
-        let mut e = Efd::<4>::new(64_000, 8).unwrap();
+        let mask = ((1u32 << bits) - 1) as u8;
+        let mut e = Efd::<4>::new(64_000, bits).unwrap();
         for i in 0..n {
-            e.insert(&key(i), (i * 13) as u8).unwrap();
+            e.insert(&key(i), (i * 13) as u8 & mask).unwrap();
         }
         assert!(e.level_keys()[1] > 1000, "too few bumped keys to test");
         let r = e.reader();
         let keys: Vec<[u8; 4]> = (0..n).map(key).collect();
-        let want: Vec<u8> = (0..n).map(|i| (i * 13) as u8).collect();
+        let want: Vec<u8> = (0..n).map(|i| (i * 13) as u8 & mask).collect();
         for path in LookupPath::supported() {
             for held in [false, true] {
                 e.online.hold_epoch(held);
@@ -1034,7 +1041,7 @@ mod tests {
                     }
                     assert!(
                         out == want,
-                        "{path:?}, write in flight {held}, calls of {call}"
+                        "{bits}-bit values, {path:?}, write in flight {held}, calls of {call}"
                     );
                 }
             }

@@ -515,7 +515,7 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
     quiet: bool,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if AVX && S8 && quiet && kc.len() >= 8 {
+    if AVX && quiet && kc.len() >= 8 {
         let e1 = t.epoch.0.load(Ordering::Acquire);
         if e1 & 1 == 0 {
             eval_levels::<AVX, S8, true>(t, kc.len(), s, oc);
@@ -559,7 +559,7 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
     let mut nr = 0usize;
     let mut start = 0;
     #[cfg(target_arch = "x86_64")]
-    if AVX && S8 {
+    if AVX && (S8 || QUIET) {
         let blocks = n / 8;
         if QUIET {
             let mut bumped = [0u32; BATCH / 8];
@@ -581,11 +581,16 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
                 }
             }
             for b in 0..blocks {
-                avx::values8(
+                let (ws, rs, o) = (
                     s.ws.add(8 * b) as *const u64,
                     s.rs.add(8 * b),
                     oc.add(8 * b),
                 );
+                if S8 {
+                    avx::values8(ws, rs, o);
+                } else {
+                    avx::values_narrow(t.stride, t.vmask, ws, rs, o);
+                }
             }
         } else {
             for b in 0..blocks {
@@ -782,7 +787,10 @@ impl LookupPath {
         match self {
             LookupPath::Scalar => true,
             #[cfg(target_arch = "x86_64")]
-            LookupPath::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            LookupPath::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("popcnt")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             LookupPath::Avx2 => false,
         }
@@ -992,6 +1000,41 @@ mod avx {
         (out.add(4) as *mut u32).write_unaligned(v1);
     }
 
+    /// Values of eight keys (row masks `rs`) in groups of stride 1 to 4 (1 to
+    /// 4-bit values, `vmask` the width's mask) whose words are at `ws[k]`,
+    /// written to `out[0..8]`: `popcnt` parities for one or two words, the
+    /// 256-bit [`eval4`] for three or four.
+    ///
+    /// # Safety
+    /// AVX2 and POPCNT; `ws`, `rs`, `out` valid for 8 elements; each `ws[k]`
+    /// a group of that stride inside its level's lines.
+    #[target_feature(enable = "avx2,popcnt")]
+    #[inline]
+    pub(super) unsafe fn values_narrow(
+        stride: usize,
+        vmask: u8,
+        ws: *const u64,
+        rs: *const u64,
+        out: *mut u8,
+    ) {
+        use std::sync::atomic::AtomicU64;
+        if stride <= 2 {
+            for k in 0..8 {
+                let p = *ws.add(k) as *const AtomicU64;
+                let r = *rs.add(k);
+                let mut v = ((*p).load(Ordering::Relaxed) & r).count_ones() & 1;
+                if stride == 2 {
+                    v |= (((*p.add(1)).load(Ordering::Relaxed) & r).count_ones() & 1) << 1;
+                }
+                *out.add(k) = v as u8;
+            }
+        } else {
+            for k in 0..8 {
+                *out.add(k) = eval4(*ws.add(k) as *const u64, *rs.add(k)) & vmask;
+            }
+        }
+    }
+
     /// Level-1 lookup of eight hashed keys in a stride-8 table under their
     /// stripes' seqlock versions: groups `gs`, the groups' word addresses
     /// `ws`, fingerprints `hs` (low byte) and row masks `rs`. Writes all
@@ -1108,12 +1151,12 @@ mod avx {
         );
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
         bulk_core::<N, true>(t, keys, out)
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     pub(super) unsafe fn lookup_one(t: &Online, kh: KeyHash) -> u8 {
         t.lookup_from::<true>(0, kh)
     }
