@@ -589,7 +589,11 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
                 if S8 {
                     avx::values8(ws, rs, o);
                 } else {
-                    avx::values_narrow(t.stride, t.vmask, ws, rs, o);
+                    match t.stride {
+                        1 => avx::values_narrow::<1>(t.vmask, ws, rs, o),
+                        2 => avx::values_narrow::<2>(t.vmask, ws, rs, o),
+                        _ => avx::values_narrow::<4>(t.vmask, ws, rs, o),
+                    }
                 }
             }
         } else {
@@ -1000,37 +1004,102 @@ mod avx {
         (out.add(4) as *mut u32).write_unaligned(v1);
     }
 
-    /// Values of eight keys (row masks `rs`) in groups of stride 1 to 4 (1 to
-    /// 4-bit values, `vmask` the width's mask) whose words are at `ws[k]`,
-    /// written to `out[0..8]`: `popcnt` parities for one or two words, the
-    /// 256-bit [`eval4`] for three or four.
+    /// Two stride-2 groups `[p0 | p1]` (32 bytes), which the writer may be
+    /// storing to concurrently: in asm, like [`load256`].
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn load2x128(p0: *const u64, p1: *const u64) -> __m256i {
+        let v: __m256i;
+        asm!("vmovdqu {v:x}, xmmword ptr [{p0}]",
+             "vinserti128 {v}, {v}, xmmword ptr [{p1}], 1",
+             v = out(ymm_reg) v, p0 = in(reg) p0, p1 = in(reg) p1,
+             options(nostack, preserves_flags, readonly));
+        v
+    }
+
+    /// Bit `i` of `m` (a permutation of four keys' two value bits, see
+    /// [`values2x4`]) → the bytes of the four values, key 0 in the low byte.
+    static UNPACK2X4: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut m = 0;
+        while m < 256 {
+            // Dword j of the parity vector: key (j >> 2 & 1) + 2 (j & 1) of
+            // the four, value bit (j >> 1 & 1).
+            let mut j = 0;
+            while j < 8 {
+                if m >> j & 1 == 1 {
+                    let key = (j >> 2 & 1) + 2 * (j & 1);
+                    t[m] |= 1 << (8 * key + (j >> 1 & 1));
+                }
+                j += 1;
+            }
+            m += 1;
+        }
+        t
+    };
+
+    /// Values of four keys (row masks `rs`) in stride-2 groups (2-bit
+    /// values) whose words are at `ws[k]`, as four bytes (key 0 in the low
+    /// byte). Keys 0, 1 and 2, 3 share a 256-bit load; each 64-bit lane's
+    /// parity is folded to a nibble and looked up.
+    ///
+    /// # Safety
+    /// AVX2; `ws`, `rs` valid for 4 elements; each `ws[k]` a stride-2 group
+    /// inside its level's lines.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn values2x4(ws: *const u64, rs: *const u64) -> u32 {
+        let g = |k: usize| *ws.add(k) as *const u64;
+        let r = _mm256_loadu_si256(rs as *const __m256i);
+        // Keys 0 | 1 and 2 | 3, each key's row mask in both its words' lanes.
+        let xa = _mm256_and_si256(load2x128(g(0), g(1)), _mm256_permute4x64_epi64::<0x50>(r));
+        let xb = _mm256_and_si256(load2x128(g(2), g(3)), _mm256_permute4x64_epi64::<0xfa>(r));
+        // Fold each lane to 32 bits: a's in the even dwords, b's in the odd.
+        let mut c = _mm256_blend_epi32::<0xAA>(
+            _mm256_xor_si256(xa, _mm256_srli_epi64::<32>(xa)),
+            _mm256_xor_si256(xb, _mm256_slli_epi64::<32>(xb)),
+        );
+        c = _mm256_xor_si256(c, _mm256_srli_epi32::<16>(c));
+        c = _mm256_xor_si256(c, _mm256_srli_epi32::<8>(c));
+        c = _mm256_xor_si256(c, _mm256_srli_epi32::<4>(c));
+        let nib = _mm256_and_si256(c, _mm256_set1_epi32(0x0f));
+        let par = _mm256_shuffle_epi8(parity_table(), nib);
+        let m = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32::<31>(par)));
+        *UNPACK2X4.get_unchecked(m as usize)
+    }
+
+    /// Values of eight keys (row masks `rs`) in groups of stride `S` = 1 to
+    /// 4 (1 to 4-bit values, `vmask` the width's mask) whose words are at
+    /// `ws[k]`, written to `out[0..8]`: a `popcnt` parity for one word,
+    /// [`values2x4`] for two, the 256-bit [`eval4`] for three or four.
     ///
     /// # Safety
     /// AVX2 and POPCNT; `ws`, `rs`, `out` valid for 8 elements; each `ws[k]`
-    /// a group of that stride inside its level's lines.
+    /// a group of stride `S` inside its level's lines.
     #[target_feature(enable = "avx2,popcnt")]
     #[inline]
-    pub(super) unsafe fn values_narrow(
-        stride: usize,
+    pub(super) unsafe fn values_narrow<const S: usize>(
         vmask: u8,
         ws: *const u64,
         rs: *const u64,
         out: *mut u8,
     ) {
         use std::sync::atomic::AtomicU64;
-        if stride <= 2 {
-            for k in 0..8 {
-                let p = *ws.add(k) as *const AtomicU64;
-                let r = *rs.add(k);
-                let mut v = ((*p).load(Ordering::Relaxed) & r).count_ones() & 1;
-                if stride == 2 {
-                    v |= (((*p.add(1)).load(Ordering::Relaxed) & r).count_ones() & 1) << 1;
+        match S {
+            1 => {
+                for k in 0..8 {
+                    let w = (*(*ws.add(k) as *const AtomicU64)).load(Ordering::Relaxed);
+                    *out.add(k) = ((w & *rs.add(k)).count_ones() & 1) as u8;
                 }
-                *out.add(k) = v as u8;
             }
-        } else {
-            for k in 0..8 {
-                *out.add(k) = eval4(*ws.add(k) as *const u64, *rs.add(k)) & vmask;
+            2 => {
+                (out as *mut u32).write_unaligned(values2x4(ws, rs));
+                (out.add(4) as *mut u32).write_unaligned(values2x4(ws.add(4), rs.add(4)));
+            }
+            _ => {
+                for k in 0..8 {
+                    *out.add(k) = eval4(*ws.add(k) as *const u64, *rs.add(k)) & vmask;
+                }
             }
         }
     }
