@@ -206,7 +206,9 @@ fn values(n: usize, seed: u64) -> Vec<u8> {
     (0..n).map(|_| rng.next() as u8).collect()
 }
 
-fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>, rte: bool) {
+/// 8-bit tables of `n` keys, every native path (and `rte_efd` if `rte`);
+/// returns the `rte_efd` table for [`widths_section`].
+fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<Rte> {
     let cap = (n as f64 / 0.95).ceil() as usize;
     let vals = values(n, 7);
     let t0 = Instant::now();
@@ -229,7 +231,7 @@ fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>, rte: bool) {
         natives.iter().map(|t| t as &dyn LookupUnderTest).collect();
     let rte_table = rte.then(|| {
         let t0 = Instant::now();
-        let (t, mut lat) = build_rte(&format!("efd_{label}_{n}"), cap, &keys, &vals);
+        let (t, mut lat) = build_rte(&format!("efd_{label}_{n}"), cap, keys, &vals);
         lat.sort_unstable();
         (t, t0.elapsed(), lat)
     });
@@ -278,6 +280,139 @@ fn lookup_section(n: usize, label: &str, keys: Vec<[u8; 4]>, rte: bool) {
         efd.online_bytes() as f64 * 8.0 / n as f64,
         efd.total_bytes() as f64 / n as f64
     );
+    rte_table.map(|(t, _, _)| t)
+}
+
+/// This machine's memory floor for a lookup that streams through many keys:
+/// ns per read of a random 64-byte line of an array of `bytes` (allocated
+/// as in [`line_read_floor`]), each line prefetched 64 reads ahead, with no
+/// computation.
+fn streaming_floor(bytes: usize) -> Stat {
+    const AHEAD: usize = 64;
+    let lines = bytes.div_ceil(64);
+    let layout = std::alloc::Layout::from_size_align(lines * 64, 2 << 20).expect("layout");
+    // SAFETY: nonzero size; freed below with the same layout.
+    let p = unsafe { std::alloc::alloc(layout) } as *mut u64;
+    assert!(!p.is_null(), "out of memory");
+    // SAFETY: `p` heads `lines * 64` bytes of our own (the advice is a hint).
+    unsafe { libc::madvise(p as *mut libc::c_void, lines * 64, libc::MADV_HUGEPAGE) };
+    for i in 0..lines * 8 {
+        // SAFETY: in bounds.
+        unsafe { p.add(i).write(i as u64) };
+    }
+    let mut rng = Rng::new(6);
+    let idx: Vec<u32> = (0..1 << 20)
+        .map(|_| (rng.next() % lines as u64) as u32)
+        .collect();
+    let mut res = Vec::new();
+    for _ in 0..RUNS {
+        let t0 = Instant::now();
+        let mut acc = 0u64;
+        for (j, &i) in idx.iter().enumerate() {
+            if let Some(&ahead) = idx.get(j + AHEAD) {
+                // SAFETY: a prefetch never faults.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                    _mm_prefetch::<_MM_HINT_T0>(p.add(ahead as usize * 8) as *const i8)
+                };
+            }
+            // SAFETY: `i < lines`.
+            acc = acc.wrapping_add(unsafe { p.add(i as usize * 8).read() });
+        }
+        black_box(acc);
+        res.push(t0.elapsed().as_nanos() as f64 / idx.len() as f64);
+    }
+    // SAFETY: allocated above with this layout.
+    unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+    stat(res)
+}
+
+/// Bulk lookup of the same `n` random keys in tables of 1, 2, 4 and 8-bit
+/// values (the appliance uses the fewest bits that hold its node ids: 2 for
+/// 3 or 4 nodes), best native path, interleaved with `rte` (8-bit values,
+/// its only width) if given.
+fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
+    const WIDTHS: [u32; 4] = [1, 2, 4, 8];
+    let cap = (n as f64 / 0.95).ceil() as usize;
+    let vals = values(n, 7);
+    let mut perm: Vec<usize> = (0..n).collect();
+    Rng::new(99).shuffle(&mut perm);
+    let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
+    let path = LookupPath::best();
+    let tables: Vec<(Efd<4>, Native)> = WIDTHS
+        .iter()
+        .map(|&bits| {
+            let mask = ((1u16 << bits) - 1) as u8;
+            let e = Efd::<4>::build(
+                cap,
+                bits,
+                keys.iter().copied().zip(vals.iter().map(|v| v & mask)),
+            )
+            .expect("build");
+            let r = Native {
+                reader: e.reader(),
+                path,
+            };
+            (e, r)
+        })
+        .collect();
+    for (&bits, (_, t)) in WIDTHS.iter().zip(&tables) {
+        let mask = ((1u16 << bits) - 1) as u8;
+        let expect: Vec<u8> = perm.iter().map(|&i| vals[i] & mask).collect();
+        check_lookup(t, &queries, &expect);
+    }
+    if let Some(t) = rte {
+        let expect: Vec<u8> = perm.iter().map(|&i| vals[i]).collect();
+        check_lookup(t, &queries, &expect);
+    }
+    drop(perm);
+    let mut under: Vec<&dyn LookupUnderTest> = tables
+        .iter()
+        .map(|(_, t)| t as &dyn LookupUnderTest)
+        .collect();
+    if let Some(t) = rte {
+        under.push(t);
+    }
+    // Checked above: time only.
+    let mut out = vec![0u8; n];
+    let mut res = vec![Vec::new(); under.len()];
+    for round in 0..LOOKUP_ROUNDS {
+        for j in 0..under.len() {
+            let k = (j + round) % under.len();
+            res[k].push(time_lookup(under[k], &queries, &mut out));
+        }
+    }
+    for ((&bits, (e, t)), r) in WIDTHS.iter().zip(&tables).zip(&res) {
+        println!(
+            "| bulk lookup by value width, random keys, n={n}, batch {BATCH} | {}, {bits}-bit values ({:.1} MB online) | {} ns/key |",
+            t.name(),
+            e.online_bytes() as f64 / (1 << 20) as f64,
+            stat(r.clone())
+        );
+    }
+    if rte.is_some() {
+        let rr = &res[WIDTHS.len()];
+        println!(
+            "| bulk lookup by value width, random keys, n={n}, batch {BATCH} | DPDK rte_efd, 8-bit values (its only width) | {} ns/key |",
+            stat(rr.clone())
+        );
+        for (w, &bits) in WIDTHS.iter().enumerate() {
+            let ratios: Vec<f64> = rr.iter().zip(&res[w]).map(|(r, b)| r / b).collect();
+            println!(
+                "| bulk lookup, n={n}: rte_efd / native {bits}-bit per interleaved round | ratio | {}× |",
+                stat(ratios)
+            );
+        }
+    }
+    for (&bits, (e, _)) in WIDTHS.iter().zip(&tables) {
+        println!(
+            "|   ({bits}-bit table, {:.1} MB: memory floor {} ns/line in batches of {BATCH}, {} ns/line streaming) | | |",
+            e.online_bytes() as f64 / (1 << 20) as f64,
+            line_read_floor(e.online_bytes()),
+            streaming_floor(e.online_bytes())
+        );
+    }
 }
 
 fn insert_section(n: usize) {
@@ -438,11 +573,16 @@ fn main() {
     let rte16 = rte && rte16;
     println!("| measurement | variant | result |");
     println!("|---|---|---|");
-    lookup_section(1 << 20, "sequential", seq_keys(1 << 20), rte);
-    lookup_section(1 << 20, "random", rand_keys(1 << 20, 3), rte);
+    lookup_section(1 << 20, "sequential", &seq_keys(1 << 20), rte);
+    let keys = rand_keys(1 << 20, 3);
+    let rte_1m = lookup_section(1 << 20, "random", &keys, rte);
+    widths_section(1 << 20, &keys, rte_1m.as_ref());
+    drop(rte_1m);
     if !quick {
-        lookup_section(16 << 20, "sequential", seq_keys(16 << 20), rte16);
-        lookup_section(16 << 20, "random", rand_keys(16 << 20, 4), rte16);
+        lookup_section(16 << 20, "sequential", &seq_keys(16 << 20), rte16);
+        let keys = rand_keys(16 << 20, 4);
+        let rte_16m = lookup_section(16 << 20, "random", &keys, rte16);
+        widths_section(16 << 20, &keys, rte_16m.as_ref());
     }
     insert_section(1 << 20);
     memory_section(1 << 20);
