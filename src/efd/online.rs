@@ -496,8 +496,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 
 /// Second pass over a batch hashed by [`hash_batch`]: [`eval_levels`].
 ///
-/// On the AVX2 stride-8 path it first reads the batch without the stripes'
-/// versions, and keeps that result if the table's epoch was even before and
+/// On the AVX2 path (every value width) it first reads the batch without
+/// the stripes' versions, and keeps that result if the table's epoch was even before and
 /// unchanged after (no write at all in between). Otherwise it hashes the
 /// batch again (the first try moved bumped keys to deeper levels) and reads
 /// it under the stripes' versions. Only tries if `quiet` (no earlier batch
@@ -532,11 +532,13 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
     quiet
 }
 
-/// Evaluate a batch of `n` hashed keys level by level. Level 1: on the AVX2
-/// stride-8 path eight keys at a time; with `QUIET` (no stripe versions,
-/// the caller validates the batch with the epoch) the thresholds of the
-/// whole batch first, so that the bumped keys' level-2 groups are fetched
-/// together with the level-1 words, then the words. Then the bumped keys
+/// Evaluate a batch of `n` hashed keys level by level. Level 1 on the AVX2
+/// path, eight keys at a time: with `QUIET` (no stripe versions, the caller
+/// validates the batch with the epoch; every value width) the thresholds of
+/// the whole batch first, so that the bumped keys' level-2 groups are
+/// fetched together with the level-1 words, then the words; without it (a
+/// write was in flight) under the stripes' versions, for 5- to 8-bit values
+/// (other widths key by key). Then the bumped keys
 /// level by level. Keys whose group the writer is rewriting at that moment
 /// are looked up one by one after each level (rare, and a call inside the
 /// loop would make the compiler spill and reload the loop's vector
@@ -778,10 +780,11 @@ unsafe fn locate_and_prefetch<const S8: bool>(t: &Online, lvl: &Level, i: usize,
 pub enum LookupPath {
     /// Portable Rust (no SIMD intrinsics).
     Scalar,
-    /// x86-64 AVX2: eight 4-byte keys hashed at once; with 5- to 8-bit
-    /// values eight keys evaluated at once (versions and thresholds
-    /// gathered, parities of four keys folded together), else 256-bit
-    /// loads + nibble-table parity per key.
+    /// x86-64 AVX2 (and POPCNT): eight 4-byte keys hashed at once, their
+    /// thresholds gathered, and their values evaluated eight at a time
+    /// (8 bits: the parities of four keys folded together; 2 bits: two
+    /// groups per 256-bit load; 1 bit: `popcnt`; 3 and 4 bits: a 256-bit
+    /// load per key).
     Avx2,
 }
 
