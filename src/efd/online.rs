@@ -497,8 +497,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// Second pass over a batch hashed by [`hash_batch`]: [`eval_levels`].
 ///
 /// On the AVX2 path (every value width) it first reads the batch without
-/// the stripes' versions, and keeps that result if the table's epoch was even before and
-/// unchanged after (no write at all in between). Otherwise it hashes the
+/// the stripes' versions, and keeps that result if the table's epoch was
+/// even before and unchanged after (no write at all in between). Otherwise it hashes the
 /// batch again (the first try moved bumped keys to deeper levels) and reads
 /// it under the stripes' versions. Only tries if `quiet` (no earlier batch
 /// of the call failed); returns whether this one may try next time.
@@ -538,8 +538,8 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// the whole batch first, so that the bumped keys' level-2 groups are
 /// fetched together with the level-1 words, then the words; without it (a
 /// write was in flight) under the stripes' versions, for 5- to 8-bit values
-/// (other widths key by key). Then the bumped keys
-/// level by level. Keys whose group the writer is rewriting at that moment
+/// (other widths key by key). Then the bumped keys level by level. Keys
+/// whose group the writer is rewriting at that moment
 /// are looked up one by one after each level (rare, and a call inside the
 /// loop would make the compiler spill and reload the loop's vector
 /// constants on every key).
@@ -1020,8 +1020,9 @@ mod avx {
         v
     }
 
-    /// Bit `i` of `m` (a permutation of four keys' two value bits, see
-    /// [`values2x4`]) → the bytes of the four values, key 0 in the low byte.
+    /// The parity mask of [`values2x4`] (bit j = dword j's parity, a
+    /// permutation of four keys' two value bits) → the four value bytes,
+    /// key 0 in the low byte.
     static UNPACK2X4: [u32; 256] = {
         let mut t = [0u32; 256];
         let mut m = 0;
@@ -1071,14 +1072,14 @@ mod avx {
         *UNPACK2X4.get_unchecked(m as usize)
     }
 
-    /// Values of eight keys (row masks `rs`) in groups of stride `S` = 1 to
-    /// 4 (1 to 4-bit values, `vmask` the width's mask) whose words are at
-    /// `ws[k]`, written to `out[0..8]`: a `popcnt` parity for one word,
-    /// [`values2x4`] for two, the 256-bit [`eval4`] for three or four.
+    /// Values of eight keys (row masks `rs`) in groups of 1 to 4 words (1 to
+    /// 4-bit values, `vmask` the width's mask) whose words are at `ws[k]`,
+    /// written to `out[0..8]`. `S` = 1: a `popcnt` parity; 2: [`values2x4`];
+    /// 4 (strides 3 and 4): the 256-bit [`eval4`] per key.
     ///
     /// # Safety
     /// AVX2 and POPCNT; `ws`, `rs`, `out` valid for 8 elements; each `ws[k]`
-    /// a group of stride `S` inside its level's lines.
+    /// a group inside its level's lines, of stride `S` (3 or 4 if `S` = 4).
     #[target_feature(enable = "avx2,popcnt")]
     #[inline]
     pub(super) unsafe fn values_narrow<const S: usize>(
