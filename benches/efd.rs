@@ -154,51 +154,89 @@ fn bench_lookups(
     res
 }
 
-/// This machine's memory floor for a bulk lookup: ns per read of a random
-/// 64-byte line of an array of `bytes` (2 MiB aligned and huge-page
-/// advised, like the EFD's table), in batches of [`BATCH`] reads whose lines
-/// are all prefetched first: the access pattern of a lookup that touches one
-/// line per key, with no computation.
-fn line_read_floor(bytes: usize) -> Stat {
-    let lines = bytes.div_ceil(64);
-    let layout = std::alloc::Layout::from_size_align(lines * 64, 2 << 20).expect("layout");
-    // SAFETY: nonzero size; freed below with the same layout.
-    let p = unsafe { std::alloc::alloc(layout) } as *mut u64;
-    assert!(!p.is_null(), "out of memory");
-    // SAFETY: `p` heads `lines * 64` bytes of our own (the advice is a hint).
-    unsafe { libc::madvise(p as *mut libc::c_void, lines * 64, libc::MADV_HUGEPAGE) };
-    for i in 0..lines * 8 {
-        // SAFETY: in bounds.
-        unsafe { p.add(i).write(i as u64) };
+/// An array of `bytes` rounded up to whole 64-byte lines, 2 MiB aligned and
+/// huge-page advised like the EFD's table, and 1M random line indexes into
+/// it: what the memory floors read.
+struct FloorLines {
+    p: *mut u64,
+    layout: std::alloc::Layout,
+    idx: Vec<u32>,
+}
+
+impl FloorLines {
+    fn new(bytes: usize, seed: u64) -> FloorLines {
+        let lines = bytes.div_ceil(64);
+        let layout = std::alloc::Layout::from_size_align(lines * 64, 2 << 20).expect("layout");
+        // SAFETY: nonzero size; freed in `drop` with the same layout.
+        let p = unsafe { std::alloc::alloc(layout) } as *mut u64;
+        assert!(!p.is_null(), "out of memory");
+        // SAFETY: `p` heads `lines * 64` bytes of our own (the advice is a hint).
+        unsafe { libc::madvise(p as *mut libc::c_void, lines * 64, libc::MADV_HUGEPAGE) };
+        for i in 0..lines * 8 {
+            // SAFETY: in bounds.
+            unsafe { p.add(i).write(i as u64) };
+        }
+        let mut rng = Rng::new(seed);
+        let idx = (0..1 << 20)
+            .map(|_| (rng.next() % lines as u64) as u32)
+            .collect();
+        FloorLines { p, layout, idx }
     }
-    let mut rng = Rng::new(5);
-    let idx: Vec<u32> = (0..1 << 20)
-        .map(|_| (rng.next() % lines as u64) as u32)
-        .collect();
-    let mut res = Vec::new();
-    for _ in 0..RUNS {
-        let t0 = Instant::now();
+
+    /// Starts fetching line `i` (an index from `idx`).
+    fn prefetch(&self, i: u32) {
+        // SAFETY: a prefetch never faults.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(self.p.wrapping_add(i as usize * 8) as *const i8)
+        };
+    }
+
+    /// The first word of line `i` (an index from `idx`).
+    fn read(&self, i: u32) -> u64 {
+        // SAFETY: the indexes in `idx` are below the line count.
+        unsafe { self.p.add(i as usize * 8).read() }
+    }
+
+    /// ns per read of `RUNS` timed passes of `pass` (which returns a value
+    /// made of the reads, so that they are not optimised away).
+    fn time(&self, pass: impl Fn(&FloorLines) -> u64) -> Stat {
+        let res = (0..RUNS)
+            .map(|_| {
+                let t0 = Instant::now();
+                black_box(pass(self));
+                t0.elapsed().as_nanos() as f64 / self.idx.len() as f64
+            })
+            .collect();
+        stat(res)
+    }
+}
+
+impl Drop for FloorLines {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.p as *mut u8, self.layout) };
+    }
+}
+
+/// This machine's memory floor for a bulk lookup: ns per read of a random
+/// 64-byte line of an array of `bytes` ([`FloorLines`]), in batches of
+/// [`BATCH`] reads whose lines are all prefetched first: the access pattern
+/// of a lookup that touches one line per key, with no computation.
+fn line_read_floor(bytes: usize) -> Stat {
+    FloorLines::new(bytes, 5).time(|a| {
         let mut acc = 0u64;
-        for c in idx.chunks(BATCH) {
+        for c in a.idx.chunks(BATCH) {
             for &i in c {
-                // SAFETY: a prefetch never faults.
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>(p.add(i as usize * 8) as *const i8)
-                };
+                a.prefetch(i);
             }
             for &i in c {
-                // SAFETY: `i < lines`.
-                acc = acc.wrapping_add(unsafe { p.add(i as usize * 8).read() });
+                acc = acc.wrapping_add(a.read(i));
             }
         }
-        black_box(acc);
-        res.push(t0.elapsed().as_nanos() as f64 / idx.len() as f64);
-    }
-    // SAFETY: allocated above with this layout.
-    unsafe { std::alloc::dealloc(p as *mut u8, layout) };
-    stat(res)
+        acc
+    })
 }
 
 fn values(n: usize, seed: u64) -> Vec<u8> {
@@ -284,48 +322,21 @@ fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<
 }
 
 /// This machine's memory floor for a lookup that streams through many keys:
-/// ns per read of a random 64-byte line of an array of `bytes` (allocated
-/// as in [`line_read_floor`]), each line prefetched 64 reads ahead, with no
+/// ns per read of a random 64-byte line of an array of `bytes`
+/// ([`FloorLines`]), each line prefetched 64 reads ahead, with no
 /// computation.
 fn streaming_floor(bytes: usize) -> Stat {
     const AHEAD: usize = 64;
-    let lines = bytes.div_ceil(64);
-    let layout = std::alloc::Layout::from_size_align(lines * 64, 2 << 20).expect("layout");
-    // SAFETY: nonzero size; freed below with the same layout.
-    let p = unsafe { std::alloc::alloc(layout) } as *mut u64;
-    assert!(!p.is_null(), "out of memory");
-    // SAFETY: `p` heads `lines * 64` bytes of our own (the advice is a hint).
-    unsafe { libc::madvise(p as *mut libc::c_void, lines * 64, libc::MADV_HUGEPAGE) };
-    for i in 0..lines * 8 {
-        // SAFETY: in bounds.
-        unsafe { p.add(i).write(i as u64) };
-    }
-    let mut rng = Rng::new(6);
-    let idx: Vec<u32> = (0..1 << 20)
-        .map(|_| (rng.next() % lines as u64) as u32)
-        .collect();
-    let mut res = Vec::new();
-    for _ in 0..RUNS {
-        let t0 = Instant::now();
+    FloorLines::new(bytes, 6).time(|a| {
         let mut acc = 0u64;
-        for (j, &i) in idx.iter().enumerate() {
-            if let Some(&ahead) = idx.get(j + AHEAD) {
-                // SAFETY: a prefetch never faults.
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>(p.add(ahead as usize * 8) as *const i8)
-                };
+        for (j, &i) in a.idx.iter().enumerate() {
+            if let Some(&ahead) = a.idx.get(j + AHEAD) {
+                a.prefetch(ahead);
             }
-            // SAFETY: `i < lines`.
-            acc = acc.wrapping_add(unsafe { p.add(i as usize * 8).read() });
+            acc = acc.wrapping_add(a.read(i));
         }
-        black_box(acc);
-        res.push(t0.elapsed().as_nanos() as f64 / idx.len() as f64);
-    }
-    // SAFETY: allocated above with this layout.
-    unsafe { std::alloc::dealloc(p as *mut u8, layout) };
-    stat(res)
+        acc
+    })
 }
 
 /// Bulk lookup of the same `n` random keys in tables of 1, 2, 4 and 8-bit
