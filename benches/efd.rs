@@ -143,6 +143,11 @@ fn bench_lookups(
     for t in tables {
         check_lookup(*t, queries, expect);
     }
+    time_rounds(tables, queries)
+}
+
+/// The timing of [`bench_lookups`] alone, for tables checked by the caller.
+fn time_rounds(tables: &[&dyn LookupUnderTest], queries: &[[u8; 4]]) -> Vec<Vec<f64>> {
     let mut out = vec![0u8; queries.len()];
     let mut res = vec![Vec::new(); tables.len()];
     for round in 0..LOOKUP_ROUNDS {
@@ -152,6 +157,13 @@ fn bench_lookups(
         }
     }
     res
+}
+
+/// The order in which the benches look `n` keys up (a fixed shuffle).
+fn query_order(n: usize) -> Vec<usize> {
+    let mut perm: Vec<usize> = (0..n).collect();
+    Rng::new(99).shuffle(&mut perm);
+    perm
 }
 
 /// An array of `bytes` rounded up to whole 64-byte lines, 2 MiB aligned and
@@ -253,8 +265,7 @@ fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<
     let efd =
         Efd::<4>::build(cap, 8, keys.iter().copied().zip(vals.iter().copied())).expect("build");
     let build = t0.elapsed();
-    let mut perm: Vec<usize> = (0..n).collect();
-    Rng::new(99).shuffle(&mut perm);
+    let perm = query_order(n);
     let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
     let expect: Vec<u8> = perm.iter().map(|&i| vals[i]).collect();
     drop(perm);
@@ -347,8 +358,7 @@ fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
     const WIDTHS: [u32; 4] = [1, 2, 4, 8];
     let cap = (n as f64 / 0.95).ceil() as usize;
     let vals = values(n, 7);
-    let mut perm: Vec<usize> = (0..n).collect();
-    Rng::new(99).shuffle(&mut perm);
+    let perm = query_order(n);
     let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
     let path = LookupPath::best();
     let tables: Vec<(Efd<4>, Native)> = WIDTHS
@@ -385,15 +395,7 @@ fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
     if let Some(t) = rte {
         under.push(t);
     }
-    // Checked above: time only.
-    let mut out = vec![0u8; n];
-    let mut res = vec![Vec::new(); under.len()];
-    for round in 0..LOOKUP_ROUNDS {
-        for j in 0..under.len() {
-            let k = (j + round) % under.len();
-            res[k].push(time_lookup(under[k], &queries, &mut out));
-        }
-    }
+    let res = time_rounds(&under, &queries);
     for ((&bits, (e, t)), r) in WIDTHS.iter().zip(&tables).zip(&res) {
         println!(
             "| bulk lookup by value width, random keys, n={n}, batch {BATCH} | {}, {bits}-bit values ({:.1} MB online) | {} ns/key |",

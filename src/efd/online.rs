@@ -498,9 +498,9 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ///
 /// On the AVX2 path (every value width) it first reads the batch without
 /// the stripes' versions, and keeps that result if the table's epoch was
-/// even before and unchanged after (no write at all in between). Otherwise it hashes the
-/// batch again (the first try moved bumped keys to deeper levels) and reads
-/// it under the stripes' versions. Only tries if `quiet` (no earlier batch
+/// even before and unchanged after (no write at all in between). Otherwise
+/// it hashes the batch again (the first try moved bumped keys to deeper
+/// levels) and reads it under the stripes' versions. Only tries if `quiet` (no earlier batch
 /// of the call failed); returns whether this one may try next time.
 ///
 /// # Safety
@@ -539,10 +539,9 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// fetched together with the level-1 words, then the words; without it (a
 /// write was in flight) under the stripes' versions, for 5- to 8-bit values
 /// (other widths key by key). Then the bumped keys level by level. Keys
-/// whose group the writer is rewriting at that moment
-/// are looked up one by one after each level (rare, and a call inside the
-/// loop would make the compiler spill and reload the loop's vector
-/// constants on every key).
+/// whose group the writer is rewriting at that moment are looked up one by
+/// one after each level (rare, and a call inside the loop would make the
+/// compiler spill and reload the loop's vector constants on every key).
 ///
 /// # Safety
 /// As [`bulk_core`]; `n <= BATCH` keys of `s` written by [`hash_batch`];
