@@ -365,8 +365,17 @@ impl Online {
             LookupPath::Scalar => unsafe { bulk_core::<N, false>(self, keys, out) },
             #[cfg(target_arch = "x86_64")]
             LookupPath::Avx2 => unsafe { avx::bulk(self, keys, out) },
+            #[cfg(target_arch = "x86_64")]
+            LookupPath::Avx512 if N == 4 => unsafe {
+                // `[u8; N]` is `[u8; 4]` here.
+                let k = std::slice::from_raw_parts(keys.as_ptr() as *const [u8; 4], keys.len());
+                avx512::bulk4(self, k, out)
+            },
+            // Longer keys: the AVX2 path (AVX-512 implies AVX2).
+            #[cfg(target_arch = "x86_64")]
+            LookupPath::Avx512 => unsafe { avx::bulk(self, keys, out) },
             #[cfg(not(target_arch = "x86_64"))]
-            LookupPath::Avx2 => unreachable!(),
+            LookupPath::Avx2 | LookupPath::Avx512 => unreachable!(),
         }
     }
 }
@@ -637,6 +646,23 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
         }
     }
     retry_keys::<AVX>(t, 0, &retry[..nr], s, oc);
+    eval_deeper::<AVX, S8>(t, s, &mut pend, np, oc);
+}
+
+/// The keys `pend[..np]` of a batch, bumped from level 1 (each located in
+/// level 2 by [`bump`]), level by level under the stripes' versions.
+///
+/// # Safety
+/// As [`eval_levels`]; each pending index is one of `s`'s hashed keys.
+#[inline(always)]
+unsafe fn eval_deeper<const AVX: bool, const S8: bool>(
+    t: &Online,
+    s: ScratchPtrs,
+    pend: &mut [u8; BATCH],
+    mut np: usize,
+    oc: *mut u8,
+) {
+    let mut retry = [0u8; BATCH];
     let mut l = 1;
     while np > 0 && l < t.levels.len() {
         let lvl = &t.levels[l];
@@ -646,7 +672,7 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
             }
         }
         let mut np2 = 0;
-        nr = 0;
+        let mut nr = 0;
         for j in 0..np {
             let i = pend[j] as usize;
             match probe::<AVX, S8>(t, lvl, i, s) {
@@ -785,6 +811,11 @@ pub enum LookupPath {
     /// groups per 256-bit load; 1 bit: `popcnt`; 3 and 4 bits: a 256-bit
     /// load per key).
     Avx2,
+    /// x86-64 AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) for 4-byte keys: sixteen
+    /// keys hashed at once, their thresholds and (1 to 4-bit values) their
+    /// words gathered, parities by `vpopcntq`; longer keys take the AVX2
+    /// path.
+    Avx512,
 }
 
 impl LookupPath {
@@ -797,14 +828,16 @@ impl LookupPath {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("popcnt")
             }
+            #[cfg(target_arch = "x86_64")]
+            LookupPath::Avx512 => avx512::is_supported(),
             #[cfg(not(target_arch = "x86_64"))]
-            LookupPath::Avx2 => false,
+            LookupPath::Avx2 | LookupPath::Avx512 => false,
         }
     }
 
     /// All paths this CPU supports (always contains `Scalar`).
     pub fn supported() -> Vec<LookupPath> {
-        [LookupPath::Scalar, LookupPath::Avx2]
+        [LookupPath::Scalar, LookupPath::Avx2, LookupPath::Avx512]
             .into_iter()
             .filter(|p| p.is_supported())
             .collect()
@@ -812,13 +845,18 @@ impl LookupPath {
 
     /// The fastest supported path.
     pub fn best() -> LookupPath {
-        if LookupPath::Avx2.is_supported() {
+        if LookupPath::Avx512.is_supported() {
+            LookupPath::Avx512
+        } else if LookupPath::Avx2.is_supported() {
             LookupPath::Avx2
         } else {
             LookupPath::Scalar
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 #[cfg(target_arch = "x86_64")]
 mod avx {

@@ -1,0 +1,410 @@
+//! The AVX-512 bulk lookup of 4-byte keys (x86-64 with AVX-512 F, VL, BW,
+//! DQ and VPOPCNTDQ, and BMI2): sixteen keys per instruction sequence, from
+//! the key load to the value store.
+//!
+//! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
+//! thresholds. Values of 1 or 2 bits: each group word is gathered as
+//! qwords, eight keys at a time, and the parity of `word & row` comes from
+//! `vpopcntq`, in the same pass. Values of 3 or 4 bits (32-byte groups) and
+//! of 5 to 8 bits (64-byte groups): the groups are prefetched in that pass,
+//! and a second pass puts two keys' groups in one 512-bit register and
+//! takes all their parities at once. The tail of a call (fewer than 16
+//! keys) runs with masked loads and stores, so every length takes this
+//! path.
+//!
+//! A batch is read without the stripes' versions and kept only if the
+//! table's epoch was even before and unchanged after (as the AVX2 path's
+//! quiet read); otherwise that batch and the rest of the call take the AVX2
+//! path under the stripes' versions. Keys bumped from level 1 continue in
+//! the shared scalar level loop ([`super::eval_deeper`]).
+
+use super::super::hash::{Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
+use super::{bump, eval_batch, eval_deeper, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::sync::atomic::{fence, Ordering};
+
+/// Whether the CPU has what this path needs (with AVX2, POPCNT and BMI2).
+pub(super) fn is_supported() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("bmi2")
+}
+
+/// One of the 32-bit multiply-xorshift mixers of `hash.rs`, on 16 lanes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
+    x: __m512i,
+    m1: u32,
+    m2: u32,
+) -> __m512i {
+    let mut x = _mm512_xor_si512(x, _mm512_srli_epi32::<S1>(x));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32(m1 as i32));
+    x = _mm512_xor_si512(x, _mm512_srli_epi32::<S2>(x));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32(m2 as i32));
+    _mm512_xor_si512(x, _mm512_srli_epi32::<S3>(x))
+}
+
+/// Sixteen dwords `*(base + idx[k])` (byte offsets), which the writer may
+/// be storing to concurrently: a gather in asm, each element a 4-byte load,
+/// ordered with other loads as any x86-64 load.
+///
+/// # Safety
+/// AVX-512 F; every `base + idx[k]` is valid for 4 bytes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
+    let v: __m512i;
+    asm!("kxnorw {k}, {k}, {k}",
+         "vpgatherdd {v}{{{k}}}, dword ptr [{b} + {i}]",
+         v = out(zmm_reg) v, k = out(kreg) _, i = in(zmm_reg) idx, b = in(reg) base,
+         options(nostack, preserves_flags, readonly));
+    v
+}
+
+/// Eight qwords `*(base + idx[k] * 8)` (`idx` eight dwords), which the
+/// writer may be storing to concurrently: a gather in asm, like
+/// [`gather_bytes32`], each element an aligned 8-byte (atomic) load.
+///
+/// # Safety
+/// AVX-512 F; every `base + idx[k] * 8` is valid for 8 bytes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gather_words(base: *const u64, idx: __m256i) -> __m512i {
+    let v: __m512i;
+    asm!("kxnorb {k}, {k}, {k}",
+         "vpgatherdq {v}{{{k}}}, qword ptr [{b} + {i} * 8]",
+         v = out(zmm_reg) v, k = out(kreg) _, i = in(ymm_reg) idx, b = in(reg) base,
+         options(nostack, preserves_flags, readonly));
+    v
+}
+
+/// Parity of `w & r` per qword, as a mask.
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[inline]
+unsafe fn parity(w: __m512i, r: __m512i) -> __mmask8 {
+    let c = _mm512_popcnt_epi64(_mm512_and_si512(w, r));
+    _mm512_test_epi64_mask(c, _mm512_set1_epi64(1))
+}
+
+/// Values of sixteen keys in groups of 1 or 2 words (`S`; 1 or 2-bit
+/// values), groups `g` of the words at `wp`, row masks `r0` (keys 0..8) and
+/// `r1` (keys 8..16): each word gathered as qwords, eight keys at a time.
+///
+/// # Safety
+/// AVX-512 F, VL, BW, VPOPCNTDQ; every `g[k]` a group of the level.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vpopcntdq")]
+#[inline]
+unsafe fn values_gathered<const S: usize>(
+    wp: *const u64,
+    g: __m512i,
+    r0: __m512i,
+    r1: __m512i,
+) -> __m128i {
+    let idx = if S == 1 { g } else { _mm512_slli_epi32::<1>(g) };
+    let (i0, i1) = (
+        _mm512_castsi512_si256(idx),
+        _mm512_extracti64x4_epi64::<1>(idx),
+    );
+    let mut v = _mm_setzero_si128();
+    for b in 0..S {
+        let p0 = parity(gather_words(wp.add(b), i0), r0);
+        let p1 = parity(gather_words(wp.add(b), i1), r1);
+        let m = (p0 as u16) | (p1 as u16) << 8;
+        v = _mm_mask_add_epi8(v, m, v, _mm_set1_epi8(1 << b));
+    }
+    v
+}
+
+/// The 32 bytes at `a` and at `b`, side by side, which the writer may be
+/// storing to concurrently: in asm, like the gathers.
+///
+/// # Safety
+/// AVX-512 F; `a` and `b` valid for 32 bytes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
+    let lo: __m256i;
+    asm!("vmovdqu {v}, ymmword ptr [{a}]", v = out(ymm_reg) lo, a = in(reg) a,
+         options(nostack, preserves_flags, readonly));
+    let mut v = _mm512_castsi256_si512(lo);
+    asm!("vinserti64x4 {v}, {v}, ymmword ptr [{b}], 1", v = inout(zmm_reg) v, b = in(reg) b,
+         options(nostack, preserves_flags, readonly));
+    v
+}
+
+/// Values of eight keys (groups `gs`, row masks `r` as qwords, key k in
+/// lane k) in groups of 3 or 4 words (`S`) at `wp`, two keys per 512-bit
+/// load: the eight parities of `[group a | group b] & [r_a x4 | r_b x4]`
+/// are key a's value in the low nibble and key b's in the high one. Returns
+/// the eight value bytes (key 0 lowest), masked to `vmask`.
+///
+/// # Safety
+/// AVX-512 F, VPOPCNTDQ and BMI2; every `gs[k]` a group of the level (whose
+/// lines have a spare line after the last group).
+#[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2")]
+#[inline]
+unsafe fn values_lines4<const S: usize>(
+    wp: *const u64,
+    gs: *const u32,
+    r: __m512i,
+    vmask: u8,
+) -> u64 {
+    let mut m = 0u64;
+    for j in 0..4 {
+        let (a, b) = (*gs.add(2 * j) as usize, *gs.add(2 * j + 1) as usize);
+        let w = load2x256(wp.add(a * S), wp.add(b * S));
+        let rr = _mm512_permutexvar_epi64(
+            _mm512_add_epi64(
+                _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1),
+                _mm512_set1_epi64(2 * j as i64),
+            ),
+            r,
+        );
+        m |= (parity(w, rr) as u64) << (8 * j);
+    }
+    _pdep_u64(m, 0x0f0f_0f0f_0f0f_0f0f) & (vmask as u64 * 0x0101_0101_0101_0101)
+}
+
+/// Values of eight keys (groups `gs`, row masks `r`, key k in qword k) in
+/// stride-8 groups (5 to 8-bit values, physical layout of `to_phys8`) at
+/// `wp`, two keys per pair of 512-bit loads: the dword parities of
+/// `([lo a | lo b] & [ra_a x8 | ra_b x8]) ^ ([hi a | hi b] & [rb_a x8 | rb_b
+/// x8])` are key a's value in the low byte and key b's in the high one.
+/// Returns the eight value bytes (key 0 lowest).
+///
+/// # Safety
+/// AVX-512 F, VPOPCNTDQ; every `gs[k]` a group of the level.
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[inline]
+unsafe fn values_lines8(wp: *const u64, gs: *const u32, r: __m512i) -> u64 {
+    let mut m = 0u64;
+    for j in 0..4 {
+        let (a, b) = (
+            wp.add(*gs.add(2 * j) as usize * 8),
+            wp.add(*gs.add(2 * j + 1) as usize * 8),
+        );
+        let lo = load2x256(a, b);
+        let hi = load2x256(a.add(4), b.add(4));
+        // Dwords 2k and 2k + 1 of `r` are key k's low and high row halves.
+        let il = _mm512_add_epi32(
+            _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+            _mm512_set1_epi32(4 * j as i32),
+        );
+        let rl = _mm512_permutexvar_epi32(il, r);
+        let rh = _mm512_permutexvar_epi32(_mm512_add_epi32(il, _mm512_set1_epi32(1)), r);
+        // (lo & rl) ^ (hi & rh): 0x78 is a ^ (b & c).
+        let x = _mm512_ternarylogic_epi32::<0x78>(_mm512_and_si512(lo, rl), hi, rh);
+        let p = _mm512_test_epi32_mask(_mm512_popcnt_epi32(x), _mm512_set1_epi32(1));
+        m |= (p as u64) << (16 * j);
+    }
+    m
+}
+
+/// Level 1 of a block of up to sixteen keys (`lanes` set for the keys that
+/// exist), first pass: hashes them and writes each one's base, row mask and
+/// level-1 group to `s` at `off`; gathers their thresholds; for groups read
+/// with plain loads (`S` >= 3), prefetches them. Returns the keys the
+/// thresholds bump to the next level.
+///
+/// # Safety
+/// This module's features; `keys` valid for the lanes' 4-byte keys; `s` a
+/// live scratch with room for `off + 16` keys.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt")]
+#[inline]
+unsafe fn locate_block<const S: usize>(
+    t: &Online,
+    keys: *const u32,
+    lanes: __mmask16,
+    s: ScratchPtrs,
+    off: usize,
+    oc: *mut u8,
+) -> u32 {
+    let sd: &Seeds = &t.seeds;
+    let l0 = &t.levels[0];
+    let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
+    _mm512_storeu_si512(s.base.add(off) as *mut _, x);
+    let h = mix::<16, 15, 16>(
+        _mm512_xor_si512(x, _mm512_set1_epi32(sd.level[0] as i32)),
+        G_M1,
+        G_M2,
+    );
+    // Multiply-shift range reduction: the high half of h * n.
+    let nv = _mm512_set1_epi32(l0.n as i32);
+    let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(h, nv));
+    let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(h), nv);
+    let g = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+    _mm512_storeu_si512(s.gs.add(off) as *mut _, g);
+    if S >= 3 {
+        let wp = l0.words_ptr();
+        for k in 0..16 {
+            super::prefetch(wp.add(*s.gs.add(off + k) as usize * S));
+        }
+    }
+    let byte = _mm512_set1_epi32(0xff);
+    let th = _mm512_and_si512(gather_bytes32(l0.thresh.as_ptr() as *const u8, g), byte);
+    let bumped = _mm512_mask_cmpgt_epu32_mask(lanes, _mm512_and_si512(h, byte), th);
+    let ra = mix::<16, 13, 16>(
+        _mm512_xor_si512(x, _mm512_set1_epi32(sd.ra as i32)),
+        A_M1,
+        A_M2,
+    );
+    let rb = mix::<16, 15, 15>(
+        _mm512_xor_si512(x, _mm512_set1_epi32(sd.rb as i32)),
+        B_M1,
+        B_M2,
+    );
+    // Row mask of key k: ra[k] | rb[k] << 32.
+    let r0 = _mm512_permutex2var_epi32(
+        ra,
+        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+        rb,
+    );
+    let r1 = _mm512_permutex2var_epi32(
+        ra,
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+        rb,
+    );
+    _mm512_storeu_si512(s.rs.add(off) as *mut _, r0);
+    _mm512_storeu_si512(s.rs.add(off + 8) as *mut _, r1);
+    if S <= 2 {
+        // Gathered words: at once, while `g` and the row masks are in
+        // registers (measured faster than a second pass).
+        let v = values_gathered::<S>(l0.words_ptr() as *const u64, g, r0, r1);
+        _mm_mask_storeu_epi8(oc as *mut i8, lanes & !bumped, v);
+    }
+    bumped as u32
+}
+
+/// Level 1 of a block located by [`locate_block`], second pass: the values
+/// of its keys, stored to `oc` for the keys in `store` (the lanes that
+/// exist and were not bumped).
+///
+/// # Safety
+/// As [`locate_block`], for the same `s` and `off`; `oc` valid for the
+/// bytes of `store`.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[inline]
+unsafe fn values_block<const S: usize>(
+    t: &Online,
+    s: ScratchPtrs,
+    off: usize,
+    store: __mmask16,
+    oc: *mut u8,
+) {
+    let wp = t.levels[0].words_ptr() as *const u64;
+    let gs = s.gs.add(off);
+    let r0 = _mm512_loadu_si512(s.rs.add(off) as *const _);
+    let r1 = _mm512_loadu_si512(s.rs.add(off + 8) as *const _);
+    let v = match S {
+        3 | 4 => _mm_set_epi64x(
+            values_lines4::<S>(wp, gs.add(8), r1, t.vmask) as i64,
+            values_lines4::<S>(wp, gs, r0, t.vmask) as i64,
+        ),
+        _ => _mm_set_epi64x(
+            values_lines8(wp, gs.add(8), r1) as i64,
+            values_lines8(wp, gs, r0) as i64,
+        ),
+    };
+    _mm_mask_storeu_epi8(oc as *mut i8, store, v);
+}
+
+/// A batch of at most [`BATCH`] keys read without the stripes' versions
+/// (the caller validates it with the epoch): level 1 sixteen keys at a
+/// time, then the bumped keys in the deeper levels.
+///
+/// # Safety
+/// This module's features; `keys` valid for `n <= BATCH` 4-byte keys and
+/// `oc` for `n` bytes; `s` a live scratch.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[inline]
+unsafe fn quiet_batch<const S: usize, const S8: bool>(
+    t: &Online,
+    keys: *const u32,
+    n: usize,
+    s: ScratchPtrs,
+    oc: *mut u8,
+) {
+    let lanes = |off: usize| -> __mmask16 {
+        if n - off >= 16 {
+            0xffff
+        } else {
+            (1u16 << (n - off)) - 1
+        }
+    };
+    let mut bumped = 0u32;
+    for off in (0..n).step_by(16) {
+        bumped |= locate_block::<S>(t, keys.add(off), lanes(off), s, off, oc.add(off)) << off;
+    }
+    // The bumped keys' level-2 groups are fetched during the values pass.
+    let mut pend = [0u8; BATCH];
+    let mut np = 0;
+    let mut m = bumped;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        bump::<S8>(t, i, s, &mut pend, &mut np);
+    }
+    if S >= 3 {
+        for off in (0..n).step_by(16) {
+            let store = lanes(off) & !((bumped >> off) as u16);
+            values_block::<S>(t, s, off, store, oc.add(off));
+        }
+    }
+    if np > 0 {
+        eval_deeper::<true, S8>(t, s, &mut pend, np, oc);
+    }
+}
+
+/// [`bulk4`] for a stride `S` (words per group) known at compile time (`S8`: `S` is 8).
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[inline]
+unsafe fn bulk_stride<const S: usize, const S8: bool>(
+    t: &Online,
+    keys: &[[u8; 4]],
+    out: &mut [u8],
+) {
+    let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
+    let s = ScratchPtrs::new(&mut scratch);
+    let mut quiet = true;
+    for (c, kc) in keys.chunks(BATCH).enumerate() {
+        let oc = out.as_mut_ptr().add(c * BATCH);
+        if quiet {
+            let e1 = t.epoch.0.load(Ordering::Acquire);
+            if e1 & 1 == 0 {
+                quiet_batch::<S, S8>(t, kc.as_ptr() as *const u32, kc.len(), s, oc);
+                fence(Ordering::Acquire);
+                if t.epoch.0.load(Ordering::Relaxed) == e1 {
+                    continue;
+                }
+            }
+            quiet = false;
+        }
+        // A write was in flight: this batch and the rest of the call under
+        // the stripes' versions.
+        hash_batch::<4, true, S8>(t, kc, s);
+        eval_batch::<4, true, S8>(t, kc, s, oc, false);
+    }
+}
+
+/// Bulk lookup of 4-byte keys on the AVX-512 path.
+///
+/// # Safety
+/// The CPU has this module's features ([`is_supported`]);
+/// `out.len() >= keys.len()`.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
+    match t.stride {
+        1 => bulk_stride::<1, false>(t, keys, out),
+        2 => bulk_stride::<2, false>(t, keys, out),
+        3 => bulk_stride::<3, false>(t, keys, out),
+        4 => bulk_stride::<4, false>(t, keys, out),
+        _ => bulk_stride::<8, true>(t, keys, out),
+    }
+}
