@@ -277,7 +277,7 @@ unsafe fn locate_block<const S: usize>(
         // Gathered words: at once, while `g` and the row masks are in
         // registers (measured faster than a second pass).
         let v = values_gathered::<S>(l0.words_ptr() as *const u64, g, r0, r1);
-        _mm_mask_storeu_epi8(oc as *mut i8, lanes & !bumped, v);
+        _mm_mask_storeu_epi8(oc as *mut i8, lanes, v);
     }
     bumped as u32
 }
@@ -342,22 +342,23 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
     for off in (0..n).step_by(16) {
         bumped |= locate_block::<S>(t, keys.add(off), lanes(off), s, off, oc.add(off)) << off;
     }
-    // The bumped keys' level-2 groups are fetched during the values pass.
-    let mut pend = [0u8; BATCH];
-    let mut np = 0;
-    let mut m = bumped;
-    while m != 0 {
-        let i = m.trailing_zeros() as usize;
-        m &= m - 1;
-        bump::<S8>(t, i, s, &mut pend, &mut np);
-    }
     if S >= 3 {
         for off in (0..n).step_by(16) {
-            let store = lanes(off) & !((bumped >> off) as u16);
-            values_block::<S>(t, s, off, store, oc.add(off));
+            values_block::<S>(t, s, off, lanes(off), oc.add(off));
         }
     }
-    if np > 0 {
+    // The bumped keys last: their level-1 values above are garbage, and
+    // this loop's branches wait for the thresholds (the values pass does
+    // not).
+    if bumped != 0 {
+        let mut pend = [0u8; BATCH];
+        let mut np = 0;
+        let mut m = bumped;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            bump::<S8>(t, i, s, &mut pend, &mut np);
+        }
         eval_deeper::<true, S8>(t, s, &mut pend, np, oc);
     }
 }
