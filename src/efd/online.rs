@@ -580,16 +580,6 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
                     s.hs.add(8 * b),
                 );
             }
-            // This points a bumped key's `ws` at its level-2 group, so its
-            // level-1 value below is garbage; it is overwritten later.
-            for (b, &m) in bumped[..blocks].iter().enumerate() {
-                let mut m = m;
-                while m != 0 {
-                    let i = 8 * b + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    bump::<S8>(t, i, s, &mut pend, &mut np);
-                }
-            }
             for b in 0..blocks {
                 let (ws, rs, o) = (
                     s.ws.add(8 * b) as *const u64,
@@ -604,6 +594,17 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
                         2 => avx::values_narrow::<2>(t.vmask, ws, rs, o),
                         _ => avx::values_narrow::<4>(t.vmask, ws, rs, o),
                     }
+                }
+            }
+            // The bumped keys after the values (whose pass then waits
+            // neither for the thresholds nor for this loop's branches):
+            // their level-1 values above are garbage, overwritten later.
+            for (b, &m) in bumped[..blocks].iter().enumerate() {
+                let mut m = m;
+                while m != 0 {
+                    let i = 8 * b + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    bump::<S8>(t, i, s, &mut pend, &mut np);
                 }
             }
         } else {

@@ -24,8 +24,14 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 use std::sync::atomic::{fence, Ordering};
 
-/// Whether the CPU has what this path needs (with AVX2, POPCNT and BMI2).
+/// Whether the CPU has what this path needs (with AVX2, POPCNT and BMI2),
+/// detected once (the bulk lookup asks on every call).
 pub(super) fn is_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(detect)
+}
+
+fn detect() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512bw")
