@@ -145,27 +145,25 @@ unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
     v
 }
 
-/// Values of eight keys (groups `gs`, row masks `r` as qwords, key k in
-/// lane k) in groups of 3 or 4 words (`S`) at `wp`, two keys per 512-bit
+/// Values of eight keys (their groups' addresses `ws`, row masks `r` as
+/// qwords, key k in lane k) in groups of 3 or 4 words (`S`), two keys per 512-bit
 /// load: the eight parities of `[group a | group b] & [r_a x4 | r_b x4]`
 /// are key a's value in the low nibble and key b's in the high one. Returns
 /// the eight value bytes (key 0 lowest), masked to `vmask`.
 ///
 /// # Safety
-/// AVX-512 F, VPOPCNTDQ and BMI2; every `gs[k]` a group of the level (whose
+/// AVX-512 F, VPOPCNTDQ and BMI2; every `ws[k]` a group of the level (whose
 /// lines have a spare line after the last group).
 #[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2")]
 #[inline]
-unsafe fn values_lines4<const S: usize>(
-    wp: *const u64,
-    gs: *const u32,
-    r: __m512i,
-    vmask: u8,
-) -> u64 {
+unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -> u64 {
     let mut m = 0u64;
     for j in 0..4 {
-        let (a, b) = (*gs.add(2 * j) as usize, *gs.add(2 * j + 1) as usize);
-        let w = load2x256(wp.add(a * S), wp.add(b * S));
+        let (a, b) = (
+            *ws.add(2 * j) as *const u64,
+            *ws.add(2 * j + 1) as *const u64,
+        );
+        let w = load2x256(a, b);
         let rr = _mm512_permutexvar_epi64(
             _mm512_add_epi64(
                 _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1),
@@ -178,23 +176,23 @@ unsafe fn values_lines4<const S: usize>(
     _pdep_u64(m, 0x0f0f_0f0f_0f0f_0f0f) & (vmask as u64 * 0x0101_0101_0101_0101)
 }
 
-/// Values of eight keys (groups `gs`, row masks `r`, key k in qword k) in
-/// stride-8 groups (5 to 8-bit values, physical layout of `to_phys8`) at
-/// `wp`, two keys per pair of 512-bit loads: the dword parities of
+/// Values of eight keys (their groups' addresses `ws`, row masks `r`, key k
+/// in qword k) in stride-8 groups (5 to 8-bit values, physical layout of
+/// `to_phys8`), two keys per pair of 512-bit loads: the dword parities of
 /// `([lo a | lo b] & [ra_a x8 | ra_b x8]) ^ ([hi a | hi b] & [rb_a x8 | rb_b
 /// x8])` are key a's value in the low byte and key b's in the high one.
 /// Returns the eight value bytes (key 0 lowest).
 ///
 /// # Safety
-/// AVX-512 F, VPOPCNTDQ; every `gs[k]` a group of the level.
+/// AVX-512 F, VPOPCNTDQ; every `ws[k]` a group of the level.
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
-unsafe fn values_lines8(wp: *const u64, gs: *const u32, r: __m512i) -> u64 {
+unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
     let mut m = 0u64;
     for j in 0..4 {
         let (a, b) = (
-            wp.add(*gs.add(2 * j) as usize * 8),
-            wp.add(*gs.add(2 * j + 1) as usize * 8),
+            *ws.add(2 * j) as *const u64,
+            *ws.add(2 * j + 1) as *const u64,
         );
         let lo = load2x256(a, b);
         let hi = load2x256(a.add(4), b.add(4));
@@ -215,13 +213,15 @@ unsafe fn values_lines8(wp: *const u64, gs: *const u32, r: __m512i) -> u64 {
 
 /// Level 1 of a block of up to sixteen keys (`lanes` set for the keys that
 /// exist), first pass: hashes them and writes each one's base, row mask and
-/// level-1 group to `s` at `off`; gathers their thresholds; for groups read
-/// with plain loads (`S` >= 3), prefetches them. Returns the keys the
-/// thresholds bump to the next level.
+/// level-1 group to `s` at `off`, and gathers their thresholds. Groups of 1
+/// or 2 words: also evaluates the keys and stores their values to `oc`
+/// (the bumped keys' are garbage, overwritten later). Larger groups: writes
+/// their addresses to `s` and prefetches them for [`values_block`]. Returns
+/// the keys the thresholds bump to the next level.
 ///
 /// # Safety
-/// This module's features; `keys` valid for the lanes' 4-byte keys; `s` a
-/// live scratch with room for `off + 16` keys.
+/// This module's features; `keys` valid for the lanes' 4-byte keys and `oc`
+/// for their bytes; `s` a live scratch with room for `off + 16` keys.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt")]
 #[inline]
 unsafe fn locate_block<const S: usize>(
@@ -248,9 +248,21 @@ unsafe fn locate_block<const S: usize>(
     let g = _mm512_mask_blend_epi32(0xAAAA, even, odd);
     _mm512_storeu_si512(s.gs.add(off) as *mut _, g);
     if S >= 3 {
-        let wp = l0.words_ptr();
+        // The groups' addresses, for the prefetches now and the loads of
+        // the values pass.
+        let idx = _mm512_mullo_epi32(g, _mm512_set1_epi32(S as i32));
+        let wv = _mm512_set1_epi64(l0.words_ptr() as i64);
+        let addr =
+            |i8: __m256i| _mm512_add_epi64(wv, _mm512_slli_epi64::<3>(_mm512_cvtepu32_epi64(i8)));
+        _mm512_storeu_si512(s.ws.add(off) as *mut _, addr(_mm512_castsi512_si256(idx)));
+        _mm512_storeu_si512(
+            s.ws.add(off + 8) as *mut _,
+            addr(_mm512_extracti64x4_epi64::<1>(idx)),
+        );
         for k in 0..16 {
-            super::prefetch(wp.add(*s.gs.add(off + k) as usize * S));
+            // A load from the scratch (one instruction), not an extract
+            // from the vectors above (two or three).
+            super::prefetch(std::ptr::read_volatile(s.ws.add(off + k)) as *const u8);
         }
     }
     let byte = _mm512_set1_epi32(0xff);
@@ -288,9 +300,10 @@ unsafe fn locate_block<const S: usize>(
     bumped as u32
 }
 
-/// Level 1 of a block located by [`locate_block`], second pass: the values
-/// of its keys, stored to `oc` for the keys in `store` (the lanes that
-/// exist and were not bumped).
+/// Level 1 of a block located by [`locate_block`] (groups of 3 to 8
+/// words), second pass: the values of its keys, stored to `oc` for the keys
+/// in `store` (the lanes that exist; the bumped keys' are garbage,
+/// overwritten later).
 ///
 /// # Safety
 /// As [`locate_block`], for the same `s` and `off`; `oc` valid for the
@@ -304,18 +317,17 @@ unsafe fn values_block<const S: usize>(
     store: __mmask16,
     oc: *mut u8,
 ) {
-    let wp = t.levels[0].words_ptr() as *const u64;
-    let gs = s.gs.add(off);
+    let ws = s.ws.add(off) as *const u64;
     let r0 = _mm512_loadu_si512(s.rs.add(off) as *const _);
     let r1 = _mm512_loadu_si512(s.rs.add(off + 8) as *const _);
     let v = match S {
         3 | 4 => _mm_set_epi64x(
-            values_lines4::<S>(wp, gs.add(8), r1, t.vmask) as i64,
-            values_lines4::<S>(wp, gs, r0, t.vmask) as i64,
+            values_lines4::<S>(ws.add(8), r1, t.vmask) as i64,
+            values_lines4::<S>(ws, r0, t.vmask) as i64,
         ),
         _ => _mm_set_epi64x(
-            values_lines8(wp, gs.add(8), r1) as i64,
-            values_lines8(wp, gs, r0) as i64,
+            values_lines8(ws.add(8), r1) as i64,
+            values_lines8(ws, r0) as i64,
         ),
     };
     _mm_mask_storeu_epi8(oc as *mut i8, store, v);
