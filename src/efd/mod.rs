@@ -1032,8 +1032,9 @@ mod tests {
         let keys: Vec<[u8; 4]> = (0..n).map(key).collect();
         let want: Vec<u8> = (0..n).map(|i| (i * 13) as u8 & mask).collect();
         for path in LookupPath::supported() {
-            for held in [false, true] {
+            for (held, early) in [(false, false), (false, true), (true, false)] {
                 e.online.hold_epoch(held);
+                e.online.set_bump_early(early);
                 for call in [32, keys.len()] {
                     let mut out = vec![0u8; keys.len()];
                     for (kc, oc) in keys.chunks(call).zip(out.chunks_mut(call)) {
@@ -1041,7 +1042,8 @@ mod tests {
                     }
                     assert!(
                         out == want,
-                        "{bits}-bit values, {path:?}, write in flight {held}, calls of {call}"
+                        "{bits}-bit values, {path:?}, write in flight {held}, \
+                         bump early {early}, calls of {call}"
                     );
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::hash::{key_hash, locate, KeyHash, Seeds};
 use crate::mem::prefetch;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Groups per seqlock version: a version guards a stripe of 64 consecutive
 /// groups (`g >> STRIPE_SHIFT`). The versions of a 16M-key table take 18 KB
@@ -154,8 +154,22 @@ pub(crate) struct Online {
     pub stride: usize,
     pub seeds: Seeds,
     pub avx2: bool,
+    /// Whether the bulk lookup fetches the bumped keys' level-2 groups
+    /// before the level-1 values pass (level 1 larger than
+    /// [`BUMP_EARLY_BYTES`]) or after it. Set at construction (an atomic so
+    /// that tests can run both orders on one table).
+    bump_early: AtomicBool,
     epoch: Epoch,
 }
+
+/// Level-1 size above which the bulk lookup bumps keys before the values
+/// pass. In a large table the level-2 groups are rarely cached (level 1
+/// evicts them), and their fetch must start early: 8-bit values at 16M
+/// keys (19 MB) measured ~0.9x the time with it. In a table that stays in
+/// cache, the bump loop's branches, which wait for the threshold gather,
+/// cost more than they save: 8-bit values at 1M keys (1.2 MB), 1.18x the
+/// time bumping early.
+const BUMP_EARLY_BYTES: usize = 2 << 20;
 
 impl Online {
     pub(crate) fn new(groups: &[u32], vbits: u32, seeds: Seeds) -> Online {
@@ -171,6 +185,7 @@ impl Online {
             stride,
             seeds,
             avx2: LookupPath::Avx2.is_supported(),
+            bump_early: AtomicBool::new(groups[0] as usize * stride * 8 > BUMP_EARLY_BYTES),
             epoch: Epoch(AtomicU64::new(0)),
         }
     }
@@ -248,6 +263,18 @@ impl Online {
         if (e & 1 == 1) != held {
             self.epoch.0.store(e.wrapping_add(1), Ordering::Release);
         }
+    }
+
+    /// Whether the bulk lookup bumps keys before the values pass.
+    #[inline(always)]
+    pub(crate) fn bump_early(&self) -> bool {
+        self.bump_early.load(Ordering::Relaxed)
+    }
+
+    /// Sets the bulk lookup's bump order: tests run both on small tables.
+    #[cfg(test)]
+    pub(crate) fn set_bump_early(&self, early: bool) {
+        self.bump_early.store(early, Ordering::Relaxed);
     }
 
     /// Write a group during a bulk build (no concurrent readers exist yet).
@@ -544,8 +571,8 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// Evaluate a batch of `n` hashed keys level by level. Level 1 on the AVX2
 /// path, eight keys at a time: with `QUIET` (no stripe versions, the caller
 /// validates the batch with the epoch; every value width) the thresholds of
-/// the whole batch first, so that the bumped keys' level-2 groups are
-/// fetched together with the level-1 words, then the words; without it (a
+/// the whole batch first, then the words, with the bumped keys located in
+/// level 2 before or after the words ([`bump_keys`]); without it (a
 /// write was in flight) under the stripes' versions, for 5- to 8-bit values
 /// (other widths key by key). Then the bumped keys level by level. Keys
 /// whose group the writer is rewriting at that moment are looked up one by
@@ -572,13 +599,13 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
     if AVX && (S8 || QUIET) {
         let blocks = n / 8;
         if QUIET {
-            let mut bumped = [0u32; BATCH / 8];
-            for (b, m) in bumped[..blocks].iter_mut().enumerate() {
-                *m = avx::bumped8(
-                    l0.thresh.as_ptr() as *const u8,
-                    s.gs.add(8 * b),
-                    s.hs.add(8 * b),
-                );
+            let mut all = 0u32;
+            for b in 0..blocks {
+                let thr = l0.thresh.as_ptr() as *const u8;
+                all |= avx::bumped8(thr, s.gs.add(8 * b), s.hs.add(8 * b)) << (8 * b);
+            }
+            if t.bump_early() {
+                bump_keys::<S8>(t, all, s, &mut pend, &mut np);
             }
             for b in 0..blocks {
                 let (ws, rs, o) = (
@@ -596,16 +623,8 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
                     }
                 }
             }
-            // The bumped keys after the values (whose pass then waits
-            // neither for the thresholds nor for this loop's branches):
-            // their level-1 values above are garbage, overwritten later.
-            for (b, &m) in bumped[..blocks].iter().enumerate() {
-                let mut m = m;
-                while m != 0 {
-                    let i = 8 * b + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    bump::<S8>(t, i, s, &mut pend, &mut np);
-                }
+            if !t.bump_early() {
+                bump_keys::<S8>(t, all, s, &mut pend, &mut np);
             }
         } else {
             for b in 0..blocks {
@@ -715,6 +734,30 @@ unsafe fn bump<const S8: bool>(
     }
     pend[*np] = i as u8;
     *np += 1;
+}
+
+/// [`bump`] every key of a batch whose bit is set in `bumped`. Either
+/// before the level-1 values pass, so that the level-2 groups are fetched
+/// during it, or after it, so that the pass waits neither for the
+/// thresholds nor for this loop's branches ([`Online::bump_early`]); the
+/// bumped keys' level-1 values are garbage either way, overwritten later.
+///
+/// # Safety
+/// Each set bit is one of `s`'s hashed keys.
+#[inline(always)]
+unsafe fn bump_keys<const S8: bool>(
+    t: &Online,
+    bumped: u32,
+    s: ScratchPtrs,
+    pend: &mut [u8; BATCH],
+    np: &mut usize,
+) {
+    let mut m = bumped;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        bump::<S8>(t, i, s, pend, np);
+    }
 }
 
 /// What one key's group in one level says (see [`probe`]).

@@ -19,7 +19,7 @@
 //! the shared scalar level loop ([`super::eval_deeper`]).
 
 use super::super::hash::{Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
-use super::{bump, eval_batch, eval_deeper, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
+use super::{bump_keys, eval_batch, eval_deeper, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::sync::atomic::{fence, Ordering};
@@ -360,23 +360,21 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
     for off in (0..n).step_by(16) {
         bumped |= locate_block::<S>(t, keys.add(off), lanes(off), s, off, oc.add(off)) << off;
     }
+    let mut pend = [0u8; BATCH];
+    let mut np = 0;
+    let early = t.bump_early();
+    if early {
+        bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
+    }
     if S >= 3 {
         for off in (0..n).step_by(16) {
             values_block::<S>(t, s, off, lanes(off), oc.add(off));
         }
     }
-    // The bumped keys last: their level-1 values above are garbage, and
-    // this loop's branches wait for the thresholds (the values pass does
-    // not).
-    if bumped != 0 {
-        let mut pend = [0u8; BATCH];
-        let mut np = 0;
-        let mut m = bumped;
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            m &= m - 1;
-            bump::<S8>(t, i, s, &mut pend, &mut np);
-        }
+    if !early {
+        bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
+    }
+    if np > 0 {
         eval_deeper::<true, S8>(t, s, &mut pend, np, oc);
     }
 }
