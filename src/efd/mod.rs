@@ -1,6 +1,6 @@
 //! Native Elastic Flow Distributor (EFD): a key → small value (node id) map
-//! whose lookup table does not store the keys. Plain Rust + `std` (AVX2 with
-//! run-time detection); no DPDK dependency.
+//! whose lookup table does not store the keys. Plain Rust + `std` (AVX2 and
+//! AVX-512 with run-time detection); no DPDK dependency.
 //!
 //! # Design: XOR-parity groups with threshold bumping
 //!
@@ -46,8 +46,8 @@
 //! so a reader finds every key in every intermediate state. A moving key
 //! reads its old or its new value; all other keys always read their value.
 //!
-//! A table-wide epoch (odd during every publish) lets the AVX2 bulk lookup
-//! skip the stripes' versions: a batch read between two equal, even epoch
+//! A table-wide epoch (odd during every publish) lets the SIMD bulk lookups
+//! (AVX2, AVX-512) skip the stripes' versions: a batch read between two equal, even epoch
 //! loads saw no write at all. If the epoch moved, that batch is read again
 //! under the stripes' versions, and so are the rest of that call's batches:
 //! a batch that overlaps a write costs up to about twice as much.
