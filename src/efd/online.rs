@@ -155,21 +155,23 @@ pub(crate) struct Online {
     pub seeds: Seeds,
     pub avx2: bool,
     /// Whether the bulk lookup fetches the bumped keys' level-2 groups
-    /// before the level-1 values pass (level 1 larger than
+    /// before the level-1 values pass (level 2 larger than
     /// [`BUMP_EARLY_BYTES`]) or after it. Set at construction (an atomic so
     /// that tests can run both orders on one table).
     bump_early: AtomicBool,
     epoch: Epoch,
 }
 
-/// Level-1 size above which the bulk lookup bumps keys before the values
-/// pass. In a large table the level-2 groups are rarely cached (level 1
-/// evicts them), and their fetch must start early: 8-bit values at 16M
-/// keys (19 MB) measured ~0.9x the time with it. In a table that stays in
-/// cache, the bump loop's branches, which wait for the threshold gather,
-/// cost more than they save: 8-bit values at 1M keys (1.2 MB), 1.18x the
-/// time bumping early.
-const BUMP_EARLY_BYTES: usize = 2 << 20;
+/// Level-2 size above which the bulk lookup bumps keys before the values
+/// pass. A level 2 that large is rarely cached, and the fetch of a bumped
+/// key's group must start early; a smaller one mostly is, and then the bump
+/// loop's branches, which wait for the threshold gather, cost more than the
+/// early fetch saves. Measured on Zen 4, AVX-512 path, early / late time
+/// (same table, interleaved rounds): 8-bit values at 16M keys (level 2
+/// 1.4 MB) 0.94-0.96; at 1M keys (88 KB) 1.15; 4-bit at 16M (0.7 MB) 1.14;
+/// 1 and 2-bit at 16M 1.00. (The AVX2 path at 4 bits and 16M keys, 0.94,
+/// would prefer early; it goes late.)
+const BUMP_EARLY_BYTES: usize = 1 << 20;
 
 impl Online {
     pub(crate) fn new(groups: &[u32], vbits: u32, seeds: Seeds) -> Online {
@@ -185,7 +187,11 @@ impl Online {
             stride,
             seeds,
             avx2: LookupPath::Avx2.is_supported(),
-            bump_early: AtomicBool::new(groups[0] as usize * stride * 8 > BUMP_EARLY_BYTES),
+            bump_early: AtomicBool::new(
+                groups
+                    .get(1)
+                    .is_some_and(|&n| n as usize * stride * 8 > BUMP_EARLY_BYTES),
+            ),
             epoch: Epoch(AtomicU64::new(0)),
         }
     }
