@@ -672,16 +672,18 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
         }
     }
     retry_keys::<AVX>(t, 0, &retry[..nr], s, oc);
-    eval_deeper::<AVX, S8>(t, s, &mut pend, np, oc);
+    eval_deeper::<AVX, S8, QUIET>(t, s, &mut pend, np, oc);
 }
 
 /// The keys `pend[..np]` of a batch, bumped from level 1 (each located in
-/// level 2 by [`bump`]), level by level under the stripes' versions.
+/// level 2 by [`bump`]), level by level: under the stripes' versions, or
+/// with `QUIET` without them (the caller validates the batch with the
+/// epoch).
 ///
 /// # Safety
 /// As [`eval_levels`]; each pending index is one of `s`'s hashed keys.
 #[inline(always)]
-unsafe fn eval_deeper<const AVX: bool, const S8: bool>(
+unsafe fn eval_deeper<const AVX: bool, const S8: bool, const QUIET: bool>(
     t: &Online,
     s: ScratchPtrs,
     pend: &mut [u8; BATCH],
@@ -701,7 +703,12 @@ unsafe fn eval_deeper<const AVX: bool, const S8: bool>(
         let mut nr = 0;
         for j in 0..np {
             let i = pend[j] as usize;
-            match probe::<AVX, S8>(t, lvl, i, s) {
+            let p = if QUIET {
+                probe_quiet::<AVX, S8>(t, lvl, i, s)
+            } else {
+                probe::<AVX, S8>(t, lvl, i, s)
+            };
+            match p {
                 Probe::Value(v) => *oc.add(i) = v,
                 Probe::Bumped => {
                     pend[np2] = i as u8;
@@ -805,6 +812,27 @@ unsafe fn probe<const AVX: bool, const S8: bool>(
         Probe::Bumped
     } else {
         Probe::Busy
+    }
+}
+
+/// [`probe`] without the seqlock, for a batch that the caller validates
+/// with the table's epoch: the threshold, then the value (never `Busy`).
+///
+/// # Safety
+/// As [`probe`].
+#[inline(always)]
+unsafe fn probe_quiet<const AVX: bool, const S8: bool>(
+    t: &Online,
+    lvl: &Level,
+    i: usize,
+    s: ScratchPtrs,
+) -> Probe {
+    let g = *s.gs.add(i) as usize;
+    let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
+    if *s.hs.add(i) & 0xff <= th {
+        Probe::Value(t.eval_s::<AVX, S8>(*s.ws.add(i) as *const AtomicU64, *s.rs.add(i)))
+    } else {
+        Probe::Bumped
     }
 }
 

@@ -16,7 +16,8 @@
 //! table's epoch was even before and unchanged after (as the AVX2 path's
 //! quiet read); otherwise that batch and the rest of the call take the AVX2
 //! path under the stripes' versions. Keys bumped from level 1 continue in
-//! the shared scalar level loop ([`super::eval_deeper`]).
+//! the shared scalar level loop ([`super::eval_deeper`], without the
+//! stripes' versions: the epoch covers them too).
 
 use super::super::hash::{Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
 use super::{bump_keys, eval_batch, eval_deeper, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
@@ -375,7 +376,7 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
         bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
     }
     if np > 0 {
-        eval_deeper::<true, S8>(t, s, &mut pend, np, oc);
+        eval_deeper::<true, S8, true>(t, s, &mut pend, np, oc);
     }
 }
 
