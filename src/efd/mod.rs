@@ -47,10 +47,11 @@
 //! reads its old or its new value; all other keys always read their value.
 //!
 //! A table-wide epoch (odd during every publish) lets the SIMD bulk lookups
-//! (AVX2, AVX-512) skip the stripes' versions: a batch read between two equal, even epoch
-//! loads saw no write at all. If the epoch moved, that batch is read again
-//! under the stripes' versions, and so are the rest of that call's batches:
-//! a batch that overlaps a write costs up to about twice as much.
+//! (AVX2, AVX-512) skip the stripes' versions: a batch read between two
+//! equal, even epoch loads saw no write at all. If the epoch moved, that
+//! batch is read again under the stripes' versions, and so are the rest of
+//! that call's batches: a batch that overlaps a write costs up to about
+//! twice as much.
 //!
 //! # Deviations from the suggested design
 //!

@@ -542,8 +542,9 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// the stripes' versions, and keeps that result if the table's epoch was
 /// even before and unchanged after (no write at all in between). Otherwise
 /// it hashes the batch again (the first try moved bumped keys to deeper
-/// levels) and reads it under the stripes' versions. Only tries if `quiet` (no earlier batch
-/// of the call failed); returns whether this one may try next time.
+/// levels) and reads it under the stripes' versions. Only tries if `quiet`
+/// (no earlier batch of the call failed); returns whether this one may try
+/// next time.
 ///
 /// # Safety
 /// As [`bulk_core`]; `kc.len() <= BATCH` keys of `s` written by
@@ -605,9 +606,9 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
     if AVX && (S8 || QUIET) {
         let blocks = n / 8;
         if QUIET {
+            let thr = l0.thresh.as_ptr() as *const u8;
             let mut all = 0u32;
             for b in 0..blocks {
-                let thr = l0.thresh.as_ptr() as *const u8;
                 all |= avx::bumped8(thr, s.gs.add(8 * b), s.hs.add(8 * b)) << (8 * b);
             }
             if t.bump_early() {
@@ -889,10 +890,10 @@ pub enum LookupPath {
     /// groups per 256-bit load; 1 bit: `popcnt`; 3 and 4 bits: a 256-bit
     /// load per key).
     Avx2,
-    /// x86-64 AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) for 4-byte keys: sixteen
-    /// keys hashed at once, their thresholds and (1 to 4-bit values) their
-    /// words gathered, parities by `vpopcntq`; longer keys take the AVX2
-    /// path.
+    /// x86-64 AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) and BMI2, for 4-byte keys:
+    /// sixteen keys hashed at once and their thresholds gathered; 1 and
+    /// 2-bit values from gathered words, wider groups two per 512-bit
+    /// register; parities by `vpopcnt`. Longer keys take the AVX2 path.
     Avx512,
 }
 

@@ -20,7 +20,7 @@
 //! stripes' versions: the epoch covers them too).
 
 use super::super::hash::{Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
-use super::{bump_keys, eval_batch, eval_deeper, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
+use super::{bump_keys, eval_deeper, eval_levels, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::sync::atomic::{fence, Ordering};
@@ -407,7 +407,7 @@ unsafe fn bulk_stride<const S: usize, const S8: bool>(
         // A write was in flight: this batch and the rest of the call under
         // the stripes' versions.
         hash_batch::<4, true, S8>(t, kc, s);
-        eval_batch::<4, true, S8>(t, kc, s, oc, false);
+        eval_levels::<true, S8, false>(t, kc.len(), s, oc);
     }
 }
 
