@@ -156,8 +156,10 @@ pub(crate) struct Online {
     pub avx2: bool,
     /// Whether the bulk lookup fetches the bumped keys' level-2 groups
     /// before the level-1 values pass (level 2 larger than
-    /// [`BUMP_EARLY_BYTES`]) or after it. Set at construction (an atomic so
-    /// that tests can run both orders on one table).
+    /// [`BUMP_EARLY_BYTES`]) or after it; the AVX-512 path prefetches the
+    /// level-1 groups of 3 to 8 words only in the early order. Set at
+    /// construction (an atomic so that tests can run both orders on one
+    /// table).
     bump_early: AtomicBool,
     epoch: Epoch,
 }

@@ -6,9 +6,12 @@
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
 //! qwords, eight keys at a time, and the parity of `word & row` comes from
 //! `vpopcntq`, in the same pass. Values of 3 or 4 bits (32-byte groups) and
-//! of 5 to 8 bits (64-byte groups): the groups are prefetched in that pass,
-//! and a second pass puts two keys' groups in one 512-bit register and
-//! takes all their parities at once. The tail of a call (fewer than 16
+//! of 5 to 8 bits (64-byte groups): a second pass puts two keys' groups in
+//! one 512-bit register and takes all their parities at once. The first
+//! pass prefetches those groups only when the bumped keys are located
+//! between the two passes ([`Online::bump_early`]); otherwise the second
+//! pass follows the first at once, the core overlaps its loads by itself,
+//! and prefetches cost more than they save. The tail of a call (fewer than 16
 //! keys) runs with masked loads and stores, so every length takes this
 //! path.
 //!
@@ -217,8 +220,8 @@ unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
 /// level-1 group to `s` at `off`, and gathers their thresholds. Groups of 1
 /// or 2 words: also evaluates the keys and stores their values to `oc`
 /// (the bumped keys' are garbage, overwritten later). Larger groups: writes
-/// their addresses to `s` and prefetches them for [`values_block`]. Returns
-/// the keys the thresholds bump to the next level.
+/// their addresses to `s` for [`values_block`], and prefetches them if
+/// `prefetch`. Returns the keys the thresholds bump to the next level.
 ///
 /// # Safety
 /// This module's features; `keys` valid for the lanes' 4-byte keys and `oc`
@@ -232,6 +235,7 @@ unsafe fn locate_block<const S: usize>(
     s: ScratchPtrs,
     off: usize,
     oc: *mut u8,
+    prefetch: bool,
 ) -> u32 {
     let sd: &Seeds = &t.seeds;
     let l0 = &t.levels[0];
@@ -260,10 +264,12 @@ unsafe fn locate_block<const S: usize>(
             s.ws.add(off + 8) as *mut _,
             addr(_mm512_extracti64x4_epi64::<1>(idx)),
         );
-        for k in 0..16 {
-            // A load from the scratch (one instruction), not an extract
-            // from the vectors above (two or three).
-            super::prefetch(std::ptr::read_volatile(s.ws.add(off + k)) as *const u8);
+        if prefetch {
+            for k in 0..16 {
+                // A load from the scratch (one instruction), not an extract
+                // from the vectors above (two or three).
+                super::prefetch(std::ptr::read_volatile(s.ws.add(off + k)) as *const u8);
+            }
         }
     }
     let byte = _mm512_set1_epi32(0xff);
@@ -357,13 +363,14 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
             (1u16 << (n - off)) - 1
         }
     };
+    let early = t.bump_early();
     let mut bumped = 0u32;
     for off in (0..n).step_by(16) {
-        bumped |= locate_block::<S>(t, keys.add(off), lanes(off), s, off, oc.add(off)) << off;
+        bumped |=
+            locate_block::<S>(t, keys.add(off), lanes(off), s, off, oc.add(off), early) << off;
     }
     let mut pend = [0u8; BATCH];
     let mut np = 0;
-    let early = t.bump_early();
     if early {
         bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
     }
