@@ -221,21 +221,20 @@ unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
 /// or 2 words: also evaluates the keys and stores their values to `oc`
 /// (the bumped keys' are garbage, overwritten later). Larger groups: writes
 /// their addresses to `s` for [`values_block`], and prefetches them if
-/// `prefetch`. Returns the keys the thresholds bump to the next level.
+/// `PREFETCH`. Returns the keys the thresholds bump to the next level.
 ///
 /// # Safety
 /// This module's features; `keys` valid for the lanes' 4-byte keys and `oc`
 /// for their bytes; `s` a live scratch with room for `off + 16` keys.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt")]
 #[inline]
-unsafe fn locate_block<const S: usize>(
+unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
     t: &Online,
     keys: *const u32,
     lanes: __mmask16,
     s: ScratchPtrs,
     off: usize,
     oc: *mut u8,
-    prefetch: bool,
 ) -> u32 {
     let sd: &Seeds = &t.seeds;
     let l0 = &t.levels[0];
@@ -264,7 +263,7 @@ unsafe fn locate_block<const S: usize>(
             s.ws.add(off + 8) as *mut _,
             addr(_mm512_extracti64x4_epi64::<1>(idx)),
         );
-        if prefetch {
+        if PREFETCH {
             for k in 0..16 {
                 // A load from the scratch (one instruction), not an extract
                 // from the vectors above (two or three).
@@ -342,14 +341,15 @@ unsafe fn values_block<const S: usize>(
 
 /// A batch of at most [`BATCH`] keys read without the stripes' versions
 /// (the caller validates it with the epoch): level 1 sixteen keys at a
-/// time, then the bumped keys in the deeper levels.
+/// time, then the bumped keys in the deeper levels, located before the
+/// level-1 values pass if `EARLY` ([`Online::bump_early`]), else after it.
 ///
 /// # Safety
 /// This module's features; `keys` valid for `n <= BATCH` 4-byte keys and
 /// `oc` for `n` bytes; `s` a live scratch.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
-unsafe fn quiet_batch<const S: usize, const S8: bool>(
+unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
     keys: *const u32,
     n: usize,
@@ -363,15 +363,14 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
             (1u16 << (n - off)) - 1
         }
     };
-    let early = t.bump_early();
     let mut bumped = 0u32;
     for off in (0..n).step_by(16) {
         bumped |=
-            locate_block::<S>(t, keys.add(off), lanes(off), s, off, oc.add(off), early) << off;
+            locate_block::<S, EARLY>(t, keys.add(off), lanes(off), s, off, oc.add(off)) << off;
     }
     let mut pend = [0u8; BATCH];
     let mut np = 0;
-    if early {
+    if EARLY {
         bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
     }
     if S >= 3 {
@@ -379,7 +378,7 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
             values_block::<S>(t, s, off, lanes(off), oc.add(off));
         }
     }
-    if !early {
+    if !EARLY {
         bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
     }
     if np > 0 {
@@ -387,10 +386,11 @@ unsafe fn quiet_batch<const S: usize, const S8: bool>(
     }
 }
 
-/// [`bulk4`] for a stride `S` (words per group) known at compile time (`S8`: `S` is 8).
+/// [`bulk4`] for a stride `S` (words per group; `S8`: `S` is 8) and bump
+/// order known at compile time.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
-unsafe fn bulk_stride<const S: usize, const S8: bool>(
+unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
     keys: &[[u8; 4]],
     out: &mut [u8],
@@ -403,7 +403,7 @@ unsafe fn bulk_stride<const S: usize, const S8: bool>(
         if quiet {
             let e1 = t.epoch.0.load(Ordering::Acquire);
             if e1 & 1 == 0 {
-                quiet_batch::<S, S8>(t, kc.as_ptr() as *const u32, kc.len(), s, oc);
+                quiet_batch::<S, S8, EARLY>(t, kc.as_ptr() as *const u32, kc.len(), s, oc);
                 fence(Ordering::Acquire);
                 if t.epoch.0.load(Ordering::Relaxed) == e1 {
                     continue;
@@ -425,11 +425,16 @@ unsafe fn bulk_stride<const S: usize, const S8: bool>(
 /// `out.len() >= keys.len()`.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
-    match t.stride {
-        1 => bulk_stride::<1, false>(t, keys, out),
-        2 => bulk_stride::<2, false>(t, keys, out),
-        3 => bulk_stride::<3, false>(t, keys, out),
-        4 => bulk_stride::<4, false>(t, keys, out),
-        _ => bulk_stride::<8, true>(t, keys, out),
+    match (t.stride, t.bump_early()) {
+        (1, false) => bulk_stride::<1, false, false>(t, keys, out),
+        (1, true) => bulk_stride::<1, false, true>(t, keys, out),
+        (2, false) => bulk_stride::<2, false, false>(t, keys, out),
+        (2, true) => bulk_stride::<2, false, true>(t, keys, out),
+        (3, false) => bulk_stride::<3, false, false>(t, keys, out),
+        (3, true) => bulk_stride::<3, false, true>(t, keys, out),
+        (4, false) => bulk_stride::<4, false, false>(t, keys, out),
+        (4, true) => bulk_stride::<4, false, true>(t, keys, out),
+        (_, false) => bulk_stride::<8, true, false>(t, keys, out),
+        (_, true) => bulk_stride::<8, true, true>(t, keys, out),
     }
 }
