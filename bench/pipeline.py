@@ -61,6 +61,8 @@ ROWS = {
     "c-n2": "C sample -n 2, --force-max-simd-bitwidth=128 (control)",
     "efd1": "efd-lb -n 1",
     "efd4": "efd-lb -n 4 (same single worker lcore)",
+    "efd1-ring": "efd-lb -n 1, `[mempool] ops = \"ring\"` (FIFO pool)",
+    "efd4-ring": "efd-lb -n 4, `[mempool] ops = \"ring\"` (FIFO pool)",
 }
 
 
@@ -480,7 +482,7 @@ def efd_counters(j):
     )
 
 
-def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge):
+def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None):
     prefix = f"benchefd_{tag}_{os.getpid()}"
     cleanup_prefix(prefix)
     snaps = []
@@ -497,10 +499,12 @@ def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge):
     mem = ["--file-prefix", prefix] if use_huge else ["--no-huge", "-m", "4096"]
     # Own config file: the embedded default adds --no-huge and its own pcap
     # vdev to the EAL args. Pool = the C sample's patched pool size.
-    cfg = os.path.join(OUT, f"efd-lb-pool{packets}.toml")
+    # `ops`: the pool's driver if not the default (the `-ring` rows).
+    cfg = os.path.join(OUT, f"efd-lb-pool{packets}{'-' + ops if ops else ''}.toml")
     with open(cfg, "w") as f:
         f.write("# written by bench/pipeline.py\n[eal]\nargs = []\n\n[mempool]\n"
-                f"mbufs = {STOCK_POOL_1NODE_2PORTS + packets + POOL_HEADROOM}\n")
+                f"mbufs = {STOCK_POOL_1NODE_2PORTS + packets + POOL_HEADROOM}\n"
+                + (f'ops = "{ops}"\n' if ops else ""))
     argv = [binary, "--config", cfg, "--lcores", "0@0,1@1,2@0", "-p", "0x3", "-n", str(nodes),
             "-f", str(TABLE_FLOWS), "--stats-format", "json", "--stats-period-ms", "1000"]
     argv += args.efd_extra
@@ -647,6 +651,9 @@ def report(doc):
         ratio_line("efd1", "c", "efd-lb 1 node / C sample")
         ratio_line("efd4", "c", "efd-lb 4 nodes / C sample")
         ratio_line("efd4", "efd1", "efd-lb 4 nodes / efd-lb 1 node")
+        ratio_line("efd1-ring", "efd1", "efd-lb 1 node, ring pool / default pool")
+        ratio_line("efd4-ring", "efd4", "efd-lb 4 nodes, ring pool / default pool")
+        ratio_line("efd1-ring", "c", "efd-lb 1 node, ring pool / C sample")
         for row in ("c-avx2", "c-n2"):
             if by.get(row):
                 fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])
@@ -810,8 +817,9 @@ def main():
                     r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir,
                               args.avx2_nodes if side else 1)
                 else:
-                    r = run_efd(efd_bin, pcap, 4 if row == "efd4" else 1, SCENARIOS[s]["packets"],
-                                args, tag, logdir, huge_ok)
+                    r = run_efd(efd_bin, pcap, 4 if row.startswith("efd4") else 1,
+                                SCENARIOS[s]["packets"], args, tag, logdir, huge_ok,
+                                "ring" if row.endswith("-ring") else None)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
                          load1=round(os.getloadavg()[0], 2),
                          xcore_rt_ns=[xcore_before, xcore_round_trip()])

@@ -2,7 +2,7 @@
 # Pipeline benchmark: efd-lb against DPDK's own "Server-Node EFD" C sample.
 #
 #   bench/pipeline.sh [--reps 7] [--avx2-reps 3] [--warmup 3] [--measure 15]
-#                     [--scenarios a,b,c] [--rows c,c-avx2,efd1,efd4]
+#                     [--scenarios a,b,c] [--rows c,c-avx2,efd1,efd4,efd1-ring,efd4-ring]
 #                     [--quick] [--no-build] [--regen] [--wait-quiet MIN]
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
 #
