@@ -4,7 +4,8 @@
 //! Distributor (no DPDK dependency), [`config`] turns flags and TOML into
 //! settings, [`flows`] builds the flow population, [`packet`] extracts flow
 //! keys, [`stats`] holds counters and renders them, [`lcore`] has the
-//! distributor and worker loops, and [`app`] wires them onto DPDK.
+//! distributor and worker loops, and [`app`] wires them onto DPDK. [`rng`]
+//! is the splitmix64 generator they share for seeds and test traffic.
 
 pub mod app;
 pub mod config;
@@ -14,4 +15,5 @@ pub mod lcore;
 mod mem;
 pub mod packet;
 pub mod pcap;
+pub mod rng;
 pub mod stats;

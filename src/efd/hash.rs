@@ -6,6 +6,8 @@
 //! can be hashed at once with AVX2 (`vpmulld`); the scalar and SIMD code
 //! compute bit-identical results.
 
+use crate::rng::{mix, SplitMix64};
+
 /// Number of levels (level 1 plus the overflow levels).
 pub(crate) const MAX_LEVELS: usize = 4;
 
@@ -23,20 +25,10 @@ pub(crate) struct Seeds {
     pub long: u64,
 }
 
-#[inline(always)]
-pub(crate) fn splitmix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 impl Seeds {
     pub(crate) fn new(seed: u64) -> Seeds {
-        let mut st = seed;
-        let mut next = || {
-            st = st.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            splitmix(st)
-        };
+        let mut rng = SplitMix64::new(seed);
+        let mut next = || rng.next_u64();
         let mut level = [0u32; MAX_LEVELS];
         for l in level.iter_mut() {
             *l = next() as u32;
@@ -153,7 +145,7 @@ pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
         }
     } else {
         let d = hash_bytes(k, s.long);
-        let r = splitmix(d ^ 0x5851_f42d_4c95_7f2d);
+        let r = mix(d ^ 0x5851_f42d_4c95_7f2d);
         KeyHash {
             base: (d ^ (d >> 32)) as u32,
             r: r | (r == 0) as u64,

@@ -1091,13 +1091,12 @@ mod perf {
     }
 
     fn keys(n: usize) -> Vec<([u8; 4], u8)> {
-        let mut s = 5u64;
+        let mut rng = crate::rng::SplitMix64::new(5);
         (0..n as u32)
             .map(|i| {
-                s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
                 (
                     i.wrapping_mul(0x9e37_79b1).to_be_bytes(),
-                    hash::splitmix(s) as u8,
+                    rng.next_u64() as u8,
                 )
             })
             .collect()

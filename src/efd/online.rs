@@ -1372,11 +1372,8 @@ mod tests {
     #[test]
     fn stride8_layout_and_evaluators_agree() {
         let t = Online::new(&[8], 8, Seeds::new(1));
-        let mut s = 0x0123_4567_89ab_cdefu64;
-        let mut next = || {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            super::super::hash::splitmix(s)
-        };
+        let mut rng = crate::rng::SplitMix64::new(0x0123_4567_89ab_cdef);
+        let mut next = || rng.next_u64();
         for _ in 0..2000 {
             let ws: Vec<[u64; 8]> = (0..4).map(|_| std::array::from_fn(|_| next())).collect();
             let rs: [u64; 4] = std::array::from_fn(|_| next());

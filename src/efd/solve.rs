@@ -189,15 +189,15 @@ pub(crate) fn absorb<const K: usize>(b: &mut [u64; K], nb: &mut u8, r: u64) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::SplitMix64;
 
-    fn rng(s: &mut u64) -> u64 {
-        *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        crate::efd::hash::splitmix(*s)
+    fn rng(s: &mut SplitMix64) -> u64 {
+        s.next_u64()
     }
 
     #[test]
     fn solves_random_systems() {
-        let mut s = 7;
+        let mut s = SplitMix64::new(7);
         for n in [1usize, 10, 40, 58, 62, 64] {
             for _ in 0..50 {
                 let rows: Vec<(u64, u8)> =
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn absorb_keeps_cache_orthogonal() {
-        let mut s = 11;
+        let mut s = SplitMix64::new(11);
         let (mut some, mut none) = (0, 0);
         for _ in 0..2000 {
             let mut e = Elim::new();
@@ -280,11 +280,8 @@ mod perf {
     #[test]
     #[ignore]
     fn elim_speed() {
-        let mut s = 1u64;
-        let mut rng = || {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            crate::efd::hash::splitmix(s)
-        };
+        let mut gen = crate::rng::SplitMix64::new(1);
+        let mut rng = || gen.next_u64();
         let sets: Vec<Vec<(u64, u8)>> = (0..2000)
             .map(|_| (0..60).map(|_| (rng(), rng() as u8)).collect())
             .collect();

@@ -2,13 +2,13 @@
 
 /// A small deterministic PRNG for test and benchmark keys (the crate's
 /// splitmix64).
-pub struct Rng(efd_lb::pcap::SplitMix64);
+pub struct Rng(efd_lb::rng::SplitMix64);
 
 #[allow(dead_code)]
 impl Rng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Rng {
-        Rng(efd_lb::pcap::SplitMix64::new(seed))
+        Rng(efd_lb::rng::SplitMix64::new(seed))
     }
 
     /// The next 64-bit value.
