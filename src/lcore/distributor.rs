@@ -73,7 +73,7 @@ impl<T: FlowLookup> Distributor<T> {
     /// several nodes one rx burst gives each only a few packets, and every
     /// ring operation costs a cache-line exchange with the worker's core, so
     /// a node's packets are collected until it has a full burst (or for a
-    /// bounded number of rx bursts, see [`COALESCE_BURSTS_PER_NODE`]). A
+    /// bounded number of rx bursts, see `COALESCE_BURSTS_PER_NODE`). A
     /// full burst leaves the rest of the buffer for the next one: the worker
     /// dequeues at most `MAX_BURST` at a time, and 38 enqueued packets
     /// reached it as bursts of 32 and 6.
