@@ -28,17 +28,16 @@ pub(crate) struct Seeds {
 impl Seeds {
     pub(crate) fn new(seed: u64) -> Seeds {
         let mut rng = SplitMix64::new(seed);
-        let mut next = || rng.next_u64();
         let mut level = [0u32; MAX_LEVELS];
         for l in level.iter_mut() {
-            *l = next() as u32;
+            *l = rng.next_u64() as u32;
         }
-        let ra = next() as u32;
-        let mut rb = next() as u32;
+        let ra = rng.next_u64() as u32;
+        let mut rb = rng.next_u64() as u32;
         if rb == ra {
             rb ^= 1;
         }
-        let long = next();
+        let long = rng.next_u64();
         Seeds {
             level,
             ra,

@@ -191,17 +191,13 @@ mod tests {
     use super::*;
     use crate::rng::SplitMix64;
 
-    fn rng(s: &mut SplitMix64) -> u64 {
-        s.next_u64()
-    }
-
     #[test]
     fn solves_random_systems() {
         let mut s = SplitMix64::new(7);
         for n in [1usize, 10, 40, 58, 62, 64] {
             for _ in 0..50 {
                 let rows: Vec<(u64, u8)> =
-                    (0..n).map(|_| (rng(&mut s), rng(&mut s) as u8)).collect();
+                    (0..n).map(|_| (s.next_u64(), s.next_u64() as u8)).collect();
                 let mut e = Elim::new();
                 let ok = rows.iter().all(|&(r, y)| e.add(r, y));
                 if !ok {
@@ -230,13 +226,13 @@ mod tests {
         let (mut some, mut none) = (0, 0);
         for _ in 0..2000 {
             let mut e = Elim::new();
-            for _ in 0..48 + rng(&mut s) % 17 {
-                e.add(rng(&mut s), 0);
+            for _ in 0..48 + s.next_u64() % 17 {
+                e.add(s.next_u64(), 0);
             }
             let mut b = [0u64; 16];
             let mut nb = e.null_basis(&mut b) as u8;
             let before = (b, nb);
-            let r = rng(&mut s) | 1;
+            let r = s.next_u64() | 1;
             let odd = (0..nb as usize).any(|i| (r & b[i]).count_ones() & 1 == 1);
             assert_eq!(parities(&b, r), parities_impl(&b, r));
             match absorb(&mut b, &mut nb, r) {
