@@ -86,7 +86,9 @@ file's [eal] args; the EAL --lcores comes from --lcores / `lcores`.
 
 Example: efd-lb --config config/two-nic.toml -n 4 -f 0x100000 -- --log-level=eal,8";
 
-/// Command line of `efd-lb`.
+/// Command line of `efd-lb`. Its field docs are the `--help` texts, whose
+/// brackets are not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Parser, Debug, Default, Clone, PartialEq)]
 #[command(
     name = "efd-lb",
