@@ -9,6 +9,7 @@
 
 use dpdk::efd::RteEfd;
 use efd_lb::efd::{Efd, EfdReader, LookupPath};
+use efd_lb::mem::LargeBuf;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -196,24 +197,19 @@ fn query_order(n: usize) -> Vec<usize> {
     perm
 }
 
-/// An array of `bytes` rounded up to whole 64-byte lines, 2 MiB aligned and
-/// huge-page advised like the EFD's table, and 1M random line indexes into
-/// it: what the memory floors read.
+/// An array of `bytes` rounded up to whole 64-byte lines, allocated as the
+/// EFD's tables are ([`LargeBuf`]), and 1M random line indexes into it: what
+/// the memory floors read.
 struct FloorLines {
-    p: *mut u64,
-    layout: std::alloc::Layout,
+    buf: LargeBuf,
     idx: Vec<u32>,
 }
 
 impl FloorLines {
     fn new(bytes: usize, seed: u64) -> FloorLines {
         let lines = bytes.div_ceil(64);
-        let layout = std::alloc::Layout::from_size_align(lines * 64, 2 << 20).expect("layout");
-        // SAFETY: nonzero size; freed in `drop` with the same layout.
-        let p = unsafe { std::alloc::alloc(layout) } as *mut u64;
-        assert!(!p.is_null(), "out of memory");
-        // SAFETY: `p` heads `lines * 64` bytes of our own (the advice is a hint).
-        unsafe { libc::madvise(p as *mut libc::c_void, lines * 64, libc::MADV_HUGEPAGE) };
+        let buf = LargeBuf::zeroed(lines * 64);
+        let p = buf.as_mut_ptr() as *mut u64;
         for i in 0..lines * 8 {
             // SAFETY: in bounds.
             unsafe { p.add(i).write(i as u64) };
@@ -222,7 +218,12 @@ impl FloorLines {
         let idx = (0..1 << 20)
             .map(|_| (rng.next() % lines as u64) as u32)
             .collect();
-        FloorLines { p, layout, idx }
+        FloorLines { buf, idx }
+    }
+
+    /// The array's words.
+    fn words(&self) -> *const u64 {
+        self.buf.as_mut_ptr() as *const u64
     }
 
     /// Starts fetching line `i` (an index from `idx`).
@@ -231,14 +232,14 @@ impl FloorLines {
         #[cfg(target_arch = "x86_64")]
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(self.p.wrapping_add(i as usize * 8) as *const i8)
+            _mm_prefetch::<_MM_HINT_T0>(self.words().wrapping_add(i as usize * 8) as *const i8)
         };
     }
 
     /// The first word of line `i` (an index from `idx`).
     fn read(&self, i: u32) -> u64 {
         // SAFETY: the indexes in `idx` are below the line count.
-        unsafe { self.p.add(i as usize * 8).read() }
+        unsafe { self.words().add(i as usize * 8).read() }
     }
 
     /// ns per read of `RUNS` timed passes of `pass` (which returns a value
@@ -252,13 +253,6 @@ impl FloorLines {
             })
             .collect();
         stat(res)
-    }
-}
-
-impl Drop for FloorLines {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.p as *mut u8, self.layout) };
     }
 }
 

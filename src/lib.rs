@@ -5,14 +5,15 @@
 //! settings, [`flows`] builds the flow population, [`packet`] extracts flow
 //! keys, [`stats`] holds counters and renders them, [`lcore`] has the
 //! distributor and worker loops, and [`app`] wires them onto DPDK. [`rng`]
-//! is the splitmix64 generator they share for seeds and test traffic.
+//! is the splitmix64 generator they share for seeds and test traffic;
+//! [`mem`] allocates the large, huge-page backed tables.
 
 pub mod app;
 pub mod config;
 pub mod efd;
 pub mod flows;
 pub mod lcore;
-mod mem;
+pub mod mem;
 pub mod packet;
 pub mod pcap;
 pub mod rng;

@@ -1,10 +1,14 @@
-//! Large heap arrays that the kernel may back with transparent huge pages.
+//! Large arrays that the kernel may back with transparent huge pages.
 //!
 //! Lookup tables of millions of entries (the EFD's solution words, a worker's
 //! flow table) are read at random: with 4 KiB pages nearly every access would
 //! also miss the TLB. Arrays of [`HUGE_MIN`] bytes and more are therefore
-//! 2 MiB aligned and advised with `MADV_HUGEPAGE` (Linux x86-64, a hint only;
-//! it takes effect when the system's THP mode is `madvise` or `always`).
+//! mapped on their own (Linux: an anonymous `mmap`, 2 MiB aligned) and
+//! advised with `MADV_HUGEPAGE` before their first touch (a hint; it takes
+//! effect when the system's THP mode is `madvise` or `always`). Their own
+//! mapping matters: memory the heap allocator hands out again was often
+//! touched before, with 4 KiB pages, and keeps them whatever the advice.
+//! [`LargeBuf`] is the public face, for benchmarks.
 
 use std::alloc::Layout;
 
@@ -26,6 +30,51 @@ pub(crate) fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// A zeroed array of `len` bytes allocated as the EFD's tables are
+/// ([`alloc_large`]: huge-page backed where the system allows, from
+/// [`HUGE_MIN`] bytes on), for code that must read memory the way they do,
+/// such as the benchmarks' memory floors.
+pub struct LargeBuf {
+    ptr: std::ptr::NonNull<u8>,
+    layout: Layout,
+}
+
+impl LargeBuf {
+    /// `len` (nonzero) zeroed bytes, 64-byte aligned. Aborts when out of
+    /// memory, as `Vec` does.
+    pub fn zeroed(len: usize) -> LargeBuf {
+        let layout = Layout::from_size_align(len.max(1), 64).expect("buffer too large");
+        // SAFETY: nonzero size.
+        let p = unsafe { alloc_large(layout, true) };
+        let Some(ptr) = std::ptr::NonNull::new(p) else {
+            std::alloc::handle_alloc_error(layout);
+        };
+        LargeBuf { ptr, layout }
+    }
+
+    /// The first byte (valid for [`LargeBuf::len`] bytes while `self` lives).
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Whether the buffer is empty (never: the length is at least 1).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for LargeBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `alloc_large` with this layout.
+        unsafe { dealloc_large(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
 /// The layout actually allocated for `layout`: 2 MiB aligned when large.
 /// Deterministic, so a deallocation can recompute it from the original.
 fn large_layout(layout: Layout) -> Layout {
@@ -40,24 +89,21 @@ fn large_layout(layout: Layout) -> Layout {
 /// large, and zeroed if asked. Returns null when out of memory. Free with
 /// [`dealloc_large`].
 ///
-/// The advice must come before the first touch: pages already faulted in
-/// with 4 KiB stay that way. Hence no `alloc_zeroed` (for large alignments
-/// it zeroes, i.e. touches, the memory itself).
+/// Large arrays get a fresh mapping ([`map_huge`]): always zeroed, and
+/// advised before anything touches them. Others come from the global
+/// allocator.
 ///
 /// # Safety
 /// `layout.size()` must be nonzero.
 pub(crate) unsafe fn alloc_large(layout: Layout, zeroed: bool) -> *mut u8 {
     let actual = large_layout(layout);
+    if actual.align() == HUGE_PAGE {
+        #[cfg(target_os = "linux")]
+        return map_huge(actual.size());
+    }
     // SAFETY: nonzero size (caller).
     let p = unsafe { std::alloc::alloc(actual) };
-    if p.is_null() {
-        return p;
-    }
-    if actual.align() == HUGE_PAGE {
-        // SAFETY: `p` heads an allocation of `actual.size()` bytes.
-        unsafe { advise_huge(p, actual.size()) };
-    }
-    if zeroed {
+    if zeroed && !p.is_null() {
         // SAFETY: `p` is valid for `actual.size()` bytes.
         unsafe { std::ptr::write_bytes(p, 0, actual.size()) };
     }
@@ -69,27 +115,61 @@ pub(crate) unsafe fn alloc_large(layout: Layout, zeroed: bool) -> *mut u8 {
 /// # Safety
 /// `p` came from `alloc_large(layout, _)` with this same `layout`.
 pub(crate) unsafe fn dealloc_large(p: *mut u8, layout: Layout) {
+    let actual = large_layout(layout);
+    #[cfg(target_os = "linux")]
+    if actual.align() == HUGE_PAGE {
+        // SAFETY: mapped by `map_huge` for this size (caller).
+        unsafe {
+            libc::munmap(
+                p as *mut libc::c_void,
+                actual.size().next_multiple_of(HUGE_PAGE),
+            )
+        };
+        return;
+    }
     // SAFETY: allocated with `large_layout(layout)` (caller).
-    unsafe { std::alloc::dealloc(p, large_layout(layout)) }
+    unsafe { std::alloc::dealloc(p, actual) }
 }
 
-/// `madvise(p, len, MADV_HUGEPAGE)`; errors are ignored (it is a hint).
-///
-/// # Safety
-/// `p..p + len` must be memory this process owns.
-#[allow(unused_variables)]
-unsafe fn advise_huge(p: *mut u8, len: usize) {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    // SAFETY: the madvise syscall only changes paging hints of owned memory
-    // and clobbers rcx/r11 (declared).
-    unsafe {
-        const SYS_MADVISE: usize = 28;
-        const MADV_HUGEPAGE: usize = 14;
-        let _ret: isize;
-        std::arch::asm!("syscall", inlateout("rax") SYS_MADVISE as isize => _ret,
-            in("rdi") p, in("rsi") len, in("rdx") MADV_HUGEPAGE,
-            lateout("rcx") _, lateout("r11") _, options(nostack));
+/// A new anonymous mapping of `size` bytes rounded up to whole huge pages,
+/// 2 MiB aligned, advised with `MADV_HUGEPAGE` before its first touch
+/// (zero-filled, as every anonymous mapping). Null when out of memory.
+#[cfg(target_os = "linux")]
+fn map_huge(size: usize) -> *mut u8 {
+    let len = size.next_multiple_of(HUGE_PAGE);
+    // Map one huge page more, then unmap the unaligned head and the tail.
+    let span = len + HUGE_PAGE;
+    // SAFETY: a new private anonymous mapping; no existing memory is touched.
+    let m = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            span,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if m == libc::MAP_FAILED {
+        return std::ptr::null_mut();
     }
+    let base = m as usize;
+    let start = base.next_multiple_of(HUGE_PAGE);
+    let (head, tail) = (start - base, base + span - (start + len));
+    // SAFETY: both ranges lie inside the mapping just made and outside the
+    // part returned; `munmap` of page-aligned ranges (mmap's base is page
+    // aligned, so are `start` and `len`).
+    unsafe {
+        if head > 0 {
+            libc::munmap(m, head);
+        }
+        if tail > 0 {
+            libc::munmap((start + len) as *mut libc::c_void, tail);
+        }
+        // A hint: errors (THP compiled out) are ignored.
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+    start as *mut u8
 }
 
 #[cfg(test)]
@@ -154,31 +234,54 @@ mod tests {
             .sum()
     }
 
-    /// Where the kernel honours `madvise` for THP (and has free 2 MiB blocks),
-    /// a large array really is backed by huge pages (the advice must precede
-    /// the first touch).
-    #[test]
-    fn large_arrays_get_huge_pages_where_thp_is_on() {
+    /// Whether THP can be checked here: the kernel honours `madvise` and has
+    /// free 2 MiB blocks.
+    fn thp_checkable() -> bool {
         let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .unwrap_or_default();
         if !(mode.contains("[madvise]") || mode.contains("[always]")) {
             eprintln!("THP off here ({}): nothing to check", mode.trim());
-            return;
+            return false;
         }
         if free_huge_blocks() < 64 {
             eprintln!("memory too fragmented for a fair THP check: nothing to check");
+            return false;
+        }
+        true
+    }
+
+    /// Where the kernel honours `madvise` for THP (and has free 2 MiB blocks),
+    /// a large array really is backed by huge pages once written (the advice
+    /// must precede the first touch), even where the heap holds memory that
+    /// was written before and freed (which keeps its 4 KiB pages).
+    #[test]
+    fn large_arrays_get_huge_pages_where_thp_is_on() {
+        if !thp_checkable() {
             return;
         }
-        let layout = Layout::from_size_align(16 * HUGE_PAGE, 64).unwrap();
+        // Written heap memory, freed, that the heap allocator hands out
+        // again. (glibc: freeing a 30 MB block, which it maps on its own,
+        // raises its threshold for that to 30 MB; the 20 MB block then comes
+        // from the heap, and stays there when freed.)
+        drop(std::hint::black_box(vec![0u8; 30 << 20]));
+        let mut v = vec![0u8; 20 << 20];
+        for i in (0..v.len()).step_by(4096) {
+            v[i] = 1;
+        }
+        drop(std::hint::black_box(v));
+        let layout = Layout::from_size_align(8 * HUGE_PAGE, 64).unwrap();
         // SAFETY: nonzero size; freed with the same layout below.
         unsafe {
             let p = alloc_large(layout, true);
             assert!(!p.is_null());
+            for i in (0..layout.size()).step_by(4096) {
+                p.add(i).write(1);
+            }
             let kb = anon_huge_kb(p as usize).expect("mapping in smaps");
             dealloc_large(p, layout);
             assert!(
                 kb >= 2048,
-                "16 huge pages advised and zeroed, AnonHugePages {kb} kB"
+                "8 huge pages advised and written, AnonHugePages {kb} kB"
             );
         }
     }
