@@ -8,7 +8,7 @@
 //! effect when the system's THP mode is `madvise` or `always`). Their own
 //! mapping matters: memory the heap allocator hands out again was often
 //! touched before, with 4 KiB pages, and keeps them whatever the advice.
-//! [`LargeBuf`] is the public face, for benchmarks.
+//! [`LargeBuf`] owns one such array.
 
 use std::alloc::Layout;
 
@@ -30,10 +30,10 @@ pub(crate) fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// A zeroed array of `len` bytes allocated as the EFD's tables are
-/// ([`alloc_large`]: huge-page backed where the system allows, from
-/// [`HUGE_MIN`] bytes on), for code that must read memory the way they do,
-/// such as the benchmarks' memory floors.
+/// A zeroed, 64-byte aligned array from [`alloc_large`] (huge-page backed
+/// where the system allows, from [`HUGE_MIN`] bytes on): the EFD's
+/// solution words live in one, and the benchmarks' memory floors read one
+/// so that they see memory as the EFD does.
 pub struct LargeBuf {
     ptr: std::ptr::NonNull<u8>,
     layout: Layout,

@@ -2,7 +2,7 @@
 //! AVX2 lookup paths.
 
 use super::hash::{key_hash, locate, KeyHash, Seeds};
-use crate::mem::prefetch;
+use crate::mem::{prefetch, LargeBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Groups per seqlock version: a version guards a stripe of 64 consecutive
@@ -30,13 +30,12 @@ struct Epoch(AtomicU64);
 #[repr(C, align(64))]
 pub(crate) struct Line([AtomicU64; 8]);
 
-/// Zeroed, 64-byte aligned cache lines; large arrays are huge-page aligned
-/// and advised (see [`crate::mem`]): a 16M-key table is 20 MB, and with
-/// 4 KiB pages nearly every lookup would miss the TLB.
+/// Zeroed, 64-byte aligned cache lines in a [`LargeBuf`] (huge pages for
+/// large arrays: a 16M-key table is 20 MB, and with 4 KiB pages nearly every
+/// lookup would miss the TLB).
 struct LineBuf {
-    ptr: std::ptr::NonNull<Line>,
+    buf: LargeBuf,
     len: usize,
-    layout: std::alloc::Layout,
 }
 
 // SAFETY: the buffer is owned and only holds atomics.
@@ -46,29 +45,24 @@ unsafe impl Sync for LineBuf {}
 
 impl LineBuf {
     fn new(len: usize) -> LineBuf {
-        let layout =
-            std::alloc::Layout::from_size_align((len * 64).max(64), 64).expect("table too large");
-        // SAFETY: nonzero size; all-zero bytes are valid `AtomicU64`s.
-        let p = unsafe { crate::mem::alloc_large(layout, true) };
-        let Some(ptr) = std::ptr::NonNull::new(p as *mut Line) else {
-            std::alloc::handle_alloc_error(layout);
-        };
-        LineBuf { ptr, len, layout }
+        LineBuf {
+            buf: LargeBuf::zeroed(len.checked_mul(64).expect("table too large")),
+            len,
+        }
+    }
+
+    /// Bytes allocated.
+    fn bytes(&self) -> usize {
+        self.buf.len()
     }
 }
 
 impl std::ops::Deref for LineBuf {
     type Target = [Line];
     fn deref(&self) -> &[Line] {
-        // SAFETY: `len` initialised lines.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for LineBuf {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `alloc_large` with this layout.
-        unsafe { crate::mem::dealloc_large(self.ptr.as_ptr() as *mut u8, self.layout) }
+        // SAFETY: `len` lines of zeroed (valid) atomics, 64-byte aligned,
+        // owned by `buf` for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.buf.as_mut_ptr() as *const Line, self.len) }
     }
 }
 
@@ -115,7 +109,7 @@ impl Level {
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.thresh.len() + self.versions.len() * 4 + self.lines.layout.size()
+        self.thresh.len() + self.versions.len() * 4 + self.lines.bytes()
     }
 }
 
