@@ -2,7 +2,7 @@
 //!
 //! Lookup tables of millions of entries (the EFD's solution words, a worker's
 //! flow table) are read at random: with 4 KiB pages nearly every access would
-//! also miss the TLB. Arrays of [`HUGE_MIN`] bytes and more are therefore
+//! also miss the TLB. Arrays of 2 MiB (`HUGE_MIN`) and more are therefore
 //! mapped on their own (Linux: an anonymous `mmap`, 2 MiB aligned) and
 //! advised with `MADV_HUGEPAGE` before their first touch (a hint; it takes
 //! effect when the system's THP mode is `madvise` or `always`). Their own
@@ -30,8 +30,8 @@ pub(crate) fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// A zeroed, 64-byte aligned array from [`alloc_large`] (huge-page backed
-/// where the system allows, from [`HUGE_MIN`] bytes on): the EFD's
+/// A zeroed, 64-byte aligned array, on its own huge-page mapping from
+/// 2 MiB on (see the module doc; plain heap memory below): the EFD's
 /// solution words live in one, and the benchmarks' memory floors read one
 /// so that they see memory as the EFD does.
 pub struct LargeBuf {
