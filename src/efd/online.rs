@@ -35,7 +35,6 @@ pub(crate) struct Line([AtomicU64; 8]);
 /// lookup would miss the TLB).
 struct LineBuf {
     buf: LargeBuf,
-    len: usize,
 }
 
 // SAFETY: the buffer is owned and only holds atomics.
@@ -47,7 +46,6 @@ impl LineBuf {
     fn new(len: usize) -> LineBuf {
         LineBuf {
             buf: LargeBuf::zeroed(len.checked_mul(64).expect("table too large")),
-            len,
         }
     }
 
@@ -60,9 +58,11 @@ impl LineBuf {
 impl std::ops::Deref for LineBuf {
     type Target = [Line];
     fn deref(&self) -> &[Line] {
-        // SAFETY: `len` lines of zeroed (valid) atomics, 64-byte aligned,
-        // owned by `buf` for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.buf.as_mut_ptr() as *const Line, self.len) }
+        // SAFETY: the buffer's whole lines (`len / 64`) are zeroed (valid)
+        // atomics, 64-byte aligned, owned by `buf` for as long as `self` lives.
+        unsafe {
+            std::slice::from_raw_parts(self.buf.as_mut_ptr() as *const Line, self.buf.len() / 64)
+        }
     }
 }
 
@@ -1367,10 +1367,11 @@ mod tests {
     fn stride8_layout_and_evaluators_agree() {
         let t = Online::new(&[8], 8, Seeds::new(1));
         let mut rng = crate::rng::SplitMix64::new(0x0123_4567_89ab_cdef);
-        let mut next = || rng.next_u64();
         for _ in 0..2000 {
-            let ws: Vec<[u64; 8]> = (0..4).map(|_| std::array::from_fn(|_| next())).collect();
-            let rs: [u64; 4] = std::array::from_fn(|_| next());
+            let ws: Vec<[u64; 8]> = (0..4)
+                .map(|_| std::array::from_fn(|_| rng.next_u64()))
+                .collect();
+            let rs: [u64; 4] = std::array::from_fn(|_| rng.next_u64());
             for (g, w) in ws.iter().enumerate() {
                 assert_eq!(from_phys8(&to_phys8(w)), *w);
                 t.publish(0, g, w, 255);

@@ -276,10 +276,13 @@ mod perf {
     #[test]
     #[ignore]
     fn elim_speed() {
-        let mut gen = crate::rng::SplitMix64::new(1);
-        let mut rng = || gen.next_u64();
+        let mut rng = crate::rng::SplitMix64::new(1);
         let sets: Vec<Vec<(u64, u8)>> = (0..2000)
-            .map(|_| (0..60).map(|_| (rng(), rng() as u8)).collect())
+            .map(|_| {
+                (0..60)
+                    .map(|_| (rng.next_u64(), rng.next_u64() as u8))
+                    .collect()
+            })
             .collect();
         let cpu = || {
             let mut ts = libc::timespec {
