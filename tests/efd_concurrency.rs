@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 mod common;
 use common::Rng;
 
+/// Longest bulk call of the readers: calls of 1 to 100 keys, one batch of
+/// the lookup or several.
+const CALL: usize = 100;
+
 fn stable_key(i: u32) -> [u8; 4] {
     i.to_be_bytes()
 }
@@ -67,16 +71,16 @@ fn stress(bits: u32) {
         readers.push(std::thread::spawn(move || {
             let paths = LookupPath::supported();
             let mut rng = Rng::new(t + 1);
-            let mut keys = [[0u8; 4]; 32];
-            let mut ids = [0u32; 32];
-            let mut out = [0u8; 32];
+            let mut keys = [[0u8; 4]; CALL];
+            let mut ids = [0u32; CALL];
+            let mut out = [0u8; CALL];
             let mut n = 0u64;
             let mut iter = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let path = paths[iter % paths.len()];
                 iter += 1;
                 // A batch mixing stable and moving keys.
-                for j in 0..32 {
+                for j in 0..CALL {
                     let x = rng.next();
                     if x & 1 == 0 {
                         ids[j] = (x >> 8) as u32 % n_stable;
@@ -86,7 +90,7 @@ fn stress(bits: u32) {
                         keys[j] = moving_key(u32::MAX - ids[j]);
                     }
                 }
-                let len = 1 + (iter % 32);
+                let len = 1 + (iter % CALL);
                 r.lookup_bulk_with(path, &keys[..len], &mut out[..len]);
                 for j in 0..len {
                     if ids[j] < n_stable {

@@ -1033,10 +1033,11 @@ mod tests {
         let keys: Vec<[u8; 4]> = (0..n).map(key).collect();
         let want: Vec<u8> = (0..n).map(|i| (i * 13) as u8 & mask).collect();
         for path in LookupPath::supported() {
-            for (held, early) in [(false, false), (false, true), (true, false)] {
+            for (held, early) in [(false, false), (false, true), (true, false), (true, true)] {
                 e.online.hold_epoch(held);
                 e.online.set_bump_early(early);
-                for call in [32, keys.len()] {
+                // One batch, and calls of several with short last blocks.
+                for call in [32, 33, 49, 250, keys.len()] {
                     let mut out = vec![0u8; keys.len()];
                     for (kc, oc) in keys.chunks(call).zip(out.chunks_mut(call)) {
                         r.lookup_bulk_with(path, kc, oc);
@@ -1050,6 +1051,79 @@ mod tests {
             }
             e.online.hold_epoch(false);
         }
+    }
+
+    /// Calls of several batches (the AVX-512 path's pipelined order, forced
+    /// on this small table, and the others' pipelined hashing) while a
+    /// writer flips values: untouched keys always read their value, flipped
+    /// keys their old or new one, also when a write lands in the middle of
+    /// a call.
+    #[test]
+    fn long_bulk_calls_under_live_writes() {
+        for bits in [4, 8] {
+            long_bulk_calls_under_live_writes_at(bits);
+        }
+    }
+
+    fn long_bulk_calls_under_live_writes_at(bits: u32) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::{Duration, Instant};
+        let mask = ((1u32 << bits) - 1) as u8;
+        let (n, moving) = (20_000u32, 500u32);
+        let stable = move |i: u32| (i * 13) as u8 & mask;
+        let flip = move |i: u32| {
+            let a = (i * 7) as u8 & mask;
+            (a, (a ^ 0x55) & mask)
+        };
+        let mut e = Efd::<4>::new(23_000, bits).unwrap();
+        for i in 0..n {
+            e.insert(&key(i), stable(i)).unwrap();
+        }
+        for i in 0..moving {
+            e.insert(&key(n + i), flip(i).0).unwrap();
+        }
+        e.online.set_bump_early(true);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (r, stop) = (e.reader(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let keys: Vec<[u8; 4]> = (0..n + moving).map(key).collect();
+                let mut out = vec![0u8; keys.len()];
+                let mut calls = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    for path in LookupPath::supported() {
+                        let call = 33 + calls % 300;
+                        for (kc, oc) in keys.chunks(call).zip(out.chunks_mut(call)) {
+                            r.lookup_bulk_with(path, kc, oc);
+                            calls += 1;
+                        }
+                        for (i, &o) in out.iter().enumerate() {
+                            let i = i as u32;
+                            if i < n {
+                                assert_eq!(o, stable(i), "key {i}, {path:?}, calls of {call}");
+                            } else {
+                                let (a, b) = flip(i - n);
+                                assert!(o == a || o == b, "moving key {i}: {o}, {path:?}");
+                            }
+                        }
+                    }
+                }
+                calls
+            })
+        };
+        let mut phase = vec![false; moving as usize];
+        let (t0, mut flips) = (Instant::now(), 0u32);
+        while t0.elapsed() < Duration::from_millis(1500) {
+            let i = flips % moving;
+            phase[i as usize] = !phase[i as usize];
+            let (a, b) = flip(i);
+            e.insert(&key(n + i), if phase[i as usize] { b } else { a })
+                .unwrap();
+            flips += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let calls = reader.join().expect("reader failed");
+        assert!(flips > 1000 && calls > 1000, "{flips} flips, {calls} calls");
     }
 
     #[test]

@@ -454,8 +454,10 @@ impl ScratchPtrs {
     }
 }
 
-/// Bulk lookup, in batches of [`BATCH`] keys: [`hash_batch`] hashes the
-/// batch and prefetches its level-1 groups, [`eval_batch`] evaluates it.
+/// Bulk lookup, in batches of [`BATCH`] keys: [`hash_batch`] hashes a
+/// batch and prefetches its level-1 groups, [`eval_batch`] evaluates it. In
+/// calls of several batches, each batch is hashed before the one ahead of
+/// it is evaluated, so that its groups arrive during that work.
 ///
 /// # Safety
 /// `AVX` requires AVX2 (the caller is compiled with it enabled), and
@@ -476,12 +478,26 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
     keys: &[[u8; N]],
     out: &mut [u8],
 ) {
-    let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
-    let s = ScratchPtrs::new(&mut scratch);
+    let mut scratch = [
+        std::mem::MaybeUninit::<Scratch>::uninit(),
+        std::mem::MaybeUninit::<Scratch>::uninit(),
+    ];
+    let [sa, sb] = &mut scratch;
+    let (mut s, mut next) = (ScratchPtrs::new(sa), ScratchPtrs::new(sb));
     let mut quiet = true;
-    for (c, kc) in keys.chunks(BATCH).enumerate() {
-        hash_batch::<N, AVX, S8>(t, kc, s);
+    let mut batches = keys.chunks(BATCH).enumerate().peekable();
+    if let Some((_, k0)) = batches.peek() {
+        hash_batch::<N, AVX, S8>(t, k0, s);
+    }
+    while let Some((c, kc)) = batches.next() {
+        // The next batch hashed, and its level-1 groups prefetched, before
+        // this one is evaluated: its memory latency overlaps this batch's
+        // work. (Hashing reads nothing the writer stores to.)
+        if let Some((_, kn)) = batches.peek() {
+            hash_batch::<N, AVX, S8>(t, kn, next);
+        }
         quiet = eval_batch::<N, AVX, S8>(t, kc, s, out.as_mut_ptr().add(c * BATCH), quiet);
+        std::mem::swap(&mut s, &mut next);
     }
 }
 

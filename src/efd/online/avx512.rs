@@ -15,6 +15,12 @@
 //! keys) runs with masked loads and stores, so every length takes this
 //! path.
 //!
+//! In calls of several batches on tables that prefetch (large ones, see
+//! [`Online::bump_early`]), batch `c + 1`'s first pass runs block by block
+//! between batch `c`'s value blocks ([`bulk_pipelined`]): a 32-key call
+//! waits for its groups once, a long call overlaps each batch's wait with
+//! the work on the batch before it.
+//!
 //! A batch is read without the stripes' versions and kept only if the
 //! table's epoch was even before and unchanged after (as the AVX2 path's
 //! quiet read); otherwise that batch and the rest of the call take the AVX2
@@ -340,6 +346,39 @@ unsafe fn values_block<const S: usize>(
     _mm_mask_storeu_epi8(oc as *mut i8, store, v);
 }
 
+/// Level 1, first pass, of a batch of at most [`BATCH`] keys read without
+/// the stripes' versions: [`locate_block`] sixteen keys at a time. Returns
+/// the keys the thresholds bump.
+///
+/// # Safety
+/// As [`quiet_batch`].
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[inline]
+unsafe fn locate_batch<const S: usize, const PREFETCH: bool>(
+    t: &Online,
+    keys: *const u32,
+    n: usize,
+    s: ScratchPtrs,
+    oc: *mut u8,
+) -> u32 {
+    let mut bumped = 0u32;
+    for off in (0..n).step_by(16) {
+        bumped |= locate_block::<S, PREFETCH>(t, keys.add(off), lanes(n, off), s, off, oc.add(off))
+            << off;
+    }
+    bumped
+}
+
+/// The lanes of the block at `off` of a batch of `n` keys.
+#[inline(always)]
+fn lanes(n: usize, off: usize) -> __mmask16 {
+    if n - off >= 16 {
+        0xffff
+    } else {
+        (1u16 << (n - off)) - 1
+    }
+}
+
 /// A batch of at most [`BATCH`] keys read without the stripes' versions
 /// (the caller validates it with the epoch): level 1 sixteen keys at a
 /// time, then the bumped keys in the deeper levels, located before the
@@ -357,18 +396,7 @@ unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     s: ScratchPtrs,
     oc: *mut u8,
 ) {
-    let lanes = |off: usize| -> __mmask16 {
-        if n - off >= 16 {
-            0xffff
-        } else {
-            (1u16 << (n - off)) - 1
-        }
-    };
-    let mut bumped = 0u32;
-    for off in (0..n).step_by(16) {
-        bumped |=
-            locate_block::<S, EARLY>(t, keys.add(off), lanes(off), s, off, oc.add(off)) << off;
-    }
+    let bumped = locate_batch::<S, EARLY>(t, keys, n, s, oc);
     let mut pend = [0u8; BATCH];
     let mut np = 0;
     if EARLY {
@@ -376,7 +404,7 @@ unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     }
     if S >= 3 {
         for off in (0..n).step_by(16) {
-            values_block::<S>(t, s, off, lanes(off), oc.add(off));
+            values_block::<S>(t, s, off, lanes(n, off), oc.add(off));
         }
     }
     if !EARLY {
@@ -384,6 +412,117 @@ unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     }
     if np > 0 {
         eval_deeper::<true, S8, true>(t, s, &mut pend, np, oc);
+    }
+}
+
+/// A batch of [`bulk_pipelined`] between its first pass and its values:
+/// its scratch, the epoch loaded before the first pass, and its bumped
+/// keys (their level-2 groups already being fetched).
+struct Located {
+    s: ScratchPtrs,
+    epoch: u64,
+    pend: [u8; BATCH],
+    np: usize,
+}
+
+/// [`bulk_stride`] for calls of more than one batch, on tables whose
+/// groups take a second pass (`S >= 3`) and are fetched from memory (the
+/// `EARLY` bump order, [`Online::bump_early`]): batch `c + 1` is located,
+/// its level-1 groups and its bumped keys' level-2 groups prefetched,
+/// block by block between batch `c`'s value blocks, so that its memory
+/// latency overlaps batch `c`'s work instead of following it. Each batch is
+/// validated by the epoch as in [`bulk_stride`] (loaded before its first
+/// pass, compared after its deeper levels); the first that overlaps a
+/// write, and the rest of the call, take the path under the stripes'
+/// versions.
+///
+/// # Safety
+/// As [`bulk4`].
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[inline(never)]
+unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
+    t: &Online,
+    keys: &[[u8; 4]],
+    out: &mut [u8],
+) {
+    let mut scratch = [
+        std::mem::MaybeUninit::<Scratch>::uninit(),
+        std::mem::MaybeUninit::<Scratch>::uninit(),
+    ];
+    let [sa, sb] = &mut scratch;
+    let op = out.as_mut_ptr();
+    // Batch c: its keys, their number and its output.
+    let batch = |c: usize| {
+        let k = &keys[c * BATCH..keys.len().min((c + 1) * BATCH)];
+        (k, op.add(c * BATCH))
+    };
+    let located = |s: ScratchPtrs, epoch: u64, bumped: u32| {
+        let mut l = Located {
+            s,
+            epoch,
+            pend: [0; BATCH],
+            np: 0,
+        };
+        bump_keys::<S8>(t, bumped, s, &mut l.pend, &mut l.np);
+        l
+    };
+    let batches = keys.len().div_ceil(BATCH);
+    let (k0, o0) = batch(0);
+    let e0 = t.epoch.0.load(Ordering::Acquire);
+    let s0 = ScratchPtrs::new(sa);
+    let b0 = locate_batch::<S, true>(t, k0.as_ptr() as *const u32, k0.len(), s0, o0);
+    let mut cur = located(s0, e0, b0);
+    let mut spare = ScratchPtrs::new(sb);
+    let mut c = 0;
+    while c < batches {
+        let (kc, oc) = batch(c);
+        let n = kc.len();
+        let next = if c + 1 < batches {
+            let (kn, on) = batch(c + 1);
+            let (kp, nn) = (kn.as_ptr() as *const u32, kn.len());
+            let en = t.epoch.0.load(Ordering::Acquire);
+            let mut bn = 0u32;
+            for off in (0..BATCH).step_by(16) {
+                if off < nn {
+                    bn |= locate_block::<S, true>(
+                        t,
+                        kp.add(off),
+                        lanes(nn, off),
+                        spare,
+                        off,
+                        on.add(off),
+                    ) << off;
+                }
+                if off < n {
+                    values_block::<S>(t, cur.s, off, lanes(n, off), oc.add(off));
+                }
+            }
+            Some(located(spare, en, bn))
+        } else {
+            for off in (0..n).step_by(16) {
+                values_block::<S>(t, cur.s, off, lanes(n, off), oc.add(off));
+            }
+            None
+        };
+        if cur.np > 0 {
+            eval_deeper::<true, S8, true>(t, cur.s, &mut cur.pend, cur.np, oc);
+        }
+        fence(Ordering::Acquire);
+        if cur.epoch & 1 != 0 || t.epoch.0.load(Ordering::Relaxed) != cur.epoch {
+            break;
+        }
+        c += 1;
+        if let Some(nx) = next {
+            spare = cur.s;
+            cur = nx;
+        }
+    }
+    // A write was in flight: batch `c` and the rest of the call under the
+    // stripes' versions.
+    for c in c..batches {
+        let (kc, oc) = batch(c);
+        hash_batch::<4, true, S8>(t, kc, spare);
+        eval_levels::<true, S8, false>(t, kc.len(), spare, oc);
     }
 }
 
@@ -426,6 +565,14 @@ unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
 /// `out.len() >= keys.len()`.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
+    if keys.len() > BATCH && t.bump_early() {
+        match t.stride {
+            1 | 2 => {}
+            3 => return bulk_pipelined::<3, false>(t, keys, out),
+            4 => return bulk_pipelined::<4, false>(t, keys, out),
+            _ => return bulk_pipelined::<8, true>(t, keys, out),
+        }
+    }
     match (t.stride, t.bump_early()) {
         (1, false) => bulk_stride::<1, false, false>(t, keys, out),
         (1, true) => bulk_stride::<1, false, true>(t, keys, out),
