@@ -18,25 +18,41 @@ const RUNS: usize = 7;
 /// takes tens of milliseconds).
 const LOOKUP_ROUNDS: usize = 15;
 const BATCH: usize = 32;
+/// Keys per call of the long-call rows: a distributor with rx bursts of
+/// that many packets (`ports.burst`); `rte_efd` takes at most 32.
+const LONG_CALL: usize = 256;
 
 /// A table whose bulk lookup of 4-byte keys is measured.
 trait LookupUnderTest {
     fn name(&self) -> String;
-    /// Look up `keys` (at most `BATCH`) into `out`.
+    /// Look up `keys` (at most [`LookupUnderTest::call`]) into `out`.
     fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]);
+    /// Keys per call.
+    fn call(&self) -> usize {
+        BATCH
+    }
 }
 
 struct Native {
     reader: EfdReader<4>,
     path: LookupPath,
+    /// Keys per call.
+    call: usize,
 }
 
 impl LookupUnderTest for Native {
     fn name(&self) -> String {
-        format!("native {:?}", self.path)
+        if self.call == BATCH {
+            format!("native {:?}", self.path)
+        } else {
+            format!("native {:?}, calls of {}", self.path, self.call)
+        }
     }
     fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
         self.reader.lookup_bulk_with(self.path, keys, out)
+    }
+    fn call(&self) -> usize {
+        self.call
     }
 }
 
@@ -117,16 +133,19 @@ fn stat(mut v: Vec<f64>) -> Stat {
 /// Checks one full pass of `t`'s bulk lookups of `queries` against `expect`.
 fn check_lookup(t: &dyn LookupUnderTest, queries: &[[u8; 4]], expect: &[u8]) {
     let mut out = vec![0u8; queries.len()];
-    for (q, o) in queries.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+    let call = t.call();
+    for (q, o) in queries.chunks(call).zip(out.chunks_mut(call)) {
         t.lookup_bulk(q, o);
     }
     assert!(out == expect, "{}: wrong values", t.name());
 }
 
-/// ns/key of one pass of bulk lookups of `queries` in batches of `BATCH`.
+/// ns/key of one pass of bulk lookups of `queries` in calls of `t.call()`
+/// keys.
 fn time_lookup(t: &dyn LookupUnderTest, queries: &[[u8; 4]], out: &mut [u8]) -> f64 {
     let t0 = Instant::now();
-    for (q, o) in queries.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+    let call = t.call();
+    for (q, o) in queries.chunks(call).zip(out.chunks_mut(call)) {
         t.lookup_bulk(black_box(q), o);
     }
     black_box(&out);
@@ -298,8 +317,15 @@ fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<
         .map(|path| Native {
             reader: efd.reader(),
             path,
+            call: BATCH,
         })
         .collect();
+    // The fastest path again, in long calls (after rte_efd in `tables`).
+    let long = Native {
+        reader: efd.reader(),
+        path: LookupPath::best(),
+        call: LONG_CALL,
+    };
     let mut tables: Vec<&dyn LookupUnderTest> =
         natives.iter().map(|t| t as &dyn LookupUnderTest).collect();
     let rte_table = rte.then(|| {
@@ -311,20 +337,32 @@ fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<
     if let Some((t, _, _)) = &rte_table {
         tables.push(t);
     }
+    tables.push(&long);
     let rounds = bench_lookups(&tables, &queries, &expect);
     let res = &rounds.steady;
     for (t, r) in tables.iter().zip(res) {
         println!(
-            "| bulk lookup, {label} keys, n={n} (95% of cap.), batch {BATCH} | {} | {} ns/key |",
+            "| bulk lookup, {label} keys, n={n} (95% of cap.), batch {} | {} | {} ns/key |",
+            t.call(),
             t.name(),
             stat(r.clone())
         );
     }
+    let best = natives.len() - 1;
+    let long_ratios: Vec<f64> = res[tables.len() - 1]
+        .iter()
+        .zip(&res[best])
+        .map(|(l, b)| l / b)
+        .collect();
+    println!(
+        "| bulk lookup, {label} keys, n={n}: {} / batch {BATCH}, per interleaved round | ratio | {}× |",
+        long.name(),
+        stat(long_ratios)
+    );
     let names: Vec<String> = tables.iter().map(|t| t.name()).collect();
     print_first_passes(&names, &rounds);
     if let Some((_, build, lat)) = &rte_table {
         // The fastest native path against rte_efd, round by round.
-        let best = natives.len() - 1;
         let ratios: Vec<f64> = res[natives.len()]
             .iter()
             .zip(&res[best])
@@ -401,6 +439,7 @@ fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
             let r = Native {
                 reader: e.reader(),
                 path,
+                call: BATCH,
             };
             (e, r)
         })
