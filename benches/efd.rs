@@ -294,6 +294,11 @@ fn line_read_floor(bytes: usize) -> Stat {
     })
 }
 
+/// The ratio `a / b` of two tables' timings ([`Rounds`]), round by round.
+fn round_ratios(a: &[f64], b: &[f64]) -> Stat {
+    stat(a.iter().zip(b).map(|(a, b)| a / b).collect())
+}
+
 fn values(n: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     (0..n).map(|_| rng.next() as u8).collect()
@@ -349,29 +354,19 @@ fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<
         );
     }
     let best = natives.len() - 1;
-    let long_ratios: Vec<f64> = res[tables.len() - 1]
-        .iter()
-        .zip(&res[best])
-        .map(|(l, b)| l / b)
-        .collect();
     println!(
         "| bulk lookup, {label} keys, n={n}: {} / batch {BATCH}, per interleaved round | ratio | {}× |",
         long.name(),
-        stat(long_ratios)
+        round_ratios(&res[tables.len() - 1], &res[best])
     );
     let names: Vec<String> = tables.iter().map(|t| t.name()).collect();
     print_first_passes(&names, &rounds);
     if let Some((_, build, lat)) = &rte_table {
         // The fastest native path against rte_efd, round by round.
-        let ratios: Vec<f64> = res[natives.len()]
-            .iter()
-            .zip(&res[best])
-            .map(|(r, b)| r / b)
-            .collect();
         println!(
             "| bulk lookup, {label} keys, n={n}: rte_efd / {} per interleaved round | ratio | {}× |",
             tables[best].name(),
-            stat(ratios)
+            round_ratios(&res[natives.len()], &res[best])
         );
         println!(
             "|   (rte_efd build by {n} rte_efd_update: {:.0} ms; insert median {} ns, p99 {} ns) | | |",
@@ -478,10 +473,9 @@ fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
             stat(rr.clone())
         );
         for (w, &bits) in WIDTHS.iter().enumerate() {
-            let ratios: Vec<f64> = rr.iter().zip(&res[w]).map(|(r, b)| r / b).collect();
             println!(
                 "| bulk lookup, n={n}: rte_efd / native {bits}-bit per interleaved round | ratio | {}× |",
-                stat(ratios)
+                round_ratios(rr, &res[w])
             );
         }
     }
