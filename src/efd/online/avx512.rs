@@ -565,7 +565,8 @@ unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
 /// `out.len() >= keys.len()`.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
-    if keys.len() > BATCH && t.bump_early() {
+    let early = t.bump_early();
+    if keys.len() > BATCH && early {
         match t.stride {
             1 | 2 => {}
             3 => return bulk_pipelined::<3, false>(t, keys, out),
@@ -573,7 +574,7 @@ pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
             _ => return bulk_pipelined::<8, true>(t, keys, out),
         }
     }
-    match (t.stride, t.bump_early()) {
+    match (t.stride, early) {
         (1, false) => bulk_stride::<1, false, false>(t, keys, out),
         (1, true) => bulk_stride::<1, false, true>(t, keys, out),
         (2, false) => bulk_stride::<2, false, false>(t, keys, out),
