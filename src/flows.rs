@@ -1,40 +1,36 @@
-//! Flow population: which IPv4 destination goes to which node.
+//! Flow population: which flow key goes to which node.
 //!
-//! Either the seed's synthetic population ([`seed_population`]: flow `i` has
-//! destination `i` and node `i % num_nodes`) or a CSV-like flow file
-//! ([`load_flow_file`]).
+//! Either the C sample's synthetic population ([`seed_population`]: flow `i`
+//! has key [`FlowKey::seed`]`(i)`, for IPv4 destinations the address `i`, and
+//! node `i % num_nodes`) or a CSV-like flow file ([`load_flow_file`]).
 
 #![forbid(unsafe_code)]
 
+use crate::ids::NodeId;
+use crate::key::FlowKey;
 use std::fmt;
 use std::io;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-/// One flow: a destination address and the node that owns it.
+/// One flow: its key and the node that owns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Flow {
-    /// IPv4 destination address, host order (`u32::from(Ipv4Addr)`).
-    pub dst: u32,
-    /// Owning node id (`< num_nodes`).
-    pub node: u16,
+pub struct Flow<K> {
+    /// The flow key.
+    pub key: K,
+    /// Owning node (`< num_nodes`).
+    pub node: NodeId,
 }
 
-impl Flow {
-    /// The EFD / hash-table key of this flow: the address in wire order.
-    #[inline]
-    pub fn key(&self) -> [u8; 4] {
-        self.dst.to_be_bytes()
-    }
-}
-
-/// The seed's population: flow `i` (for `i < num_flows`) has `dst = i` and
-/// `node = i % num_nodes`. `num_nodes` must be at least 1.
-pub fn seed_population(num_flows: u32, num_nodes: u16) -> impl Iterator<Item = Flow> {
+/// The C sample's population: flow `i` (for `i < num_flows`) has key
+/// `K::seed(i)` and node `i % num_nodes`. `num_nodes` must be at least 1.
+pub fn seed_population<K: FlowKey>(
+    num_flows: u32,
+    num_nodes: u16,
+) -> impl Iterator<Item = Flow<K>> {
     assert!(num_nodes > 0, "seed_population: num_nodes must be >= 1");
     (0..num_flows).map(move |i| Flow {
-        dst: i,
-        node: (i % u32::from(num_nodes)) as u16,
+        key: K::seed(i),
+        node: NodeId::new((i % u32::from(num_nodes)) as u16),
     })
 }
 
@@ -58,7 +54,7 @@ pub enum FlowFileError {
         /// The underlying error.
         source: io::Error,
     },
-    /// A line is not of the form `ip,node`.
+    /// A line is not of the form `key,node`.
     Syntax {
         /// The file.
         path: PathBuf,
@@ -67,14 +63,16 @@ pub enum FlowFileError {
         /// The offending line (trimmed).
         text: String,
     },
-    /// The address field is not a dotted-quad IPv4 address.
-    BadAddress {
+    /// The key field is not a key of the configured kind.
+    BadKey {
         /// The file.
         path: PathBuf,
         /// 1-based line number.
         line: usize,
         /// The offending field.
         text: String,
+        /// What a key of that kind is ([`FlowKey::TEXT_FORM`]).
+        form: &'static str,
     },
     /// The node field is not a non-negative integer.
     BadNode {
@@ -96,14 +94,14 @@ pub enum FlowFileError {
         /// The configured number of nodes.
         num_nodes: u16,
     },
-    /// The same destination appears twice.
+    /// The same key appears twice.
     Duplicate {
         /// The file.
         path: PathBuf,
         /// 1-based line number of the second occurrence.
         line: usize,
-        /// The duplicated address.
-        addr: Ipv4Addr,
+        /// The duplicated key, as written by its `Display`.
+        key: String,
         /// 1-based line number of the first occurrence.
         first: usize,
     },
@@ -121,12 +119,15 @@ impl fmt::Display for FlowFileError {
             Io { path, source } => write!(f, "{}: {}", path.display(), io_error_text(source)),
             Syntax { path, line, text } => write!(
                 f,
-                "{}:{line}: expected \"ip,node\", got {text:?}",
+                "{}:{line}: expected \"key,node\", got {text:?}",
                 path.display()
             ),
-            BadAddress { path, line, text } => {
-                write!(f, "{}:{line}: bad IPv4 address {text:?}", path.display())
-            }
+            BadKey {
+                path,
+                line,
+                text,
+                form,
+            } => write!(f, "{}:{line}: bad {form} {text:?}", path.display()),
             BadNode { path, line, text } => {
                 write!(f, "{}:{line}: bad node id {text:?}", path.display())
             }
@@ -143,11 +144,11 @@ impl fmt::Display for FlowFileError {
             Duplicate {
                 path,
                 line,
-                addr,
+                key,
                 first,
             } => write!(
                 f,
-                "{}:{line}: duplicate flow {addr} (first at line {first})",
+                "{}:{line}: duplicate flow {key} (first at line {first})",
                 path.display()
             ),
             Empty { path } => write!(f, "{}: no flows", path.display()),
@@ -166,10 +167,14 @@ impl std::error::Error for FlowFileError {
 
 /// Parses flow-file text (see [`load_flow_file`]); `path` is only used in
 /// error messages.
-pub fn parse_flows(text: &str, path: &Path, num_nodes: u16) -> Result<Vec<Flow>, FlowFileError> {
+pub fn parse_flows<K: FlowKey>(
+    text: &str,
+    path: &Path,
+    num_nodes: u16,
+) -> Result<Vec<Flow<K>>, FlowFileError> {
     let p = || path.to_path_buf();
     let mut flows = Vec::new();
-    let mut seen: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
+    let mut seen: hashbrown::HashMap<K, usize> = hashbrown::HashMap::new();
     for (idx, raw) in text.lines().enumerate() {
         let line = idx + 1;
         let content = match raw.find('#') {
@@ -180,18 +185,19 @@ pub fn parse_flows(text: &str, path: &Path, num_nodes: u16) -> Result<Vec<Flow>,
         if content.is_empty() {
             continue;
         }
-        let Some((addr_s, node_s)) = content.split_once(',') else {
+        let Some((key_s, node_s)) = content.split_once(',') else {
             return Err(FlowFileError::Syntax {
                 path: p(),
                 line,
                 text: content.to_string(),
             });
         };
-        let (addr_s, node_s) = (addr_s.trim(), node_s.trim());
-        let addr: Ipv4Addr = addr_s.parse().map_err(|_| FlowFileError::BadAddress {
+        let (key_s, node_s) = (key_s.trim(), node_s.trim());
+        let key = K::parse_text(key_s).ok_or_else(|| FlowFileError::BadKey {
             path: p(),
             line,
-            text: addr_s.to_string(),
+            text: key_s.to_string(),
+            form: K::TEXT_FORM,
         })?;
         let node: u64 = node_s.parse().map_err(|_| FlowFileError::BadNode {
             path: p(),
@@ -206,19 +212,18 @@ pub fn parse_flows(text: &str, path: &Path, num_nodes: u16) -> Result<Vec<Flow>,
                 num_nodes,
             });
         }
-        let dst = u32::from(addr);
-        if let Some(&first) = seen.get(&dst) {
+        if let Some(&first) = seen.get(&key) {
             return Err(FlowFileError::Duplicate {
                 path: p(),
                 line,
-                addr,
+                key: key.to_string(),
                 first,
             });
         }
-        seen.insert(dst, line);
+        seen.insert(key, line);
         flows.push(Flow {
-            dst,
-            node: node as u16,
+            key,
+            node: NodeId::new(node as u16),
         });
     }
     if flows.is_empty() {
@@ -227,12 +232,16 @@ pub fn parse_flows(text: &str, path: &Path, num_nodes: u16) -> Result<Vec<Flow>,
     Ok(flows)
 }
 
-/// Loads a flow file: one `ip,node` per line (e.g. `10.0.0.1,3`), `#`
+/// Loads a flow file: one `key,node` per line (for IPv4 destinations e.g.
+/// `10.0.0.1,3`; the key in its [`FlowKey::parse_text`] form), `#`
 /// starts a comment (whole-line or trailing), blank lines are skipped and
 /// whitespace is trimmed. Every node must be `< num_nodes`, no address may
 /// repeat, and at least one flow must be present. On any error nothing is
 /// returned; the error names the file and line.
-pub fn load_flow_file(path: &Path, num_nodes: u16) -> Result<Vec<Flow>, FlowFileError> {
+pub fn load_flow_file<K: FlowKey>(
+    path: &Path,
+    num_nodes: u16,
+) -> Result<Vec<Flow<K>>, FlowFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| FlowFileError::Io {
         path: path.to_path_buf(),
         source,
@@ -243,20 +252,28 @@ pub fn load_flow_file(path: &Path, num_nodes: u16) -> Result<Vec<Flow>, FlowFile
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::Ipv4Dst;
 
-    fn parse(text: &str, nodes: u16) -> Result<Vec<Flow>, String> {
+    fn flow(dst: u32, node: u16) -> Flow<Ipv4Dst> {
+        Flow {
+            key: Ipv4Dst::from_u32(dst),
+            node: NodeId::new(node),
+        }
+    }
+
+    fn parse(text: &str, nodes: u16) -> Result<Vec<Flow<Ipv4Dst>>, String> {
         parse_flows(text, Path::new("flows.csv"), nodes).map_err(|e| e.to_string())
     }
 
     #[test]
     fn seed_population_matches_seed() {
-        let v: Vec<_> = seed_population(5, 2).collect();
+        let v: Vec<Flow<Ipv4Dst>> = seed_population(5, 2).collect();
         assert_eq!(v.len(), 5);
-        assert_eq!(v[0], Flow { dst: 0, node: 0 });
-        assert_eq!(v[3], Flow { dst: 3, node: 1 });
-        assert_eq!(v[4].key(), [0, 0, 0, 4]);
-        assert_eq!(seed_population(0, 3).count(), 0);
-        assert!(seed_population(1000, 7).all(|f| f.node < 7));
+        assert_eq!(v[0], flow(0, 0));
+        assert_eq!(v[3], flow(3, 1));
+        assert_eq!(v[4].key.to_bytes(), [0, 0, 0, 4]);
+        assert_eq!(seed_population::<Ipv4Dst>(0, 3).count(), 0);
+        assert!(seed_population::<Ipv4Dst>(1000, 7).all(|f| f.node.get() < 7));
     }
 
     #[test]
@@ -269,18 +286,9 @@ mod tests {
         assert_eq!(
             v,
             vec![
-                Flow {
-                    dst: 0x0a00_0001,
-                    node: 3
-                },
-                Flow {
-                    dst: 0x0a00_0002,
-                    node: 0
-                },
-                Flow {
-                    dst: 0xc0a8_01ff,
-                    node: 1
-                },
+                flow(0x0a00_0001, 3),
+                flow(0x0a00_0002, 0),
+                flow(0xc0a8_01ff, 1)
             ]
         );
     }
@@ -323,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             parse("\n10.0.0.1 3", 4).unwrap_err(),
-            "flows.csv:2: expected \"ip,node\", got \"10.0.0.1 3\""
+            "flows.csv:2: expected \"key,node\", got \"10.0.0.1 3\""
         );
     }
 
@@ -346,7 +354,8 @@ mod tests {
 
     #[test]
     fn missing_file() {
-        let e = load_flow_file(Path::new("/nonexistent-efd-lb/flows.csv"), 4).unwrap_err();
+        let e =
+            load_flow_file::<Ipv4Dst>(Path::new("/nonexistent-efd-lb/flows.csv"), 4).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/nonexistent-efd-lb/flows.csv: No such file or directory"
@@ -358,15 +367,9 @@ mod tests {
     fn loads_real_file() {
         let path = std::env::temp_dir().join(format!("efd-lb-flows-{}.csv", std::process::id()));
         std::fs::write(&path, "1.2.3.4,1\n").unwrap();
-        let v = load_flow_file(&path, 2);
+        let v = load_flow_file::<Ipv4Dst>(&path, 2);
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(
-            v.unwrap(),
-            vec![Flow {
-                dst: 0x0102_0304,
-                node: 1
-            }]
-        );
+        assert_eq!(v.unwrap(), vec![flow(0x0102_0304, 1)]);
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod app;
 pub mod config;
 pub mod efd;
 pub mod flows;
+pub mod ids;
+pub mod key;
 pub mod lcore;
 pub mod mem;
 pub mod packet;

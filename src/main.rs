@@ -17,6 +17,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(traffic) = &settings.traffic {
+        if let Err(e) = efd_lb::app::generate_test_traffic(traffic) {
+            eprintln!("efd-lb: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match efd_lb::app::run(&settings) {
         Ok(outcome) if outcome.mbufs_in_use == 0 => ExitCode::SUCCESS,
         Ok(outcome) => {

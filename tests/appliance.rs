@@ -2,6 +2,7 @@
 //! test is its own process (EAL initialises once per process), all with
 //! `--no-huge`; a lock keeps them from competing for the two cores.
 
+use efd_lb::key::Ipv4Dst;
 use efd_lb::packet::{ipv4_dst, DropReason};
 use efd_lb::pcap::{self, PcapReader, PcapWriter, TrafficSpec};
 use serde_json::Value;
@@ -152,6 +153,48 @@ fn null_pmd_run_counts_every_packet_and_returns_every_mbuf() {
     assert_conservation(&v);
 }
 
+/// `[ports] burst` above 32 is used all along the path: with one node under
+/// a replay at full rate, the worker's mean burst (packets per ring
+/// dequeue) exceeds 32, which a path clamped to 32 cannot produce; with
+/// burst 32 it stays at or below 32.
+#[test]
+fn the_configured_burst_reaches_the_workers() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("burst");
+    let spec = TrafficSpec {
+        packets: 4096,
+        known_flows: 1024,
+        table_flows: 1024,
+        seed: 3,
+        ..TrafficSpec::default()
+    };
+    let input = dir.join("in.pcap");
+    pcap::write_pcap(&input, &spec).unwrap();
+    for (burst, ring) in [(256u32, 4096u32), (32, 512)] {
+        let cfg = write_config(
+            &dir,
+            &format!(
+                "num_nodes = 1\nnum_flows = 1024\nduration_s = 2\n[ports]\nburst = {burst}\n[rings]\nsize = {ring}"
+            ),
+            &[
+                format!("net_pcap0,rx_pcap={},infinite_rx=1", input.display()),
+                "net_null0,no-rx=1".into(),
+            ],
+        );
+        let out = run(&["--config", cfg.to_str().unwrap()]);
+        assert_ok(&out);
+        let v = final_stats(&out);
+        assert_conservation(&v);
+        let mean = v["workers"][0]["packets_per_burst"].as_f64().unwrap();
+        assert!(u(&v["nodes"][0]["tx"]) > 0, "forwarded");
+        if burst == 256 {
+            assert!(mean > 48.0, "burst {burst}: mean burst {mean}");
+        } else {
+            assert!(mean <= 32.0, "burst {burst}: mean burst {mean}");
+        }
+    }
+}
+
 /// The expected per-node and per-reason counters of a finite replay,
 /// computed from the frames and the same EFD table the appliance builds.
 #[derive(Debug, Default, PartialEq)]
@@ -165,7 +208,8 @@ struct Expected {
 }
 
 fn expected(frames: &[Vec<u8>], num_flows: u32, num_nodes: u16, value_bits: u8) -> Expected {
-    let flows: Vec<_> = efd_lb::flows::seed_population(num_flows, num_nodes).collect();
+    let flows: Vec<efd_lb::flows::Flow<Ipv4Dst>> =
+        efd_lb::flows::seed_population(num_flows, num_nodes).collect();
     let efd = efd_lb::app::build_efd(&flows, value_bits).unwrap();
     let mut e = Expected {
         node_rx: vec![0; num_nodes as usize],

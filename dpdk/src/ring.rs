@@ -159,7 +159,14 @@ impl Consumer {
     /// Dequeues up to the burst's spare room; returns how many.
     #[inline]
     pub fn dequeue_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
-        let room = burst.spare() as u32;
+        self.dequeue_burst_max(burst, N)
+    }
+
+    /// Dequeues at most `max` mbufs, and no more than the burst's spare
+    /// room; returns how many.
+    #[inline]
+    pub fn dequeue_burst_max<const N: usize>(&mut self, burst: &mut Burst<N>, max: usize) -> usize {
+        let room = burst.spare().min(max) as u32;
         let r = self.inner.raw.as_ptr();
         // SAFETY: `r` is a live ring with this handle as its only consumer,
         // so the consumer head is ours. Slots before the producer tail (read

@@ -74,8 +74,9 @@ impl MempoolOps {
 pub const MAX_MEMPOOL_CACHE: i64 = 512;
 /// Largest ring size (`RTE_RING_SZ_MASK + 1`).
 pub const MAX_RING_SIZE: i64 = 1 << 28;
-/// Largest burst size.
-pub const MAX_BURST: i64 = 1024;
+/// Largest burst size: the capacity of the loops' packet arrays
+/// ([`crate::lcore::MAX_BURST`]).
+pub const MAX_BURST: i64 = crate::lcore::MAX_BURST as i64;
 
 const AFTER_HELP: &str = "\
 Settings come from, lowest precedence first: built-in defaults, the TOML file
@@ -192,7 +193,8 @@ pub struct Settings {
     pub rx_desc: u16,
     /// TX descriptors per queue.
     pub tx_desc: u16,
-    /// Burst size for RX, ring and TX operations.
+    /// Packets per rx burst, EFD lookup call, ring enqueue and dequeue, and
+    /// transmit, `1..=MAX_BURST`.
     pub burst: u16,
     /// Per-node ring size (power of two).
     pub ring_size: u32,

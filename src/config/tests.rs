@@ -412,8 +412,14 @@ fn ring_and_port_errors() {
     );
     assert_eq!(
         err(&[], "[ports]\nburst = 0"),
-        "lb.toml: ports.burst: 0 burst: need 1..=1024"
+        "lb.toml: ports.burst: 0 burst: need 1..=512"
     );
+    assert_eq!(
+        err(&[], "[rings]\nsize = 1024\n[ports]\nburst = 513"),
+        "lb.toml: ports.burst: 513 burst: need 1..=512"
+    );
+    let s = with_file(&[], "[rings]\nsize = 1024\n[ports]\nburst = 512").unwrap();
+    assert_eq!(s.burst, 512);
     assert_eq!(
         err(&[], "[ports]\nrx_desc = 70000"),
         "lb.toml: ports.rx_desc: 70000 descriptors: need 1..=65535"

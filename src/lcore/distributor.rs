@@ -1,58 +1,59 @@
 //! The distributor lcore: receive bursts from every enabled port, take each
-//! packet's flow key (IPv4 destination), look the keys up in the EFD table in
-//! bulk, and enqueue packets on their node's ring. The key travels with the
-//! packet in the mbuf header (`Mbuf::set_tag`), so workers need not touch the
-//! packet data.
+//! packet's flow key, look the keys up in the EFD table in bulk, and enqueue
+//! packets on their node's ring. What the worker needs of the key travels
+//! with the packet in the mbuf header ([`FlowKey::tag`]), so workers need
+//! not touch the packet data.
+//!
+//! The loop is [`DistributorLoop::poll`], one round over the rx queues;
+//! [`Distributor::run`] polls until told to stop. Tests drive `poll` on the
+//! in-memory queues of [`super::loopback`].
 
+use super::io::{Io, Packet, PacketBurst, RefillHint, RingProducer, RxQueue};
 use super::{StopFlags, MAX_BURST};
-use crate::packet::{ipv4_dst, DropReason};
+use crate::ids::PortIndex;
+use crate::key::FlowKey;
+use crate::packet::DropReason;
 use crate::stats::Stats;
 use dpdk::eal::rdtsc;
-use dpdk::mbuf::Burst;
-use dpdk::port::RxQueue;
-use dpdk::ring::Producer;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Bulk lookup of 4-byte flow keys to node ids: what the distributor needs
-/// from the EFD table (readers on other lcores, lock-free).
-pub trait FlowLookup: Send + 'static {
+/// Bulk lookup of flow keys (their [`FlowKey::Bytes`]) to node ids: what the
+/// distributor needs from the EFD table (readers on other lcores,
+/// lock-free).
+pub trait FlowLookup<B>: Send + 'static {
     /// Writes the value of `keys[i]` to `out[i]` for every key.
-    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]);
+    fn lookup_bulk(&self, keys: &[B], out: &mut [u8]);
 }
 
-impl FlowLookup for crate::efd::EfdReader<4> {
+impl<const N: usize> FlowLookup<[u8; N]> for crate::efd::EfdReader<N> {
     #[inline]
-    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
+    fn lookup_bulk(&self, keys: &[[u8; N]], out: &mut [u8]) {
         crate::efd::EfdReader::lookup_bulk(self, keys, out)
     }
 }
 
-/// One receive queue and the index of its port among the enabled ports.
-pub struct RxPort {
-    /// Index into the enabled ports (and into `Stats::ports`).
-    pub index: usize,
+/// One receive queue and its port's position among the enabled ports.
+pub struct RxPort<I: Io> {
+    /// The port's position (and its index in `Stats::ports`).
+    pub index: PortIndex,
     /// The queue this lcore polls.
-    pub queue: RxQueue,
+    pub queue: I::Rx,
 }
 
 /// Everything the distributor lcore owns.
-pub struct Distributor<T: FlowLookup> {
-    /// Ports to receive from.
-    pub rx: Vec<RxPort>,
-    /// One ring producer per node, indexed by node id.
-    pub rings: Vec<Producer>,
-    /// The EFD reader.
-    pub table: T,
-    /// Shared counters.
-    pub stats: Arc<Stats>,
-    /// Shutdown signal.
-    pub stop: Arc<StopFlags>,
-    /// Largest rx burst (1..=MAX_BURST).
-    pub burst: usize,
+pub struct Distributor<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> {
+    rx: Vec<RxPort<I>>,
+    rings: Vec<I::RingProducer>,
+    table: L,
+    stats: Arc<Stats>,
+    stop: Arc<StopFlags>,
+    burst: usize,
+    key: PhantomData<K>,
 }
 
 /// Capacity of a node's pending buffer: a full burst can always be added to
-/// one that is not yet due (fewer than `MAX_BURST` packets).
+/// one that is not yet due (fewer than `burst` packets).
 const NODE_BUF: usize = 2 * MAX_BURST;
 /// A node buffer that has not reached a full burst is enqueued anyway once
 /// its oldest packet has waited this many rx bursts, times the number of
@@ -65,170 +66,259 @@ const COALESCE_BURSTS_MIN: u32 = 4;
 /// `born` of an empty node buffer.
 const EMPTY: u32 = u32::MAX;
 
-impl<T: FlowLookup> Distributor<T> {
-    /// Runs until told to stop. Every mbuf it receives ends up on a ring or
-    /// freed and counted.
+impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> Distributor<I, K, L> {
+    /// A distributor receiving from `rx` and enqueueing on `rings` (one per
+    /// node, indexed by node id) in bursts of `burst` packets, which must be
+    /// `1..=MAX_BURST` (the configuration refuses other values).
     ///
-    /// Packets are enqueued per node in bursts of exactly `MAX_BURST`: with
-    /// several nodes one rx burst gives each only a few packets, and every
-    /// ring operation costs a cache-line exchange with the worker's core, so
-    /// a node's packets are collected until it has a full burst (or for a
-    /// bounded number of rx bursts, see `COALESCE_BURSTS_PER_NODE`). A
-    /// full burst leaves the rest of the buffer for the next one: the worker
-    /// dequeues at most `MAX_BURST` at a time, and 38 enqueued packets
-    /// reached it as bursts of 32 and 6.
-    pub fn run(mut self) {
+    /// # Panics
+    /// If `burst` is out of range.
+    pub fn new(
+        rx: Vec<RxPort<I>>,
+        rings: Vec<I::RingProducer>,
+        table: L,
+        stats: Arc<Stats>,
+        stop: Arc<StopFlags>,
+        burst: usize,
+    ) -> Self {
+        assert!(
+            (1..=MAX_BURST).contains(&burst),
+            "burst {burst} outside 1..={MAX_BURST}"
+        );
+        Distributor {
+            rx,
+            rings,
+            table,
+            stats,
+            stop,
+            burst,
+            key: PhantomData,
+        }
+    }
+
+    /// Runs until told to stop. Every packet it receives ends up on a ring
+    /// or freed and counted.
+    pub fn run(self) {
+        let stop = self.stop.clone();
+        let mut lp = self.start();
+        while !stop.rx_stopped() {
+            lp.poll();
+        }
+        lp.finish();
+    }
+
+    /// The loop's state, on the calling lcore (it takes that lcore's view of
+    /// the rx pools).
+    pub fn start(self) -> DistributorLoop<I, K, L> {
         let num_nodes = self.rings.len();
-        let mut node_bufs: Vec<Burst<NODE_BUF>> = (0..num_nodes).map(|_| Burst::new()).collect();
-        let mut burst: Burst<MAX_BURST> = Burst::new();
-        let mut dropped: Burst<MAX_BURST> = Burst::new();
-        let mut keys = [[0u8; 4]; MAX_BURST];
-        let mut values = [0u8; MAX_BURST];
-        let mut slot = [0u8; MAX_BURST]; // u8::MAX marks a packet with a bad header
-        let mut reasons = [0u64; DropReason::COUNT];
-        let stats = &*self.stats;
-        let burst_max = self.burst.clamp(1, MAX_BURST);
-        let max_wait = (COALESCE_BURSTS_PER_NODE * num_nodes as u32).max(COALESCE_BURSTS_MIN);
-        // Per node: the rx burst count when its buffer's oldest packet came.
-        let mut born = vec![EMPTY; num_nodes];
-        let mut rx_bursts = 0u32;
-        let mut pending = false;
-        // This lcore's cache of each queue's pool: the mbufs the next rx
-        // bursts will be given (freed by the workers' cores).
-        let alloc_caches: Vec<_> = self.rx.iter().map(|rx| rx.queue.alloc_cache()).collect();
-
-        while !self.stop.rx_stopped() {
-            let mut round_got = false;
-            for (rx, cache) in self.rx.iter_mut().zip(&alloc_caches) {
-                let n = rx.queue.rx_burst_max(&mut burst, burst_max);
-                if n == 0 {
-                    stats.distributor.idle_polls.add(1);
-                    continue;
-                }
-                // Busy cycles: from a non-empty rx burst to its last enqueue.
-                let t0 = rdtsc();
-                // The device's next refill writes the headers of as many
-                // mbufs again: fetch them while this burst is processed.
-                if let Some(c) = cache {
-                    c.prefetch_next(n);
-                }
-                round_got = true;
-                pending = true;
-                rx_bursts = rx_bursts.wrapping_add(1);
-                stats.ports[rx.index].rx.add(n as u64);
-
-                // Pass 1: flow keys, with every malformed frame set aside.
-                let mut k = 0;
-                for (i, m) in burst.as_mut_slice().iter_mut().enumerate() {
-                    match ipv4_dst(m.data()) {
-                        Ok(dst) => {
-                            // The worker reads the key from the mbuf header
-                            // instead of the packet data (one cache miss less
-                            // on its core).
-                            m.set_tag(dst);
-                            keys[k] = dst.to_be_bytes();
-                            slot[i] = 0;
-                            k += 1;
-                        }
-                        Err(reason) => {
-                            slot[i] = u8::MAX;
-                            reasons[reason as usize] += 1;
-                        }
-                    }
-                }
-                self.table.lookup_bulk(&keys[..k], &mut values[..k]);
-
-                // Pass 2: hand each packet to its node's buffer.
-                let mut j = 0;
-                let mut unknown_node = 0u64;
-                for (i, m) in burst.drain().enumerate() {
-                    let target = if slot[i] == u8::MAX {
-                        None
-                    } else {
-                        let node = values[j] as usize;
-                        j += 1;
-                        if node < num_nodes {
-                            Some(node)
-                        } else {
-                            unknown_node += 1;
-                            None
-                        }
-                    };
-                    let rejected = match target {
-                        Some(node) => node_bufs[node].push(m).err(),
-                        None => Some(m),
-                    };
-                    if let Some(m) = rejected {
-                        // Only malformed/unknown packets land here (a node
-                        // buffer always has room for a whole burst); free
-                        // them in bulk.
-                        if let Err(m) = dropped.push(m) {
-                            drop(m);
-                        }
-                    }
-                }
-                dropped.free_all();
-                stats.distributor.distributed.add(k as u64 - unknown_node);
-                if unknown_node > 0 {
-                    stats.distributor.drop_unknown_node.add(unknown_node);
-                }
-                for (r, c) in reasons.iter_mut().enumerate() {
-                    if *c > 0 {
-                        stats.distributor.drop[r].add(*c);
-                        *c = 0;
-                    }
-                }
-
-                // Enqueue a full burst of the nodes that have one (what is
-                // left came in this rx burst), and all of those that waited
-                // too long.
-                for (node, buf) in node_bufs.iter_mut().enumerate() {
-                    if buf.len() >= MAX_BURST {
-                        enqueue_or_drop(&mut self.rings[node], buf, MAX_BURST, stats, node);
-                        born[node] = if buf.is_empty() { EMPTY } else { rx_bursts };
-                    } else if !buf.is_empty() {
-                        if born[node] == EMPTY {
-                            born[node] = rx_bursts;
-                        } else if rx_bursts.wrapping_sub(born[node]) >= max_wait {
-                            let n = buf.len();
-                            enqueue_or_drop(&mut self.rings[node], buf, n, stats, node);
-                            born[node] = EMPTY;
-                        }
-                    }
-                }
-                stats.distributor.packets.add(n as u64);
-                stats.distributor.busy_cycles.add(rdtsc() - t0);
-            }
-            if pending && !round_got {
-                let t0 = rdtsc();
-                flush_all(&mut self.rings, &mut node_bufs, stats);
-                born.fill(EMPTY);
-                pending = false;
-                stats.distributor.busy_cycles.add(rdtsc() - t0);
-            }
-        }
-        // What is still collected goes to the workers, which drain after us.
-        flush_all(&mut self.rings, &mut node_bufs, stats);
-    }
-}
-
-/// Enqueues every node's collected packets.
-fn flush_all(rings: &mut [Producer], bufs: &mut [Burst<NODE_BUF>], stats: &Stats) {
-    for (node, (ring, buf)) in rings.iter_mut().zip(bufs.iter_mut()).enumerate() {
-        if !buf.is_empty() {
-            let n = buf.len();
-            enqueue_or_drop(ring, buf, n, stats, node);
+        let refills = self.rx.iter().map(|rx| rx.queue.refill()).collect();
+        DistributorLoop {
+            node_bufs: (0..num_nodes).map(|_| PacketBurst::empty()).collect(),
+            burst: PacketBurst::empty(),
+            dropped: PacketBurst::empty(),
+            keys: Vec::with_capacity(MAX_BURST),
+            values: [0; MAX_BURST],
+            bad: [false; MAX_BURST],
+            reasons: [0; DropReason::COUNT],
+            max_wait: (COALESCE_BURSTS_PER_NODE * num_nodes as u32).max(COALESCE_BURSTS_MIN),
+            born: vec![EMPTY; num_nodes],
+            rx_bursts: 0,
+            pending: false,
+            refills,
+            d: self,
         }
     }
 }
 
-/// Enqueues the first `n` packets of `buf` (`n <= buf.len()`) or none: a full ring
-/// is a counted drop for that node (`rx_drop`), and those packets are freed.
-/// The rest stay in `buf`.
+/// A running distributor: its buffers and coalescing state.
+///
+/// Packets are enqueued per node in bursts of exactly the configured burst
+/// size: with several nodes one rx burst gives each only a few packets, and
+/// every ring operation costs a cache-line exchange with the worker's core,
+/// so a node's packets are collected until it has a full burst (or for a
+/// bounded number of rx bursts, see `COALESCE_BURSTS_PER_NODE`). A full
+/// burst leaves the rest of the buffer for the next one: the worker
+/// dequeues at most a burst at a time, and with bursts of 32, 38 enqueued
+/// packets reached it as bursts of 32 and 6.
+pub struct DistributorLoop<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> {
+    d: Distributor<I, K, L>,
+    node_bufs: Vec<I::Burst<NODE_BUF>>,
+    burst: I::Burst<MAX_BURST>,
+    dropped: I::Burst<MAX_BURST>,
+    keys: Vec<K::Bytes>,
+    values: [u8; MAX_BURST],
+    /// Marks a packet without a key.
+    bad: [bool; MAX_BURST],
+    reasons: [u64; DropReason::COUNT],
+    max_wait: u32,
+    /// Per node: the rx burst count when its buffer's oldest packet came.
+    born: Vec<u32>,
+    rx_bursts: u32,
+    pending: bool,
+    /// This lcore's view of each queue's pool: the buffers the next rx
+    /// bursts will be given (freed by the workers' cores).
+    refills: Vec<Option<<I::Rx as RxQueue<I>>::Refill>>,
+}
+
+impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> DistributorLoop<I, K, L> {
+    /// One round: a receive on every rx queue, each burst distributed; when
+    /// the round received nothing, every collected packet is enqueued.
+    /// Returns whether anything arrived.
+    #[inline]
+    pub fn poll(&mut self) -> bool {
+        let mut round_got = false;
+        for q in 0..self.d.rx.len() {
+            let got = self.receive(q);
+            round_got |= got;
+        }
+        if self.pending && !round_got {
+            let t0 = rdtsc();
+            self.flush_all();
+            self.born.fill(EMPTY);
+            self.pending = false;
+            self.d.stats.distributor.busy_cycles.add(rdtsc() - t0);
+        }
+        round_got
+    }
+
+    /// Enqueues what is still collected (the workers drain after this).
+    pub fn finish(mut self) {
+        self.flush_all();
+    }
+
+    /// Receives one burst from rx queue `q` and distributes it.
+    #[inline(always)]
+    fn receive(&mut self, q: usize) -> bool {
+        let stats = &*self.d.stats;
+        let rx = &mut self.d.rx[q];
+        let n = rx.queue.rx_burst(&mut self.burst, self.d.burst);
+        if n == 0 {
+            stats.distributor.idle_polls.add(1);
+            return false;
+        }
+        // Busy cycles: from a non-empty rx burst to its last enqueue.
+        let t0 = rdtsc();
+        // The device's next refill writes the headers of as many buffers
+        // again: fetch them while this burst is processed.
+        if let Some(c) = &self.refills[q] {
+            c.prefetch_next(n);
+        }
+        self.pending = true;
+        self.rx_bursts = self.rx_bursts.wrapping_add(1);
+        stats.ports[rx.index.index()].rx.add(n as u64);
+
+        // Pass 1: flow keys, with every malformed frame set aside.
+        self.keys.clear();
+        for (i, m) in self.burst.as_mut_slice().iter_mut().enumerate() {
+            match K::parse_frame(m.data()) {
+                Ok(key) => {
+                    // The worker reads the tag from the mbuf header instead
+                    // of the packet data (one cache miss less on its core).
+                    m.set_tag(key.tag());
+                    self.keys.push(key.to_bytes());
+                    self.bad[i] = false;
+                }
+                Err(reason) => {
+                    self.bad[i] = true;
+                    self.reasons[reason as usize] += 1;
+                }
+            }
+        }
+        let k = self.keys.len();
+        self.d.table.lookup_bulk(&self.keys, &mut self.values[..k]);
+
+        // Pass 2: hand each packet to its node's buffer.
+        let num_nodes = self.node_bufs.len();
+        let mut j = 0;
+        let mut unknown_node = 0u64;
+        for (i, m) in self.burst.drain().enumerate() {
+            let target = if self.bad[i] {
+                None
+            } else {
+                let node = self.values[j] as usize;
+                j += 1;
+                if node < num_nodes {
+                    Some(node)
+                } else {
+                    unknown_node += 1;
+                    None
+                }
+            };
+            let rejected = match target {
+                Some(node) => self.node_bufs[node].push(m).err(),
+                None => Some(m),
+            };
+            if let Some(m) = rejected {
+                // Only malformed/unknown packets land here (a node buffer
+                // always has room for a whole burst); free them in bulk.
+                if let Err(m) = self.dropped.push(m) {
+                    drop(m);
+                }
+            }
+        }
+        self.dropped.free_all();
+        stats.distributor.distributed.add(k as u64 - unknown_node);
+        if unknown_node > 0 {
+            stats.distributor.drop_unknown_node.add(unknown_node);
+        }
+        for (r, c) in self.reasons.iter_mut().enumerate() {
+            if *c > 0 {
+                stats.distributor.drop[r].add(*c);
+                *c = 0;
+            }
+        }
+
+        // Enqueue a full burst of the nodes that have one (what is left came
+        // in this rx burst), and all of those that waited too long.
+        let burst = self.d.burst;
+        for (node, buf) in self.node_bufs.iter_mut().enumerate() {
+            if buf.len() >= burst {
+                enqueue_or_drop::<I>(&mut self.d.rings[node], buf, burst, stats, node);
+                self.born[node] = if buf.is_empty() {
+                    EMPTY
+                } else {
+                    self.rx_bursts
+                };
+            } else if !buf.is_empty() {
+                if self.born[node] == EMPTY {
+                    self.born[node] = self.rx_bursts;
+                } else if self.rx_bursts.wrapping_sub(self.born[node]) >= self.max_wait {
+                    let n = buf.len();
+                    enqueue_or_drop::<I>(&mut self.d.rings[node], buf, n, stats, node);
+                    self.born[node] = EMPTY;
+                }
+            }
+        }
+        stats.distributor.packets.add(n as u64);
+        stats.distributor.busy_cycles.add(rdtsc() - t0);
+        true
+    }
+
+    /// Enqueues every node's collected packets.
+    fn flush_all(&mut self) {
+        let stats = &*self.d.stats;
+        for (node, (ring, buf)) in self
+            .d
+            .rings
+            .iter_mut()
+            .zip(self.node_bufs.iter_mut())
+            .enumerate()
+        {
+            if !buf.is_empty() {
+                let n = buf.len();
+                enqueue_or_drop::<I>(ring, buf, n, stats, node);
+            }
+        }
+    }
+}
+
+/// Enqueues the first `n` packets of `buf` (`n <= buf.len()`) or none: a
+/// full ring is a counted drop for that node (`rx_drop`), and those packets
+/// are freed. The rest stay in `buf`.
 #[inline]
-fn enqueue_or_drop(
-    ring: &mut Producer,
-    buf: &mut Burst<NODE_BUF>,
+fn enqueue_or_drop<I: Io>(
+    ring: &mut I::RingProducer,
+    buf: &mut I::Burst<NODE_BUF>,
     n: usize,
     stats: &Stats,
     node: usize,

@@ -1,5 +1,5 @@
-//! A worker node's flow table: the set of IPv4 destinations the node owns,
-//! a hashbrown table built for burst lookups.
+//! A worker node's flow table: the set of flow keys the node owns, a
+//! hashbrown table built for burst lookups.
 //!
 //! A node owns up to millions of flows, so a lookup usually misses the cache
 //! twice (hashbrown's control group and its slot). [`FlowTable::contains_burst`]
@@ -18,23 +18,25 @@ use hashbrown::hash_table::{Entry, HashTable};
 use hashbrown::DefaultHashBuilder;
 use std::alloc::Layout;
 use std::cell::Cell;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-/// Bytes of one slot.
-const SLOT: usize = std::mem::size_of::<u32>();
 /// hashbrown's control group width with SSE2 (bytes after the last bucket).
 const GROUP_WIDTH: usize = 16;
+/// Keys hashed and prefetched ahead of their lookups in
+/// [`FlowTable::contains_burst`].
+const LOOKAHEAD: usize = 32;
 
-/// The set of flows (IPv4 destination, host order) one node owns.
-pub struct FlowTable {
-    set: HashTable<u32, TableAlloc>,
+/// The set of flow keys one node owns.
+pub struct FlowTable<K> {
+    set: HashTable<K, TableAlloc<K>>,
     hasher: DefaultHashBuilder,
 }
 
-impl FlowTable {
+impl<K: Copy + Eq + Hash> FlowTable<K> {
     /// An empty table with room for `capacity` flows before it grows.
-    pub fn with_capacity(capacity: usize) -> FlowTable {
+    pub fn with_capacity(capacity: usize) -> FlowTable<K> {
         FlowTable {
             set: HashTable::with_capacity_in(capacity, TableAlloc::default()),
             hasher: DefaultHashBuilder::default(),
@@ -42,15 +44,15 @@ impl FlowTable {
     }
 
     /// Adds a flow; false if it was already there.
-    pub fn insert(&mut self, dst: u32) -> bool {
+    pub fn insert(&mut self, key: K) -> bool {
         let hasher = &self.hasher;
         match self
             .set
-            .entry(hasher.hash_one(dst), |&k| k == dst, |&k| hasher.hash_one(k))
+            .entry(hasher.hash_one(key), |&k| k == key, |&k| hasher.hash_one(k))
         {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
-                v.insert(dst);
+                v.insert(key);
                 true
             }
         }
@@ -58,9 +60,9 @@ impl FlowTable {
 
     /// Whether the node owns the flow.
     #[inline]
-    pub fn contains(&self, dst: u32) -> bool {
+    pub fn contains(&self, key: K) -> bool {
         self.set
-            .find(self.hasher.hash_one(dst), |&k| k == dst)
+            .find(self.hasher.hash_one(key), |&k| k == key)
             .is_some()
     }
 
@@ -74,27 +76,29 @@ impl FlowTable {
         self.set.is_empty()
     }
 
-    /// `owned[i] = contains(keys[i])` for a burst: hashes every key and
-    /// prefetches its control group and home slot, then looks them up.
+    /// `owned[i] = contains(keys[i])` for a burst (`owned` at least as long
+    /// as `keys`): hashes the keys and prefetches their control groups and
+    /// home slots, 32 at a time, then looks those up.
     #[inline]
-    pub fn contains_burst<const B: usize>(&self, keys: &[u32], owned: &mut [bool; B]) {
-        let n = keys.len().min(B);
-        let mut hashes = [0u64; B];
+    pub fn contains_burst(&self, keys: &[K], owned: &mut [bool]) {
         let probe = self.set.allocator().probe();
-        for (h, &k) in hashes.iter_mut().zip(&keys[..n]) {
-            *h = self.hasher.hash_one(k);
-            if let Some(p) = probe {
-                p.prefetch(*h);
+        for (keys, owned) in keys.chunks(LOOKAHEAD).zip(owned.chunks_mut(LOOKAHEAD)) {
+            let mut hashes = [0u64; LOOKAHEAD];
+            for (h, &k) in hashes.iter_mut().zip(keys) {
+                *h = self.hasher.hash_one(k);
+                if let Some(p) = probe {
+                    p.prefetch(*h);
+                }
             }
-        }
-        for ((o, &h), &k) in owned.iter_mut().zip(&hashes[..n]).zip(&keys[..n]) {
-            *o = self.set.find(h, |&x| x == k).is_some();
+            for ((o, &h), &k) in owned.iter_mut().zip(&hashes).zip(keys) {
+                *o = self.set.find(h, |&x| x == k).is_some();
+            }
         }
     }
 }
 
-impl FromIterator<u32> for FlowTable {
-    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> FlowTable {
+impl<K: Copy + Eq + Hash> FromIterator<K> for FlowTable<K> {
+    fn from_iter<I: IntoIterator<Item = K>>(iter: I) -> FlowTable<K> {
         let iter = iter.into_iter();
         let mut t = FlowTable::with_capacity(iter.size_hint().0);
         for k in iter {
@@ -104,7 +108,7 @@ impl FromIterator<u32> for FlowTable {
     }
 }
 
-impl std::fmt::Debug for FlowTable {
+impl<K> std::fmt::Debug for FlowTable<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FlowTable")
             .field("len", &self.set.len())
@@ -117,19 +121,22 @@ impl std::fmt::Debug for FlowTable {
 struct Probe {
     ctrl: *const u8,
     mask: usize,
+    slot: usize,
 }
 
 impl Probe {
-    /// The layout of a `u32` table of `size` bytes at `base`, if it is the one
-    /// hashbrown uses (`buckets` slots, 16-byte aligned control bytes right
-    /// after them, plus one trailing group).
-    fn from_allocation(base: *const u8, size: usize) -> Option<Probe> {
-        let buckets = size.checked_sub(GROUP_WIDTH)? / (SLOT + 1);
-        let ctrl_offset = (buckets * SLOT).next_multiple_of(GROUP_WIDTH);
+    /// The layout of a table of `size` bytes at `base` with `slot`-byte
+    /// entries aligned to `align`, if it is the one hashbrown uses
+    /// (`buckets` slots, control bytes right after them aligned to the group
+    /// width or the entry's alignment, plus one trailing group).
+    fn from_allocation(base: *const u8, size: usize, slot: usize, align: usize) -> Option<Probe> {
+        let buckets = size.checked_sub(GROUP_WIDTH)? / (slot + 1);
+        let ctrl_offset = (buckets * slot).next_multiple_of(GROUP_WIDTH.max(align));
         (buckets >= 4 && buckets.is_power_of_two() && ctrl_offset + buckets + GROUP_WIDTH == size)
             .then(|| Probe {
                 ctrl: base.wrapping_add(ctrl_offset),
                 mask: buckets - 1,
+                slot,
             })
     }
 
@@ -140,7 +147,7 @@ impl Probe {
 
     #[inline(always)]
     fn slot(&self, index: usize) -> *const u8 {
-        self.ctrl.wrapping_sub((index + 1) * SLOT)
+        self.ctrl.wrapping_sub((index + 1) * self.slot)
     }
 
     #[inline(always)]
@@ -153,21 +160,35 @@ impl Probe {
 
 /// The flow table's allocator: huge-page advised memory for large tables
 /// (see `crate::mem`), and a record of the live table allocation for
-/// prefetching. Owned by its one table; `Send` (it moves to the worker lcore
-/// with the table) but not `Sync`.
-#[derive(Default)]
-pub struct TableAlloc {
+/// prefetching of a table of `K`. Owned by its one table; `Send` (it moves
+/// to the worker lcore with the table) but not `Sync`.
+pub struct TableAlloc<K> {
     live: Cell<Option<(NonNull<u8>, usize)>>,
+    entry: PhantomData<fn() -> K>,
+}
+
+impl<K> Default for TableAlloc<K> {
+    fn default() -> Self {
+        TableAlloc {
+            live: Cell::new(None),
+            entry: PhantomData,
+        }
+    }
 }
 
 // SAFETY: the recorded pointer is only an address (never dereferenced by the
 // allocator); the allocator and its table move between threads together.
-unsafe impl Send for TableAlloc {}
+unsafe impl<K> Send for TableAlloc<K> {}
 
-impl TableAlloc {
+impl<K> TableAlloc<K> {
     fn probe(&self) -> Option<Probe> {
         let (p, size) = self.live.get()?;
-        Probe::from_allocation(p.as_ptr(), size)
+        Probe::from_allocation(
+            p.as_ptr(),
+            size,
+            std::mem::size_of::<K>(),
+            std::mem::align_of::<K>(),
+        )
     }
 }
 
@@ -186,7 +207,7 @@ fn padded(layout: Layout) -> Layout {
 
 // SAFETY: memory comes from `mem::alloc_large` and goes back through
 // `mem::dealloc_large` with the same layout; blocks are valid until freed.
-unsafe impl Allocator for TableAlloc {
+unsafe impl<K> Allocator for TableAlloc<K> {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if layout.size() == 0 {
             // hashbrown never asks for zero bytes; answer like a ZST allocation.
@@ -221,7 +242,7 @@ mod tests {
 
     #[test]
     fn set_semantics() {
-        let mut t = FlowTable::with_capacity(0);
+        let mut t = FlowTable::<u32>::with_capacity(0);
         assert!(t.is_empty());
         for k in 0..10_000u32 {
             assert!(t.insert(k * 7));
@@ -234,7 +255,7 @@ mod tests {
 
     #[test]
     fn burst_lookup_matches_single_lookups() {
-        let t: FlowTable = (0..50_000u32)
+        let t: FlowTable<u32> = (0..50_000u32)
             .map(|k| k.wrapping_mul(2_654_435_761))
             .collect();
         let keys: Vec<u32> = (0..1000u32)
@@ -249,6 +270,15 @@ mod tests {
         }
         let mut owned = [true; 32];
         t.contains_burst(&[], &mut owned);
+        // Longer than one lookahead, with a key type of another size.
+        let t: FlowTable<u64> = (0..10_000u64).map(|k| k << 20).collect();
+        let keys: Vec<u64> = (0..300u64).map(|i| (i * 50) << 20).collect();
+        let mut owned = vec![false; 300];
+        t.contains_burst(&keys, &mut owned);
+        for (k, o) in keys.iter().zip(&owned) {
+            assert_eq!(*o, t.contains(*k), "key {k}");
+        }
+        assert!(owned.iter().any(|&o| o) && owned.iter().any(|&o| !o));
     }
 
     /// Prefetching relies on hashbrown's table layout: most keys of a table
@@ -260,14 +290,14 @@ mod tests {
     #[test]
     fn prefetch_targets_the_home_slots() {
         for n in [5_000usize, 20_000, 1 << 20] {
-            let t: FlowTable = (0..n as u32).collect();
+            let t: FlowTable<u32> = (0..n as u32).collect();
             let p = t.set.allocator().probe().expect("table layout recognised");
             let mut near = 0;
             for k in 0..n as u32 {
                 let hash = t.hasher.hash_one(k);
                 let slot = t.set.find(hash, |&x| x == k).unwrap() as *const u32 as usize;
                 // Slots grow downwards from the control bytes.
-                let index = (p.ctrl as usize - slot) / SLOT - 1;
+                let index = (p.ctrl as usize - slot) / p.slot - 1;
                 if index.wrapping_sub(p.home(hash)) & p.mask < 2 * GROUP_WIDTH {
                     near += 1;
                 }
@@ -281,7 +311,7 @@ mod tests {
 
     #[test]
     fn table_survives_growth_and_moves_between_threads() {
-        let mut t = FlowTable::with_capacity(4);
+        let mut t = FlowTable::<u32>::with_capacity(4);
         for k in 0..100_000u32 {
             t.insert(k);
         }

@@ -1,15 +1,23 @@
 //! The loops that run on EAL lcores: the [`distributor`] (rx, flow key, EFD
 //! lookup, per-node rings) and the [`worker`]s (per-node flow filter, tx on
 //! the paired port). Both stop through a shared [`StopFlags`].
+//!
+//! The loops are generic over [`io::Io`]: DPDK's mbufs and queues in the
+//! appliance, the in-memory ones of [`loopback`] in tests. Design notes:
+//! `DESIGN.md` beside this file.
 
 pub mod distributor;
 pub mod flow_table;
+pub mod io;
+pub mod loopback;
 pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Largest burst the loops handle at once (rx burst, ring dequeue, tx buffer).
-pub const MAX_BURST: usize = 32;
+/// Largest burst the loops handle (`[ports] burst`): the capacity of their
+/// packet arrays. The configured burst is used all along the path: the rx
+/// burst, the EFD lookup call, ring enqueue and dequeue, and transmit.
+pub const MAX_BURST: usize = 512;
 
 /// Two-phase shutdown: the distributor stops receiving first; the workers
 /// then drain their rings and stop, so every enqueued packet is accounted for.
@@ -43,32 +51,9 @@ impl StopFlags {
     }
 }
 
-/// The port a node transmits on for a packet that arrived on `port_index`
-/// (an index into the enabled ports): ports are paired 0↔1, 2↔3, …; an odd
-/// last port sends on itself.
-#[inline]
-pub fn paired_port(port_index: usize, num_ports: usize) -> usize {
-    let pair = port_index ^ 1;
-    if pair < num_ports {
-        pair
-    } else {
-        port_index
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ports_pair_up_and_an_odd_last_port_sends_on_itself() {
-        assert_eq!(paired_port(0, 2), 1);
-        assert_eq!(paired_port(1, 2), 0);
-        assert_eq!(paired_port(2, 4), 3);
-        assert_eq!(paired_port(3, 4), 2);
-        assert_eq!(paired_port(2, 3), 2);
-        assert_eq!(paired_port(0, 1), 0);
-    }
 
     #[test]
     fn stop_is_two_phase() {
@@ -80,3 +65,6 @@ mod tests {
         assert!(s.workers_stopped());
     }
 }
+
+#[cfg(test)]
+mod loop_tests;

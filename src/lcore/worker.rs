@@ -3,173 +3,226 @@
 //! flows: EFD answers *some* node for unknown keys, so this is where unknown
 //! flows are dropped), and transmits them on the port paired with the one
 //! they arrived on, through its own TX queue. The flow key comes from the
-//! mbuf header, where the distributor left it; the packet data is not read.
+//! mbuf header, where the distributor left it ([`FlowKey::from_tag`]); the
+//! packet data is read only for keys wider than the tag.
+//!
+//! The loop is [`WorkerLoop::poll`], one round over the worker's nodes;
+//! [`Worker::run`] polls until told to stop, then drains the rings.
 
 use super::flow_table::FlowTable;
-use super::{paired_port, StopFlags, MAX_BURST};
+use super::io::{Io, Packet, PacketBurst, RingConsumer, TxQueue};
+use super::{StopFlags, MAX_BURST};
+use crate::ids::{NodeId, PortIndex};
+use crate::key::FlowKey;
 use crate::stats::{NodeCounters, Stats};
 use dpdk::eal::rdtsc;
-use dpdk::mbuf::Burst;
-use dpdk::port::TxQueue;
-use dpdk::ring::Consumer;
 use std::sync::Arc;
 
 /// One node's state, owned by the lcore that runs it.
-pub struct Node {
-    /// Node id (index into `Stats::nodes`).
-    pub id: usize,
+pub struct Node<I: Io, K: FlowKey> {
+    /// Which node (index into `Stats::nodes`).
+    pub id: NodeId,
     /// The ring the distributor fills.
-    pub ring: Consumer,
-    /// IPv4 destinations (host order) of the flows this node owns.
-    pub flows: FlowTable,
+    pub ring: I::RingConsumer,
+    /// The flows this node owns.
+    pub flows: FlowTable<K>,
     /// Which of its worker's TX queue sets it sends through (its own when the
     /// devices have a queue per node, else one shared by the lcore's nodes).
     pub tx_slot: usize,
-    /// Maps a DPDK port id (the mbuf's input port) to its port index.
+    /// Maps a DPDK port id (the packet's input port) to its port index.
     pub port_index: Arc<[u8]>,
 }
 
 /// A worker lcore and the nodes it serves.
-pub struct Worker {
+pub struct Worker<I: Io, K: FlowKey> {
     /// Index into `Stats::workers`.
     pub index: usize,
     /// The nodes, served round-robin.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Node<I, K>>,
     /// TX queue sets: `tx[slot][port index]`, used only by this lcore.
-    pub tx: Vec<Vec<TxQueue>>,
+    pub tx: Vec<Vec<I::Tx>>,
     /// Shared counters.
     pub stats: Arc<Stats>,
     /// Shutdown signal.
     pub stop: Arc<StopFlags>,
+    /// Packets per ring dequeue and per transmit, `1..=MAX_BURST`.
+    pub burst: usize,
 }
 
-impl Worker {
+impl<I: Io, K: FlowKey> Worker<I, K> {
     /// Runs until told to stop, then drains its rings so every packet the
     /// distributor enqueued is filtered, sent or dropped, and counted.
-    ///
-    /// Each node keeps one burst in hand: a round dequeues the next burst and
-    /// prefetches the first line of its mbuf headers (written last by the
-    /// distributor's core), then processes the burst dequeued the round
-    /// before, whose first lines have arrived meanwhile.
-    pub fn run(mut self) {
-        let stats = &*self.stats;
-        let mut lanes: Vec<Lane> = self
-            .nodes
-            .iter()
-            .map(|n| Lane {
-                in_hand: Burst::new(),
-                tx_bufs: (0..self.tx[n.tx_slot].len())
-                    .map(|_| Burst::new())
-                    .collect(),
-            })
-            .collect();
-        let mut fresh: Burst<MAX_BURST> = Burst::new();
-        let mut scratch = Scratch::default();
-        let counters = &stats.workers[self.index];
+    pub fn run(self) {
+        let stop = self.stop.clone();
+        let mut lp = self.start();
         loop {
             // Read the flag before polling: once set, a round that finds every
             // ring empty and no burst in hand is the last one (the
             // distributor has already stopped).
-            let stopping = self.stop.workers_stopped();
-            let mut got_any = false;
-            for (node, lane) in self.nodes.iter_mut().zip(lanes.iter_mut()) {
-                let n = node.ring.dequeue_burst(&mut fresh);
-                node.ring.prefetch_next(MAX_BURST as u32);
-                if n == 0 && lane.in_hand.is_empty() {
-                    continue;
-                }
-                // Busy cycles: from a non-empty poll to the end of its tx.
-                let t0 = rdtsc();
-                got_any = true;
-                for m in fresh.as_slice() {
-                    m.prefetch_header();
-                }
-                let done = lane.in_hand.len() as u64;
-                if done > 0 {
-                    counters.bursts.add(1);
-                    filter_and_send(
-                        node,
-                        &mut lane.in_hand,
-                        &mut lane.tx_bufs,
-                        &mut self.tx[node.tx_slot],
-                        &stats.nodes[node.id],
-                        &mut scratch,
-                    );
-                }
-                std::mem::swap(&mut lane.in_hand, &mut fresh);
-                counters.packets.add(done);
-                counters.busy_cycles.add(rdtsc() - t0);
-            }
-            if stopping && !got_any {
+            let stopping = stop.workers_stopped();
+            if !lp.poll() && stopping {
                 break;
             }
         }
     }
-}
 
-/// A node's bursts on its worker: the one in hand and its TX buffers.
-struct Lane {
-    in_hand: Burst<MAX_BURST>,
-    /// One buffer per port index.
-    tx_bufs: Vec<Burst<MAX_BURST>>,
-}
-
-/// Per-burst working arrays, reused.
-struct Scratch {
-    keys: [u32; MAX_BURST],
-    owned: [bool; MAX_BURST],
-    dropped: Burst<MAX_BURST>,
-}
-
-impl Default for Scratch {
-    fn default() -> Scratch {
-        Scratch {
-            keys: [0; MAX_BURST],
-            owned: [false; MAX_BURST],
-            dropped: Burst::new(),
+    /// The loop's state.
+    ///
+    /// # Panics
+    /// If the burst is outside `1..=MAX_BURST`.
+    pub fn start(self) -> WorkerLoop<I, K> {
+        assert!(
+            (1..=MAX_BURST).contains(&self.burst),
+            "burst {} outside 1..={MAX_BURST}",
+            self.burst
+        );
+        let lanes = self
+            .nodes
+            .iter()
+            .map(|n| Lane {
+                in_hand: PacketBurst::empty(),
+                tx_bufs: (0..self.tx[n.tx_slot].len())
+                    .map(|_| PacketBurst::empty())
+                    .collect(),
+            })
+            .collect();
+        WorkerLoop {
+            lanes,
+            fresh: PacketBurst::empty(),
+            scratch: Scratch {
+                keys: [K::seed(0); MAX_BURST],
+                owned: [false; MAX_BURST],
+                dropped: PacketBurst::empty(),
+            },
+            w: self,
         }
     }
 }
 
+/// A running worker.
+///
+/// Each node keeps one burst in hand: a round dequeues the next burst and
+/// prefetches the first line of its mbuf headers (written last by the
+/// distributor's core), then processes the burst dequeued the round before,
+/// whose first lines have arrived meanwhile.
+pub struct WorkerLoop<I: Io, K: FlowKey> {
+    w: Worker<I, K>,
+    lanes: Vec<Lane<I>>,
+    fresh: I::Burst<MAX_BURST>,
+    scratch: Scratch<I, K>,
+}
+
+impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
+    /// One round over the nodes; returns whether any node had packets
+    /// (dequeued or in hand).
+    #[inline]
+    pub fn poll(&mut self) -> bool {
+        let stats = &*self.w.stats;
+        let counters = &stats.workers[self.w.index];
+        let burst = self.w.burst;
+        let mut got_any = false;
+        for (node, lane) in self.w.nodes.iter_mut().zip(self.lanes.iter_mut()) {
+            let n = node.ring.dequeue_burst(&mut self.fresh, burst);
+            node.ring.prefetch_next(burst as u32);
+            if n == 0 && lane.in_hand.is_empty() {
+                continue;
+            }
+            // Busy cycles: from a non-empty poll to the end of its tx.
+            let t0 = rdtsc();
+            got_any = true;
+            for m in self.fresh.as_slice() {
+                m.prefetch_header();
+            }
+            let done = lane.in_hand.len() as u64;
+            if done > 0 {
+                counters.bursts.add(1);
+                filter_and_send::<I, K>(
+                    node,
+                    &mut lane.in_hand,
+                    &mut lane.tx_bufs,
+                    &mut self.w.tx[node.tx_slot],
+                    &stats.nodes[node.id.index()],
+                    &mut self.scratch,
+                    burst,
+                );
+            }
+            std::mem::swap(&mut lane.in_hand, &mut self.fresh);
+            counters.packets.add(done);
+            counters.busy_cycles.add(rdtsc() - t0);
+        }
+        got_any
+    }
+}
+
+/// A node's bursts on its worker: the one in hand and its TX buffers.
+struct Lane<I: Io> {
+    in_hand: I::Burst<MAX_BURST>,
+    /// One buffer per port index.
+    tx_bufs: Vec<I::Burst<MAX_BURST>>,
+}
+
+/// Per-burst working arrays, reused.
+struct Scratch<I: Io, K: FlowKey> {
+    keys: [K; MAX_BURST],
+    owned: [bool; MAX_BURST],
+    dropped: I::Burst<MAX_BURST>,
+}
+
 /// Filters one burst of a node: packets of flows it owns are buffered for
-/// the port paired with their input port and sent, the rest freed; all
-/// counted. Leaves `rx` empty.
-fn filter_and_send(
-    node: &Node,
-    rx: &mut Burst<MAX_BURST>,
-    bufs: &mut [Burst<MAX_BURST>],
-    txq: &mut [TxQueue],
+/// the port paired with their input port and sent (a buffer that reaches
+/// `burst` packets at once), the rest freed; all counted. Leaves `rx` empty.
+fn filter_and_send<I: Io, K: FlowKey>(
+    node: &Node<I, K>,
+    rx: &mut I::Burst<MAX_BURST>,
+    bufs: &mut [I::Burst<MAX_BURST>],
+    txq: &mut [I::Tx],
     nc: &NodeCounters,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<I, K>,
+    burst: usize,
 ) {
     let n = rx.len();
     let num_ports = txq.len();
-    // Pass 1: the flow keys the distributor left in the mbuf headers, then
-    // every lookup of the burst at once (the table prefetches them all).
-    // The second header line (`next`, read when the mbuf is freed) is loaded
-    // here too, where the loads overlap. Prefetched at dequeue instead, it
-    // was often still missing when the PMD's free loop took the misses one
-    // after the other: four nodes on one lcore spent 240 cycles/packet in
-    // the host's slow phases, 140-186 with this load (BENCHMARKS.md).
+    // Pass 1: the flow keys from the tags the distributor left in the mbuf
+    // headers, then every lookup of the burst at once (the table prefetches
+    // them all). The second header line (`next`, read when the mbuf is
+    // freed) is loaded here too, where the loads overlap. Prefetched at
+    // dequeue instead, it was often still missing when the PMD's free loop
+    // took the misses one after the other (see DESIGN.md beside this file).
+    let mut unparsed = false;
     for (key, m) in scratch.keys.iter_mut().zip(rx.as_slice()) {
-        *key = m.tag();
+        match K::from_tag(m.tag()) {
+            Some(k) => *key = k,
+            None => match K::parse_frame(m.data()) {
+                Ok(k) => *key = k,
+                Err(_) => unparsed = true,
+            },
+        }
         m.touch_free_line();
     }
     node.flows
-        .contains_burst(&scratch.keys[..n], &mut scratch.owned);
+        .contains_burst(&scratch.keys[..n], &mut scratch.owned[..n]);
+    if unparsed {
+        // Only for keys wider than the tag, and only if the frame changed
+        // since the distributor parsed it: never forward what has no key.
+        for (o, m) in scratch.owned.iter_mut().zip(rx.as_slice()) {
+            if K::from_tag(m.tag()).is_none() && K::parse_frame(m.data()).is_err() {
+                *o = false;
+            }
+        }
+    }
     // Pass 2: buffer owned packets for their paired port, free the rest.
     let mut passed = 0u64;
     for (m, &owned) in rx.drain().zip(scratch.owned.iter()) {
         if owned {
             passed += 1;
-            let in_port = node.port_index.get(m.port() as usize).copied().unwrap_or(0) as usize;
-            let out = paired_port(in_port, num_ports);
+            let in_port = node.port_index.get(m.port() as usize).copied().unwrap_or(0);
+            let out = PortIndex::new(in_port).paired(num_ports).index();
             let buf = &mut bufs[out];
             if let Err(m) = buf.push(m) {
                 drop(m); // unreachable: flushed below before full
             }
-            if buf.is_full() {
-                flush(&mut txq[out], buf, nc, out);
+            if buf.len() >= burst {
+                flush::<I>(&mut txq[out], buf, nc, out);
             }
         } else if let Err(m) = scratch.dropped.push(m) {
             drop(m);
@@ -179,14 +232,14 @@ fn filter_and_send(
     nc.filter_passed.add(passed);
     nc.filter_drop.add(filtered);
     for (out, buf) in bufs.iter_mut().enumerate() {
-        flush(&mut txq[out], buf, nc, out);
+        flush::<I>(&mut txq[out], buf, nc, out);
     }
 }
 
 /// Sends a node's buffered packets on one port; what the device does not take
 /// is freed and counted as `tx_drop`.
 #[inline]
-fn flush(queue: &mut TxQueue, buf: &mut Burst<MAX_BURST>, nc: &NodeCounters, port: usize) {
+fn flush<I: Io>(queue: &mut I::Tx, buf: &mut I::Burst<MAX_BURST>, nc: &NodeCounters, port: usize) {
     if buf.is_empty() {
         return;
     }
