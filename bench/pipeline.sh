@@ -7,6 +7,7 @@
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
 #
 # Run as root (hugepages, DPDK). Builds the C sample from the dpdk-doc package
+# (apt-get installs it if missing; BENCH_C_SAMPLE_SRC=DIR reads it elsewhere)
 # into bench/build/ (git-ignored; only its mbuf pool size is patched), builds
 # efd-lb (cargo build --release), generates the pcaps into bench/out/ with
 # efd-lb-pcapgen, then runs the rows interleaved (C, efd-lb, C, efd-lb, ...)
