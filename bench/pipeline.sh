@@ -13,7 +13,7 @@
 # efd-lb-pcapgen, then runs the rows interleaved (C, efd-lb, C, efd-lb, ...)
 # and prints a markdown table per scenario. Raw per-run results:
 # bench/out/results-<stamp>.json; logs: bench/out/logs-<stamp>/.
-# See BENCHMARKS.md "## Pipeline" and `bench/pipeline.sh --help`.
+# See BENCHMARKS.md ("Pipeline") and `bench/pipeline.sh --help`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 exec python3 -u "$here/pipeline.py" "$@"
