@@ -31,7 +31,10 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 BUILD = os.path.join(BENCH, "build")
 OUT = os.path.join(BENCH, "out")
-C_SRC = "/usr/share/dpdk/examples/server_node_efd"
+# The C sample's source, from the dpdk-doc package (BENCH_C_SAMPLE_SRC: read
+# it from elsewhere).
+C_SRC_PACKAGED = "/usr/share/dpdk/examples/server_node_efd"
+C_SRC = os.environ.get("BENCH_C_SAMPLE_SRC") or C_SRC_PACKAGED
 TARGET = os.path.join(REPO, "target", "release")
 EFD_LB = os.path.join(TARGET, "efd-lb")
 PCAPGEN = os.path.join(TARGET, "efd-lb-pcapgen")
@@ -160,14 +163,38 @@ def machine_info():
 # builds and inputs
 # --------------------------------------------------------------------------
 
+def c_build_paths(pool_extra):
+    """The C sample's build directory for a pool size, and its two binaries."""
+    d = os.path.join(BUILD, f"server_node_efd-pool{pool_extra}")
+    return d, os.path.join(d, "server", "build", "server"), os.path.join(d, "node", "build", "node")
+
+
+def ensure_c_source():
+    """The C sample's source must be there to build it: when the packaged
+    one is missing, install dpdk-doc (as root, with apt-get); otherwise, or
+    if that fails, say what to install and exit 1."""
+    if os.path.isdir(C_SRC):
+        return
+    if C_SRC == C_SRC_PACKAGED and os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"{C_SRC} is missing: installing dpdk-doc (apt-get install -y dpdk-doc)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "dpdk-doc"]
+        if subprocess.run(install, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env)
+            subprocess.run(install, env=env)
+        if os.path.isdir(C_SRC):
+            return
+    sys.exit(f"error: the C sample's source ({C_SRC}) is missing: install the dpdk-doc package "
+             f"(apt-get install dpdk-doc) or leave out the C rows (--rows efd1,efd4)")
+
+
 def build_c(pool_extra):
     """Copy the dpdk-doc sample to bench/build/server_node_efd-pool<N>, patch
     only the mbuf pool size (+pool_extra mbufs), build with its Makefile."""
-    d = os.path.join(BUILD, f"server_node_efd-pool{pool_extra}")
-    server = os.path.join(d, "server", "build", "server")
-    node = os.path.join(d, "node", "build", "node")
+    d, server, node = c_build_paths(pool_extra)
     if os.path.exists(server) and os.path.exists(node):
         return server, node
+    ensure_c_source()
     if os.path.exists(d):
         shutil.rmtree(d)
     os.makedirs(BUILD, exist_ok=True)
@@ -742,6 +769,12 @@ def main():
             sys.exit(f"unknown row {r}")
     if os.geteuid() != 0:
         sys.exit("run as root (hugepages, DPDK)")
+    # Before the long steps: the C rows need the C sample's source unless
+    # every scenario's build is already there.
+    if any(r.startswith("c") for r in rows) and not all(
+            all(os.path.exists(b) for b in c_build_paths(SCENARIOS[s]["packets"] + POOL_HEADROOM)[1:])
+            for s in scenarios):
+        ensure_c_source()
 
     huge_ok, pages = setup_hugepages(HUGEPAGES_WANTED)
     log(f"hugepages: {'yes' if huge_ok else 'NO'} ({pages} x 2 MiB)")

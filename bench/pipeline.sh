@@ -7,12 +7,13 @@
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
 #
 # Run as root (hugepages, DPDK). Builds the C sample from the dpdk-doc package
+# (apt-get installs it if missing; BENCH_C_SAMPLE_SRC=DIR reads it elsewhere)
 # into bench/build/ (git-ignored; only its mbuf pool size is patched), builds
 # efd-lb (cargo build --release), generates the pcaps into bench/out/ with
 # efd-lb-pcapgen, then runs the rows interleaved (C, efd-lb, C, efd-lb, ...)
 # and prints a markdown table per scenario. Raw per-run results:
 # bench/out/results-<stamp>.json; logs: bench/out/logs-<stamp>/.
-# See BENCHMARKS.md "## Pipeline" and `bench/pipeline.sh --help`.
+# See BENCHMARKS.md ("Pipeline") and `bench/pipeline.sh --help`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 exec python3 -u "$here/pipeline.py" "$@"

@@ -2,6 +2,8 @@
 //! whose lookup table does not store the keys. Plain Rust + `std` (AVX2 and
 //! AVX-512 with run-time detection); no DPDK dependency.
 //!
+//! Design notes (the measurements behind the lookup): `DESIGN.md` beside this file.
+//!
 //! # Design: XOR-parity groups with threshold bumping
 //!
 //! Every key is hashed once into a 64-bit *row mask* `r` (nonzero) and a
