@@ -1,16 +1,27 @@
-//! Classic libpcap files.
+//! Classic libpcap files, read and written through the `pcap-file` crate.
 //!
 //! [`PcapWriter`] writes microsecond-resolution classic pcap (magic
-//! `0xa1b2c3d4`, `LINKTYPE_ETHERNET`, snaplen 65535). [`PcapReader`] also
-//! accepts byte-swapped files and the nanosecond magic `0xa1b23c4d`.
+//! `0xa1b2c3d4` little-endian, `LINKTYPE_ETHERNET`, snaplen 65535).
+//! [`PcapReader`] also accepts byte-swapped files and the nanosecond magic
+//! `0xa1b23c4d`; it refuses pcapng with a message saying how to convert.
+//! Errors are one line naming the file ([`PcapError`]).
+//!
+//! Records go through `pcap-file`'s raw packet API: its validating
+//! `PcapPacket` reader refuses records whose original length exceeds the
+//! snaplen (every capture taken with a short snaplen), so this layer only
+//! bounds the captured length ([`MAX_RECORD_LEN`]), as libpcap does.
 //! The generator of test traffic is in [`crate::traffic`].
 
 #![forbid(unsafe_code)]
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
+
+use pcap_file::pcap::{PcapHeader, RawPcapPacket};
+use pcap_file::{DataLink, Endianness, TsResolution};
 
 use crate::flows::io_error_text;
 
@@ -22,20 +33,31 @@ pub use crate::traffic::write_pcap;
 pub const MAGIC_USEC: u32 = 0xa1b2_c3d4;
 /// Classic pcap magic, nanosecond timestamps.
 pub const MAGIC_NSEC: u32 = 0xa1b2_3c4d;
+/// pcapng Section Header Block type (the same in either byte order).
+pub const MAGIC_PCAPNG: u32 = 0x0a0d_0d0a;
 /// Link type of Ethernet frames.
 pub const LINKTYPE_ETHERNET: u32 = 1;
 /// Snapshot length written in the global header.
 pub const SNAPLEN: u32 = 65535;
-/// Largest record the reader accepts regardless of the file's snaplen.
+/// Largest record the reader accepts regardless of the file's snaplen
+/// (libpcap's `MAXIMUM_SNAPLEN`).
 pub const MAX_RECORD_LEN: u32 = 262_144;
 /// Length of the pcap global header.
 pub const GLOBAL_HEADER_LEN: usize = 24;
 /// Length of a pcap record header.
 pub const RECORD_HEADER_LEN: usize = 16;
 
+/// `pcap-file`'s error as an `io::Error` (writes only fail on I/O).
+fn into_io(e: pcap_file::PcapError) -> io::Error {
+    match e {
+        pcap_file::PcapError::IoError(e) => e,
+        other => io::Error::other(other),
+    }
+}
+
 /// Writes a classic pcap stream.
 pub struct PcapWriter<W: Write> {
-    out: W,
+    inner: pcap_file::pcap::PcapWriter<W>,
     packets: u64,
 }
 
@@ -49,30 +71,35 @@ impl PcapWriter<BufWriter<File>> {
 }
 
 impl<W: Write> PcapWriter<W> {
-    /// Writes the global header (µs timestamps, Ethernet, snaplen 65535) to `out`.
-    pub fn new(mut out: W) -> io::Result<Self> {
-        let mut h = [0u8; GLOBAL_HEADER_LEN];
-        h[0..4].copy_from_slice(&MAGIC_USEC.to_le_bytes());
-        h[4..6].copy_from_slice(&2u16.to_le_bytes());
-        h[6..8].copy_from_slice(&4u16.to_le_bytes());
-        // thiszone = 0, sigfigs = 0
-        h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
-        h[20..24].copy_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
-        out.write_all(&h)?;
-        Ok(PcapWriter { out, packets: 0 })
+    /// Writes the global header (µs timestamps, Ethernet, snaplen 65535,
+    /// little-endian) to `out`.
+    pub fn new(out: W) -> io::Result<Self> {
+        let header = PcapHeader {
+            version_major: 2,
+            version_minor: 4,
+            ts_correction: 0,
+            ts_accuracy: 0,
+            snaplen: SNAPLEN,
+            datalink: DataLink::ETHERNET,
+            ts_resolution: TsResolution::MicroSecond,
+            endianness: Endianness::Little,
+        };
+        let inner = pcap_file::pcap::PcapWriter::with_header(out, header).map_err(into_io)?;
+        Ok(PcapWriter { inner, packets: 0 })
     }
 
     /// Appends one record with the given timestamp; frames longer than the
     /// snaplen are cut (orig_len keeps the full length).
     pub fn write_packet(&mut self, ts_sec: u32, ts_usec: u32, frame: &[u8]) -> io::Result<()> {
         let incl = frame.len().min(SNAPLEN as usize);
-        let mut h = [0u8; RECORD_HEADER_LEN];
-        h[0..4].copy_from_slice(&ts_sec.to_le_bytes());
-        h[4..8].copy_from_slice(&ts_usec.to_le_bytes());
-        h[8..12].copy_from_slice(&(incl as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.out.write_all(&h)?;
-        self.out.write_all(&frame[..incl])?;
+        let raw = RawPcapPacket {
+            ts_sec,
+            ts_frac: ts_usec,
+            incl_len: incl as u32,
+            orig_len: frame.len() as u32,
+            data: Cow::Borrowed(&frame[..incl]),
+        };
+        self.inner.write_raw_packet(&raw).map_err(into_io)?;
         self.packets += 1;
         Ok(())
     }
@@ -83,9 +110,10 @@ impl<W: Write> PcapWriter<W> {
     }
 
     /// Flushes and returns the inner writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+    pub fn finish(self) -> io::Result<W> {
+        let mut out = self.inner.into_writer();
+        out.flush()?;
+        Ok(out)
     }
 }
 
@@ -118,7 +146,13 @@ pub enum PcapError {
         /// The file.
         path: PathBuf,
     },
-    /// The file ends inside a record (or inside the global header).
+    /// The file is pcapng, which this reader does not parse.
+    Pcapng {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file ends inside a record (or inside the global header); also a
+    /// record whose claimed length runs past the end of the file.
     Truncated {
         /// The file.
         path: PathBuf,
@@ -143,6 +177,11 @@ impl fmt::Display for PcapError {
                 write!(f, "{}: {}", path.display(), io_error_text(source))
             }
             PcapError::NotPcap { path } => write!(f, "{}: not a pcap file", path.display()),
+            PcapError::Pcapng { path } => write!(
+                f,
+                "{0}: is a pcapng file; convert with `editcap -F pcap {0} out.pcap`",
+                path.display()
+            ),
             PcapError::Truncated { path, offset } => {
                 write!(f, "{}: truncated record at offset {offset}", path.display())
             }
@@ -166,24 +205,23 @@ impl std::error::Error for PcapError {
 
 /// Reads a classic pcap stream (either byte order, µs or ns timestamps).
 pub struct PcapReader<R: Read> {
-    input: R,
+    /// `pcap-file`'s reader (it buffers); the global header read here to
+    /// classify errors is put back in front of the input.
+    inner: pcap_file::pcap::PcapReader<io::Chain<Cursor<[u8; GLOBAL_HEADER_LEN]>, R>>,
+    header: PcapHeader,
     path: PathBuf,
-    swapped: bool,
-    nanos: bool,
-    linktype: u32,
-    snaplen: u32,
     offset: u64,
     failed: bool,
 }
 
-impl PcapReader<BufReader<File>> {
+impl PcapReader<File> {
     /// Opens `path` and reads its global header.
     pub fn open(path: &Path) -> Result<Self, PcapError> {
         let f = File::open(path).map_err(|source| PcapError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        PcapReader::new(BufReader::with_capacity(1 << 20, f), path)
+        PcapReader::new(f, path)
     }
 }
 
@@ -205,40 +243,33 @@ impl<R: Read> PcapReader<R> {
     /// Reads the global header from `input`; `path` names it in errors.
     pub fn new(mut input: R, path: &Path) -> Result<Self, PcapError> {
         let path = path.to_path_buf();
-        let mut h = [0u8; GLOBAL_HEADER_LEN];
-        let n = read_full(&mut input, &mut h).map_err(|source| PcapError::Io {
+        let io_err = |path: &PathBuf, source| PcapError::Io {
             path: path.clone(),
             source,
-        })?;
+        };
+        let mut h = [0u8; GLOBAL_HEADER_LEN];
+        let n = read_full(&mut input, &mut h).map_err(|e| io_err(&path, e))?;
         if n < 4 {
             return Err(PcapError::NotPcap { path });
         }
         let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        let (swapped, nanos) = match magic {
-            MAGIC_USEC => (false, false),
-            MAGIC_NSEC => (false, true),
-            m if m.swap_bytes() == MAGIC_USEC => (true, false),
-            m if m.swap_bytes() == MAGIC_NSEC => (true, true),
-            _ => return Err(PcapError::NotPcap { path }),
-        };
+        if magic == MAGIC_PCAPNG {
+            return Err(PcapError::Pcapng { path });
+        }
+        if ![MAGIC_USEC, MAGIC_NSEC].contains(&magic)
+            && ![MAGIC_USEC, MAGIC_NSEC].contains(&magic.swap_bytes())
+        {
+            return Err(PcapError::NotPcap { path });
+        }
         if n < GLOBAL_HEADER_LEN {
             return Err(PcapError::Truncated { path, offset: 0 });
         }
-        let rd = |o: usize| {
-            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-            if swapped {
-                v.swap_bytes()
-            } else {
-                v
-            }
-        };
+        let inner = pcap_file::pcap::PcapReader::new(Cursor::new(h).chain(input))
+            .map_err(|e| io_err(&path, into_io(e)))?;
         Ok(PcapReader {
-            snaplen: rd(16),
-            linktype: rd(20),
-            input,
+            header: inner.header(),
+            inner,
             path,
-            swapped,
-            nanos,
             offset: GLOBAL_HEADER_LEN as u64,
             failed: false,
         })
@@ -246,70 +277,58 @@ impl<R: Read> PcapReader<R> {
 
     /// Link type from the global header (1 = Ethernet).
     pub fn linktype(&self) -> u32 {
-        self.linktype
+        self.header.datalink.into()
     }
 
     /// Snapshot length from the global header.
     pub fn snaplen(&self) -> u32 {
-        self.snaplen
+        self.header.snaplen
     }
 
     /// True if timestamps are in nanoseconds.
     pub fn nanosecond(&self) -> bool {
-        self.nanos
+        self.header.ts_resolution == TsResolution::NanoSecond
     }
 
     /// True if the file was written in the other byte order.
     pub fn byte_swapped(&self) -> bool {
-        self.swapped
+        self.header.endianness != Endianness::native()
     }
 
     /// Reads the next record; `Ok(None)` at a clean end of file.
     pub fn next_record(&mut self) -> Result<Option<Record>, PcapError> {
-        let mut h = [0u8; RECORD_HEADER_LEN];
         let at = self.offset;
-        let io_err = |path: &PathBuf, source| PcapError::Io {
-            path: path.clone(),
-            source,
-        };
-        let n = read_full(&mut self.input, &mut h).map_err(|e| io_err(&self.path, e))?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let truncated = || PcapError::Truncated {
-            path: self.path.clone(),
-            offset: at,
-        };
-        if n < RECORD_HEADER_LEN {
-            return Err(truncated());
-        }
-        let rd = |o: usize| {
-            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-            if self.swapped {
-                v.swap_bytes()
-            } else {
-                v
+        let raw = match self.inner.next_raw_packet() {
+            None => return Ok(None),
+            Some(Ok(raw)) => raw,
+            Some(Err(e)) => {
+                let e = into_io(e);
+                return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                    PcapError::Truncated {
+                        path: self.path.clone(),
+                        offset: at,
+                    }
+                } else {
+                    PcapError::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    }
+                });
             }
         };
-        let (ts_sec, ts_frac, incl, orig_len) = (rd(0), rd(4), rd(8), rd(12));
-        if incl > MAX_RECORD_LEN {
+        if raw.incl_len > MAX_RECORD_LEN {
             return Err(PcapError::BadRecordLength {
                 path: self.path.clone(),
                 offset: at,
-                len: incl,
+                len: raw.incl_len,
             });
         }
-        let mut data = vec![0u8; incl as usize];
-        let got = read_full(&mut self.input, &mut data).map_err(|e| io_err(&self.path, e))?;
-        if got < data.len() {
-            return Err(truncated());
-        }
-        self.offset += (RECORD_HEADER_LEN + data.len()) as u64;
+        self.offset += (RECORD_HEADER_LEN + raw.data.len()) as u64;
         Ok(Some(Record {
-            ts_sec,
-            ts_frac,
-            orig_len,
-            data,
+            ts_sec: raw.ts_sec,
+            ts_frac: raw.ts_frac,
+            orig_len: raw.orig_len,
+            data: raw.data.into_owned(),
         }))
     }
 }
@@ -335,7 +354,6 @@ impl<R: Read> Iterator for PcapReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
 
     #[test]
     fn write_read_roundtrip() {
@@ -354,6 +372,39 @@ mod tests {
         assert_eq!(a.data, vec![1, 2, 3]);
         assert_eq!(r.next_record().unwrap().unwrap().data, Vec::<u8>::new());
         assert!(r.next_record().unwrap().is_none());
+    }
+
+    /// The exact bytes of the format written before `pcap-file` was used:
+    /// global header, then per record `ts_sec, ts_usec, incl_len, orig_len`
+    /// little-endian and the (cut) data.
+    #[test]
+    fn writer_bytes_unchanged() {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        w.write_packet(7, 999_999, &[0xab; 3]).unwrap();
+        let big = vec![0xcd; SNAPLEN as usize + 10];
+        w.write_packet(1, 2_000_000, &big).unwrap();
+        assert_eq!(w.packets(), 2);
+        let buf = w.finish().unwrap();
+        let mut want = Vec::new();
+        for v in [MAGIC_USEC, 0x0004_0002, 0, 0, SNAPLEN, LINKTYPE_ETHERNET] {
+            want.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [7u32, 999_999, 3, 3] {
+            want.extend_from_slice(&v.to_le_bytes());
+        }
+        want.extend_from_slice(&[0xab; 3]);
+        for v in [1u32, 2_000_000, SNAPLEN, SNAPLEN + 10] {
+            want.extend_from_slice(&v.to_le_bytes());
+        }
+        want.extend_from_slice(&big[..SNAPLEN as usize]);
+        assert_eq!(buf, want);
+        // A record cut by the snaplen reads back (orig_len > snaplen).
+        let recs: Vec<_> = PcapReader::new(Cursor::new(buf), Path::new("cut.pcap"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(recs[1].orig_len, SNAPLEN + 10);
+        assert_eq!(recs[1].data.len(), SNAPLEN as usize);
     }
 
     /// A big-endian nanosecond file as another tool might write it.
@@ -379,18 +430,35 @@ mod tests {
             (7, 999_999_999, 60)
         );
         assert_eq!(rec.data, vec![0xaa, 0xbb]);
+        assert!(r.next_record().unwrap().is_none());
+    }
+
+    fn open_err(bytes: &[u8], name: &str) -> String {
+        PcapReader::new(Cursor::new(bytes.to_vec()), Path::new(name))
+            .err()
+            .unwrap()
+            .to_string()
     }
 
     #[test]
     fn reader_errors() {
-        let e = PcapReader::new(Cursor::new(b"hello world".to_vec()), Path::new("a.txt"))
-            .err()
-            .unwrap();
-        assert_eq!(e.to_string(), "a.txt: not a pcap file");
-        let e = PcapReader::new(Cursor::new(Vec::new()), Path::new("empty"))
-            .err()
-            .unwrap();
-        assert_eq!(e.to_string(), "empty: not a pcap file");
+        assert_eq!(open_err(b"hello world", "a.txt"), "a.txt: not a pcap file");
+        assert_eq!(open_err(b"", "empty"), "empty: not a pcap file");
+        assert_eq!(open_err(b"\xd4\xc3", "two"), "two: not a pcap file");
+        // A header cut short after a good magic.
+        assert_eq!(
+            open_err(&MAGIC_USEC.to_le_bytes(), "h.pcap"),
+            "h.pcap: truncated record at offset 0"
+        );
+        // pcapng: Section Header Block, byte-order magic 0x1a2b3c4d.
+        let mut ng = MAGIC_PCAPNG.to_le_bytes().to_vec();
+        ng.extend_from_slice(&28u32.to_le_bytes());
+        ng.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        ng.resize(28, 0);
+        assert_eq!(
+            open_err(&ng, "c.pcapng"),
+            "c.pcapng: is a pcapng file; convert with `editcap -F pcap c.pcapng out.pcap`"
+        );
 
         let mut w = PcapWriter::new(Vec::new()).unwrap();
         w.write_packet(0, 0, &[0; 60]).unwrap();
@@ -422,6 +490,7 @@ mod tests {
             "/nonexistent-efd-lb.pcap: No such file or directory"
         );
 
+        // A length past the end of the file reads as a truncated record.
         let mut w = PcapWriter::new(Vec::new()).unwrap();
         w.write_packet(0, 0, &[0; 4]).unwrap();
         let mut buf = w.finish().unwrap();
@@ -429,7 +498,21 @@ mod tests {
         let mut r = PcapReader::new(Cursor::new(buf), Path::new("b.pcap")).unwrap();
         assert!(matches!(
             r.next_record(),
-            Err(PcapError::BadRecordLength { offset: 24, .. })
+            Err(PcapError::Truncated { offset: 24, .. })
         ));
+        // One above MAX_RECORD_LEN with the bytes present is refused.
+        let len = MAX_RECORD_LEN + 1;
+        let mut buf = PcapWriter::new(Vec::new()).unwrap().finish().unwrap();
+        for v in [0u32, 0, len, len] {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        buf.resize(buf.len() + len as usize, 0);
+        let r = PcapReader::new(Cursor::new(buf), Path::new("b.pcap")).unwrap();
+        let res: Vec<_> = r.collect();
+        assert_eq!(res.len(), 1, "the iterator ends after an error");
+        assert_eq!(
+            res[0].as_ref().unwrap_err().to_string(),
+            format!("b.pcap: record at offset 24 has impossible length {len}")
+        );
     }
 }
