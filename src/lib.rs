@@ -6,7 +6,9 @@
 //! keys, [`stats`] holds counters and renders them, [`lcore`] has the
 //! distributor and worker loops, and [`app`] wires them onto DPDK. [`rng`]
 //! is the splitmix64 generator they share for seeds and test traffic;
-//! [`mem`] allocates the large, huge-page backed tables.
+//! [`mem`] allocates the large, huge-page backed tables. [`traffic`]
+//! generates test traffic and [`pcap`] reads and writes the classic pcap
+//! files it goes into.
 
 pub mod app;
 pub mod config;
@@ -20,3 +22,4 @@ pub mod packet;
 pub mod pcap;
 pub mod rng;
 pub mod stats;
+pub mod traffic;

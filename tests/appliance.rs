@@ -4,7 +4,8 @@
 
 use efd_lb::key::Ipv4Dst;
 use efd_lb::packet::{ipv4_dst, DropReason};
-use efd_lb::pcap::{self, PcapReader, PcapWriter, TrafficSpec};
+use efd_lb::pcap::{PcapReader, PcapWriter};
+use efd_lb::traffic::{self, TrafficSpec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -265,7 +266,7 @@ fn pcap_replay_gives_exact_counters_and_forwards_exactly_the_passed_packets() {
         seed: 7,
         ..TrafficSpec::default()
     };
-    let frames: Vec<Vec<u8>> = pcap::generate(&spec).collect();
+    let frames: Vec<Vec<u8>> = traffic::generate(&spec).collect();
     let input = dir.join("in.pcap");
     let mut w = PcapWriter::create(&input).unwrap();
     for (i, f) in frames.iter().enumerate() {
@@ -338,7 +339,7 @@ fn sigint_stops_within_a_second_with_final_stats_and_no_mbuf_lost() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workdir("sigint");
     let input = dir.join("in.pcap");
-    pcap::write_pcap(
+    traffic::write_pcap(
         &input,
         &TrafficSpec {
             packets: 20_000,
@@ -444,7 +445,7 @@ fn a_flow_file_drives_distribution() {
     let flows = dir.join("flows.csv");
     std::fs::write(&flows, "# ip,node\n0.0.0.1,1\n0.0.0.2,1\n0.0.0.3,0\n").unwrap();
     let frames: Vec<Vec<u8>> = (1..=3u32)
-        .flat_map(|d| std::iter::repeat_n(pcap::udp_frame(d, None, 0, 60), 10))
+        .flat_map(|d| std::iter::repeat_n(traffic::udp_frame(d, None, 0, 60), 10))
         .collect();
     let input = dir.join("in.pcap");
     let mut w = PcapWriter::create(&input).unwrap();

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use efd_lb::pcap::{write_pcap, TrafficSpec};
+use efd_lb::traffic::{write_pcap, TrafficSpec};
 
 /// Parses a percentage in 0..=100.
 fn pct(s: &str) -> Result<f64, String> {

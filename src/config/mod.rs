@@ -22,8 +22,8 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::flows::io_error_text;
-use crate::pcap::TrafficSpec;
 pub use crate::stats::StatsFormat;
+use crate::traffic::TrafficSpec;
 use file::{FileConfig, PortmaskValue};
 
 /// The embedded default configuration (`config/default.toml`).
