@@ -25,10 +25,6 @@ use pcap_file::{DataLink, Endianness, TsResolution};
 
 use crate::flows::io_error_text;
 
-/// Moved to [`crate::traffic::write_pcap`]; kept here until `app.rs` uses
-/// the new path.
-pub use crate::traffic::write_pcap;
-
 /// Classic pcap magic, microsecond timestamps.
 pub const MAGIC_USEC: u32 = 0xa1b2_c3d4;
 /// Classic pcap magic, nanosecond timestamps.

@@ -170,7 +170,7 @@ fn the_configured_burst_reaches_the_workers() {
         ..TrafficSpec::default()
     };
     let input = dir.join("in.pcap");
-    pcap::write_pcap(&input, &spec).unwrap();
+    traffic::write_pcap(&input, &spec).unwrap();
     for (burst, ring) in [(256u32, 4096u32), (32, 512)] {
         let cfg = write_config(
             &dir,

@@ -159,7 +159,7 @@ pub fn generate_test_traffic(t: &TrafficConfig) -> Result<(), AppError> {
     if let Some(dir) = t.pcap.parent() {
         std::fs::create_dir_all(dir).map_err(|e| AppError(format!("{}: {e}", dir.display())))?;
     }
-    let n = crate::pcap::write_pcap(&t.pcap, &t.spec)
+    let n = crate::traffic::write_pcap(&t.pcap, &t.spec)
         .map_err(|e| AppError(format!("{}: {e}", t.pcap.display())))?;
     tracing::info!(path = %t.pcap.display(), packets = n, "generated traffic pcap");
     Ok(())
