@@ -152,6 +152,10 @@ fn null_pmd_run_counts_every_packet_and_returns_every_mbuf() {
     assert_eq!(u(&v["distributor"]["drop_by_reason"]["not_ipv4"]), rx);
     assert_eq!(u(&v["ports"][1]["rx"]), 0);
     assert_conservation(&v);
+    // Log lines on a stderr that is not a terminal carry no colour codes.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("running"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "ANSI codes in {stderr:?}");
 }
 
 /// `[ports] burst` above 32 is used all along the path: with one node under

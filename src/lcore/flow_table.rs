@@ -286,7 +286,8 @@ mod tests {
     /// table (typically > 95 %; the bound leaves room for unlucky seeds of
     /// the random hasher). If a hashbrown update changed the layout, the
     /// derived slot indexes would be noise (< 1 % near) and this fails; in
-    /// the appliance prefetching would only be useless, never wrong.
+    /// the appliance prefetching would only be useless, never wrong. This is
+    /// why Cargo.toml pins hashbrown to one exact version.
     #[test]
     fn prefetch_targets_the_home_slots() {
         for n in [5_000usize, 20_000, 1 << 20] {
