@@ -66,6 +66,8 @@ ROWS = {
     "efd4": "efd-lb -n 4 (same single worker lcore)",
     "efd1-ring": "efd-lb -n 1, `[mempool] ops = \"ring\"` (FIFO pool)",
     "efd4-ring": "efd-lb -n 4, `[mempool] ops = \"ring\"` (FIFO pool)",
+    "efd1-base": "efd-lb -n 1, the --base-bin build",
+    "efd4-base": "efd-lb -n 4, the --base-bin build",
 }
 
 
@@ -681,6 +683,8 @@ def report(doc):
         ratio_line("efd1-ring", "efd1", "efd-lb 1 node, ring pool / default pool")
         ratio_line("efd4-ring", "efd4", "efd-lb 4 nodes, ring pool / default pool")
         ratio_line("efd1-ring", "c", "efd-lb 1 node, ring pool / C sample")
+        ratio_line("efd1", "efd1-base", "efd-lb 1 node / the --base-bin build")
+        ratio_line("efd4", "efd4-base", "efd-lb 4 nodes / the --base-bin build")
         for row in ("c-avx2", "c-n2"):
             if by.get(row):
                 fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])
@@ -746,6 +750,8 @@ def main():
                          "others disturb them less (default 0)")
     ap.add_argument("--init-timeout", type=float, default=240.0)
     ap.add_argument("--efd-extra", default="", help="extra efd-lb options (before --), space-separated")
+    ap.add_argument("--base-bin", metavar="PATH",
+                    help="another efd-lb build (e.g. of the previous commit) for the rows efd1-base / efd4-base")
     ap.add_argument("--report", metavar="RESULTS_JSON", help="only render the tables of a results file")
     args = ap.parse_args()
     # SIGTERM/SIGINT: unwind so the running programs are stopped and cleaned up.
@@ -802,11 +808,18 @@ def main():
     if any(r.startswith("efd") for r in rows):
         efd_bin = os.path.join(logdir, "efd-lb")
         shutil.copy2(EFD_LB, efd_bin)
+    base_bin = None
+    if any(r.endswith("-base") for r in rows):
+        if not args.base_bin or not os.path.exists(args.base_bin):
+            sys.exit("rows efd1-base / efd4-base need --base-bin PATH (an efd-lb binary)")
+        base_bin = os.path.join(logdir, "efd-lb-base")
+        shutil.copy2(args.base_bin, base_bin)
     git = lambda *a: subprocess.run(["git", "-C", REPO] + list(a), capture_output=True, text=True).stdout.strip()
     efd_info = dict(
         built_now=built, binary_mtime=datetime.datetime.fromtimestamp(os.path.getmtime(EFD_LB)).isoformat(
             timespec="seconds") if os.path.exists(EFD_LB) else None,
         git_head=git("rev-parse", "--short", "HEAD"),
+        base_bin=args.base_bin,
         uncommitted_src_files=len([l for l in git("status", "--short", "src", "dpdk", "Cargo.toml").splitlines() if l]))
     quiet, load = (None, os.getloadavg()[0])
     if args.wait_quiet > 0:
@@ -850,7 +863,8 @@ def main():
                     r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir,
                               args.avx2_nodes if side else 1)
                 else:
-                    r = run_efd(efd_bin, pcap, 4 if row.startswith("efd4") else 1,
+                    r = run_efd(base_bin if row.endswith("-base") else efd_bin, pcap,
+                                4 if row.startswith("efd4") else 1,
                                 SCENARIOS[s]["packets"], args, tag, logdir, huge_ok,
                                 "ring" if row.endswith("-ring") else None)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),

@@ -4,6 +4,7 @@
 #   bench/pipeline.sh [--reps 7] [--avx2-reps 3] [--warmup 3] [--measure 15]
 #                     [--scenarios a,b,c] [--rows c,c-avx2,efd1,efd4,efd1-ring,efd4-ring]
 #                     [--quick] [--no-build] [--regen] [--wait-quiet MIN]
+#                     [--base-bin PATH]   # rows efd1-base,efd4-base: another build
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
 #
 # Run as root (hugepages, DPDK). Builds the C sample from the dpdk-doc package

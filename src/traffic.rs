@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::key::{FlowKey, Ipv4Dst};
 use std::io;
 use std::path::Path;
 
@@ -68,17 +69,18 @@ impl Default for TrafficSpec {
 /// give it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PacketKind {
-    /// Valid IPv4 to a known flow (`dst < known_flows`).
+    /// Valid IPv4 to a known flow (flow `i < known_flows`, key
+    /// `Ipv4Dst::seed(i)`).
     Known {
-        /// Destination (host order).
-        dst: u32,
+        /// The flow key (its IPv4 destination).
+        key: Ipv4Dst,
         /// Carried in a VLAN tag.
         vlan: bool,
     },
     /// Valid IPv4 to a destination outside the table.
     Unknown {
-        /// Destination (host order).
-        dst: u32,
+        /// The flow key (its IPv4 destination).
+        key: Ipv4Dst,
         /// Carried in a VLAN tag.
         vlan: bool,
     },
@@ -125,9 +127,9 @@ fn eth_header(f: &mut Vec<u8>, tags: &[(u16, u16)], ethertype: u16) {
     f.extend_from_slice(&ethertype.to_be_bytes());
 }
 
-/// A UDP/IPv4 frame of `len` bytes (without FCS) to `dst` with a correct
-/// IPv4 header checksum; `vlan` is an optional 802.1Q VLAN id.
-pub fn udp_frame(dst: u32, vlan: Option<u16>, id: u16, len: usize) -> Vec<u8> {
+/// A UDP/IPv4 frame of `len` bytes (without FCS) of flow `key` with a
+/// correct IPv4 header checksum; `vlan` is an optional 802.1Q VLAN id.
+pub fn udp_frame(key: Ipv4Dst, vlan: Option<u16>, id: u16, len: usize) -> Vec<u8> {
     let l2 = if vlan.is_some() { 18 } else { 14 };
     let len = len.max(l2 + 28).min(SNAPLEN as usize);
     let mut f = Vec::with_capacity(len);
@@ -142,7 +144,7 @@ pub fn udp_frame(dst: u32, vlan: Option<u16>, id: u16, len: usize) -> Vec<u8> {
     f.extend_from_slice(&id.to_be_bytes());
     f.extend_from_slice(&[0x40, 0, 64, 17, 0, 0]); // DF, TTL 64, UDP, csum
     f.extend_from_slice(&SRC_IP.to_be_bytes());
-    f.extend_from_slice(&dst.to_be_bytes());
+    f.extend_from_slice(&key.to_bytes());
     let csum = ipv4_checksum(&f[ip..ip + 20]);
     f[ip + 10..ip + 12].copy_from_slice(&csum.to_be_bytes());
     let udp_len = ip_len - 20;
@@ -179,11 +181,11 @@ fn malformed_frame(kind: PacketKind, len: usize) -> Vec<u8> {
             f.truncate(20);
         }
         PacketKind::BadIhl => {
-            f = udp_frame(1, None, 0, len);
+            f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
             f[14] = 0x44;
         }
         PacketKind::TruncatedIpv4 => {
-            f = udp_frame(1, None, 0, len);
+            f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
             f.truncate(14 + 16);
         }
         PacketKind::Known { .. } | PacketKind::Unknown { .. } => {}
@@ -264,21 +266,21 @@ pub fn generate_labeled(spec: &TrafficSpec) -> impl Iterator<Item = (PacketKind,
         let vid = vlan.then_some((j % 4094) as u16 + 1);
         let id = j as u16;
         if u < unknown_edge || spec.known_flows == 0 {
-            let dst = unknown_dst(spec.table_flows, j);
+            let key = Ipv4Dst::from_u32(unknown_dst(spec.table_flows, j));
             (
-                PacketKind::Unknown { dst, vlan },
-                udp_frame(dst, vid, id, len),
+                PacketKind::Unknown { key, vlan },
+                udp_frame(key, vid, id, len),
             )
         } else {
             let k = u64::from(spec.known_flows);
-            let dst = if spec.cycle {
+            let key = Ipv4Dst::seed(if spec.cycle {
                 (j % k) as u32
             } else {
                 perm.apply(j % k) as u32
-            };
+            });
             (
-                PacketKind::Known { dst, vlan },
-                udp_frame(dst, vid, id, len),
+                PacketKind::Known { key, vlan },
+                udp_frame(key, vid, id, len),
             )
         }
     })
@@ -343,18 +345,18 @@ mod tests {
 
     #[test]
     fn udp_frame_is_valid() {
-        let f = udp_frame(0x0102_0304, None, 7, 60);
+        let f = udp_frame(Ipv4Dst::from_u32(0x0102_0304), None, 7, 60);
         assert_eq!(f.len(), 60);
         assert_eq!(ipv4_dst(&f), Ok(0x0102_0304));
         assert_eq!(ipv4_checksum(&f[14..34]), 0, "checksum verifies");
         assert_eq!(u16::from_be_bytes([f[16], f[17]]), 46);
-        let v = udp_frame(5, Some(10), 7, 60);
+        let v = udp_frame(Ipv4Dst::from_u32(5), Some(10), 7, 60);
         assert_eq!(v.len(), 60);
         assert_eq!(&v[12..16], &[0x81, 0x00, 0x00, 0x0a]);
         assert_eq!(ipv4_dst(&v), Ok(5));
         assert_eq!(ipv4_checksum(&v[18..38]), 0);
         // Too small a length is raised to hold the headers.
-        assert_eq!(udp_frame(5, Some(1), 0, 10).len(), 46);
+        assert_eq!(udp_frame(Ipv4Dst::from_u32(5), Some(1), 0, 10).len(), 46);
     }
 
     #[test]
@@ -431,17 +433,17 @@ mod tests {
         for (kind, f) in generate_labeled(&spec) {
             let r = ipv4_dst(&f);
             match kind {
-                PacketKind::Known { dst, vlan: v } => {
+                PacketKind::Known { key, vlan: v } => {
                     known += 1;
                     vlan += v as u32;
-                    assert!(dst < 1000);
-                    assert_eq!(r, Ok(dst));
+                    assert!(key.to_u32() < 1000);
+                    assert_eq!(r, Ok(key.to_u32()));
                 }
-                PacketKind::Unknown { dst, vlan: v } => {
+                PacketKind::Unknown { key, vlan: v } => {
                     unknown += 1;
                     vlan += v as u32;
-                    assert!(dst >= 1000);
-                    assert_eq!(r, Ok(dst));
+                    assert!(key.to_u32() >= 1000);
+                    assert_eq!(r, Ok(key.to_u32()));
                 }
                 other => {
                     malformed += 1;

@@ -449,7 +449,9 @@ fn a_flow_file_drives_distribution() {
     let flows = dir.join("flows.csv");
     std::fs::write(&flows, "# ip,node\n0.0.0.1,1\n0.0.0.2,1\n0.0.0.3,0\n").unwrap();
     let frames: Vec<Vec<u8>> = (1..=3u32)
-        .flat_map(|d| std::iter::repeat_n(traffic::udp_frame(d, None, 0, 60), 10))
+        .flat_map(|d| {
+            std::iter::repeat_n(traffic::udp_frame(Ipv4Dst::from_u32(d), None, 0, 60), 10)
+        })
         .collect();
     let input = dir.join("in.pcap");
     let mut w = PcapWriter::create(&input).unwrap();
