@@ -111,7 +111,12 @@ pub enum EfdError {
     /// The value width must be between 1 and 8 bits.
     InvalidValueBits(u32),
     /// The value does not fit into the table's value width.
-    ValueTooWide { value: u8, bits: u32 },
+    ValueTooWide {
+        /// The value given.
+        value: u8,
+        /// The table's value width, in bits.
+        bits: u32,
+    },
     /// No room for the key: its group at the last level cannot take it.
     TableFull,
 }
