@@ -269,6 +269,10 @@ fn solve_group(items: &mut [Item], may_bump: bool, vbits: u32) -> Option<Solved>
     solve_group_impl(items, may_bump, vbits)
 }
 
+/// [`solve_group_impl`] compiled with AVX2 and POPCNT.
+///
+/// # Safety
+/// The CPU has AVX2 and POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn solve_group_avx2(items: &mut [Item], may_bump: bool, vbits: u32) -> Option<Solved> {
