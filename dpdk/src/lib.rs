@@ -8,13 +8,20 @@
 //! (single-producer / single-consumer mbuf rings) and [`efd`] (DPDK's own
 //! `rte_efd`, kept only as a benchmark reference).
 
+/// The raw bindings bindgen generates from the installed DPDK headers
+/// (`static inline` functions reached through C wrappers) and the `efdlb_*`
+/// helpers of `csrc/shim.c`. Generated code: the crate's documentation and
+/// `unsafe` lints are not applied to it.
 #[allow(
     non_upper_case_globals,
     non_camel_case_types,
     non_snake_case,
     dead_code,
     unnecessary_transmutes,
-    clippy::all
+    missing_docs,
+    unsafe_op_in_unsafe_fn,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
 )]
 pub mod sys {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

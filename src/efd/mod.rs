@@ -111,7 +111,12 @@ pub enum EfdError {
     /// The value width must be between 1 and 8 bits.
     InvalidValueBits(u32),
     /// The value does not fit into the table's value width.
-    ValueTooWide { value: u8, bits: u32 },
+    ValueTooWide {
+        /// The value given.
+        value: u8,
+        /// The table's value width, in bits.
+        bits: u32,
+    },
     /// No room for the key: its group at the last level cannot take it.
     TableFull,
 }
@@ -264,6 +269,10 @@ fn solve_group(items: &mut [Item], may_bump: bool, vbits: u32) -> Option<Solved>
     solve_group_impl(items, may_bump, vbits)
 }
 
+/// [`solve_group_impl`] compiled with AVX2 and POPCNT.
+///
+/// # Safety
+/// The CPU has AVX2 and POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn solve_group_avx2(items: &mut [Item], may_bump: bool, vbits: u32) -> Option<Solved> {

@@ -292,50 +292,78 @@ impl Online {
     // ----- reader side -----
 
     /// Portable evaluation of a group's words for row `r`.
+    ///
+    /// # Safety
+    /// `p` points to a group of this table's stride inside a level's lines.
     #[inline(always)]
     unsafe fn eval_scalar(&self, p: *const AtomicU64, r: u64) -> u8 {
-        let mut acc = 0u32;
-        if self.stride == 8 {
-            // Both halves of each physical word meet the same half of `r`
-            // (see `to_phys8`).
-            let (lo, hi) = (r & 0xffff_ffff, r >> 32);
-            let (rl, rh) = (lo | lo << 32, hi | hi << 32);
-            for q in 0..4 {
-                let x = ((*p.add(q)).load(Ordering::Relaxed) & rl)
-                    ^ ((*p.add(4 + q)).load(Ordering::Relaxed) & rh);
-                acc |= ((x as u32).count_ones() & 1) << (2 * q);
-                acc |= (((x >> 32) as u32).count_ones() & 1) << (2 * q + 1);
+        // SAFETY: the words `q` and `4 + q` (`q < 4`) of a stride-8 group, and
+        // `b < stride` of the others, are initialised atomics of the group at
+        // `p` (caller).
+        unsafe {
+            let mut acc = 0u32;
+            if self.stride == 8 {
+                // Both halves of each physical word meet the same half of `r`
+                // (see `to_phys8`).
+                let (lo, hi) = (r & 0xffff_ffff, r >> 32);
+                let (rl, rh) = (lo | lo << 32, hi | hi << 32);
+                for q in 0..4 {
+                    let x = ((*p.add(q)).load(Ordering::Relaxed) & rl)
+                        ^ ((*p.add(4 + q)).load(Ordering::Relaxed) & rh);
+                    acc |= ((x as u32).count_ones() & 1) << (2 * q);
+                    acc |= (((x >> 32) as u32).count_ones() & 1) << (2 * q + 1);
+                }
+            } else {
+                for b in 0..self.stride {
+                    let w = (*p.add(b)).load(Ordering::Relaxed);
+                    acc |= ((r & w).count_ones() & 1) << b;
+                }
             }
-        } else {
-            for b in 0..self.stride {
-                let w = (*p.add(b)).load(Ordering::Relaxed);
-                acc |= ((r & w).count_ones() & 1) << b;
-            }
+            acc as u8
         }
-        acc as u8
     }
 
+    /// Evaluation of a group's words for row `r`: [`Online::eval_s`] with `S8`
+    /// from the table's stride.
+    ///
+    /// # Safety
+    /// As [`Online::eval_s`].
     #[inline(always)]
     unsafe fn eval<const AVX: bool>(&self, p: *const AtomicU64, r: u64) -> u8 {
-        if self.stride == 8 {
-            self.eval_s::<AVX, true>(p, r)
-        } else {
-            self.eval_s::<AVX, false>(p, r)
+        // SAFETY: the caller's contract is `eval_s`'s, and `S8` is set only for
+        // stride 8.
+        unsafe {
+            if self.stride == 8 {
+                self.eval_s::<AVX, true>(p, r)
+            } else {
+                self.eval_s::<AVX, false>(p, r)
+            }
         }
     }
 
     /// `eval` with the stride-8 test known at compile time (`S8`).
+    ///
+    /// # Safety
+    /// `p` points to a group of this table's stride inside a level's lines
+    /// (which end with a spare line); `AVX` only if the CPU has AVX2; `S8` only
+    /// if the stride is 8.
     #[inline(always)]
     unsafe fn eval_s<const AVX: bool, const S8: bool>(&self, p: *const AtomicU64, r: u64) -> u8 {
-        #[cfg(target_arch = "x86_64")]
-        if AVX {
-            return if S8 {
-                avx2::eval8(p as *const u64, r)
-            } else {
-                avx2::eval4(p as *const u64, r) & self.vmask
-            };
+        // SAFETY: with `AVX` the CPU has AVX2 (caller); the group at `p`
+        // (caller) is a stride-8 group for `eval8` if `S8`, else 32 bytes
+        // inside the lines for `eval4`, and a group of the table's stride for
+        // `eval_scalar`.
+        unsafe {
+            #[cfg(target_arch = "x86_64")]
+            if AVX {
+                return if S8 {
+                    avx2::eval8(p as *const u64, r)
+                } else {
+                    avx2::eval4(p as *const u64, r) & self.vmask
+                };
+            }
+            self.eval_scalar(p, r)
         }
-        self.eval_scalar(p, r)
     }
 
     /// Look a hashed key up starting at level `from` (one key, any path).
@@ -396,10 +424,14 @@ impl Online {
         // SAFETY: `out` is at least as long as `keys` and the path is
         // supported by this CPU (both asserted above).
         match path {
+            // SAFETY: as above (`out` long enough; no CPU features needed).
             LookupPath::Scalar => unsafe { bulk_core::<N, false>(self, keys, out) },
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above (`out` long enough; AVX2 and POPCNT supported).
             LookupPath::Avx2 => unsafe { avx2::bulk(self, keys, out) },
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above (`out` long enough; the AVX-512 path's features
+            // supported); with `N == 4`, `keys` is a slice of `[u8; 4]`.
             LookupPath::Avx512 if N == 4 => unsafe {
                 // `[u8; N]` is `[u8; 4]` here.
                 let k = std::slice::from_raw_parts(keys.as_ptr() as *const [u8; 4], keys.len());
@@ -407,6 +439,8 @@ impl Online {
             },
             // Longer keys: the AVX2 path (AVX-512 implies AVX2).
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above (`out` long enough; AVX-512 support includes
+            // AVX2 and POPCNT).
             LookupPath::Avx512 => unsafe { avx2::bulk(self, keys, out) },
             #[cfg(not(target_arch = "x86_64"))]
             LookupPath::Avx2 | LookupPath::Avx512 => unreachable!(),
@@ -466,40 +500,53 @@ impl ScratchPtrs {
 /// `out.len() >= keys.len()`.
 #[inline(always)]
 unsafe fn bulk_core<const N: usize, const AVX: bool>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
-    if t.stride == 8 {
-        bulk_stride::<N, AVX, true>(t, keys, out)
-    } else {
-        bulk_stride::<N, AVX, false>(t, keys, out)
+    // SAFETY: the caller's contract is `bulk_stride`'s, and `S8` is set only
+    // for stride 8.
+    unsafe {
+        if t.stride == 8 {
+            bulk_stride::<N, AVX, true>(t, keys, out)
+        } else {
+            bulk_stride::<N, AVX, false>(t, keys, out)
+        }
     }
 }
 
 /// [`bulk_core`] for a stride known to be 8 (`S8`) or not.
+///
+/// # Safety
+/// As [`bulk_core`].
 #[inline(always)]
 unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
     t: &Online,
     keys: &[[u8; N]],
     out: &mut [u8],
 ) {
-    let mut scratch = [
-        std::mem::MaybeUninit::<Scratch>::uninit(),
-        std::mem::MaybeUninit::<Scratch>::uninit(),
-    ];
-    let [sa, sb] = &mut scratch;
-    let (mut s, mut next) = (ScratchPtrs::new(sa), ScratchPtrs::new(sb));
-    let mut quiet = true;
-    let mut batches = keys.chunks(BATCH).enumerate().peekable();
-    if let Some((_, k0)) = batches.peek() {
-        hash_batch::<N, AVX, S8>(t, k0, s);
-    }
-    while let Some((c, kc)) = batches.next() {
-        // The next batch hashed, and its level-1 groups prefetched, before
-        // this one is evaluated: its memory latency overlaps this batch's
-        // work. (Hashing reads nothing the writer stores to.)
-        if let Some((_, kn)) = batches.peek() {
-            hash_batch::<N, AVX, S8>(t, kn, next);
+    // SAFETY: `out.len() >= keys.len()` (caller), so batch `c`'s output at
+    // `out + c * BATCH` is valid for its `kc.len() <= BATCH` keys; `s` and `next`
+    // point to this frame's two scratches, each hashed by `hash_batch` before
+    // `eval_batch` reads it; with `AVX` the CPU has AVX2 (caller).
+    unsafe {
+        let mut scratch = [
+            std::mem::MaybeUninit::<Scratch>::uninit(),
+            std::mem::MaybeUninit::<Scratch>::uninit(),
+        ];
+        let [sa, sb] = &mut scratch;
+        let (mut s, mut next) = (ScratchPtrs::new(sa), ScratchPtrs::new(sb));
+        let mut quiet = true;
+        let mut batches = keys.chunks(BATCH).enumerate().peekable();
+        if let Some((_, k0)) = batches.peek() {
+            hash_batch::<N, AVX, S8>(t, k0, s);
         }
-        quiet = eval_batch::<N, AVX, S8>(t, kc, s, out.as_mut_ptr().add(c * BATCH), quiet);
-        std::mem::swap(&mut s, &mut next);
+        while let Some((c, kc)) = batches.next() {
+            // The next batch hashed, and its level-1 groups prefetched, before
+            // this one is evaluated: its memory latency overlaps this batch's
+            // work. (Hashing reads nothing the writer stores to.)
+            if let Some((_, kn)) = batches.peek() {
+                hash_batch::<N, AVX, S8>(t, kn, next);
+            }
+            quiet = eval_batch::<N, AVX, S8>(t, kc, s, out.as_mut_ptr().add(c * BATCH), quiet);
+            std::mem::swap(&mut s, &mut next);
+        }
     }
 }
 
@@ -514,42 +561,49 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
     kc: &[[u8; N]],
     s: ScratchPtrs,
 ) {
-    let n = kc.len();
-    let l0 = &t.levels[0];
-    let stride = if S8 { 8 } else { t.stride };
-    let wp = l0.words_ptr();
-    let mut i = 0;
-    #[cfg(target_arch = "x86_64")]
-    if AVX && N == 4 {
-        while i + 8 <= n {
-            avx2::hash8(
-                kc.as_ptr().add(i) as *const u8,
-                &t.seeds,
-                l0.n,
-                (wp as u64, stride as u32 * 8),
-                s.base.add(i),
-                s.hs.add(i),
-                s.gs.add(i),
-                s.ws.add(i),
-                s.rs.add(i),
-            );
-            i += 8;
+    // SAFETY: `n = kc.len() <= BATCH` and `s` is a live scratch (caller), so
+    // the writes at `i < n` stay inside its arrays and `kc[i]` is in bounds;
+    // with `AVX` the CPU has AVX2 (caller), and `hash8` reads the 4-byte keys
+    // `i..i + 8 <= n` and writes their 8 entries; `g < l0.n` (from `locate`)
+    // keeps the group address inside the level's lines.
+    unsafe {
+        let n = kc.len();
+        let l0 = &t.levels[0];
+        let stride = if S8 { 8 } else { t.stride };
+        let wp = l0.words_ptr();
+        let mut i = 0;
+        #[cfg(target_arch = "x86_64")]
+        if AVX && N == 4 {
+            while i + 8 <= n {
+                avx2::hash8(
+                    kc.as_ptr().add(i) as *const u8,
+                    &t.seeds,
+                    l0.n,
+                    (wp as u64, stride as u32 * 8),
+                    s.base.add(i),
+                    s.hs.add(i),
+                    s.gs.add(i),
+                    s.ws.add(i),
+                    s.rs.add(i),
+                );
+                i += 8;
+            }
         }
-    }
-    while i < n {
-        let kh = key_hash(kc.get_unchecked(i), &t.seeds);
-        let (g, fp) = locate(kh.base, l0.seed, l0.n);
-        *s.base.add(i) = kh.base;
-        *s.rs.add(i) = kh.r;
-        *s.hs.add(i) = fp as u32;
-        *s.gs.add(i) = g as u32;
-        *s.ws.add(i) = wp.add(g * stride) as u64;
-        i += 1;
-    }
-    // Only the words: also prefetching the group's seqlock and threshold
-    // (then a 4-byte header per group) measured no faster at 1M or 16M keys.
-    for i in 0..n {
-        prefetch(*s.ws.add(i) as *const AtomicU64);
+        while i < n {
+            let kh = key_hash(kc.get_unchecked(i), &t.seeds);
+            let (g, fp) = locate(kh.base, l0.seed, l0.n);
+            *s.base.add(i) = kh.base;
+            *s.rs.add(i) = kh.r;
+            *s.hs.add(i) = fp as u32;
+            *s.gs.add(i) = g as u32;
+            *s.ws.add(i) = wp.add(g * stride) as u64;
+            i += 1;
+        }
+        // Only the words: also prefetching the group's seqlock and threshold
+        // (then a 4-byte header per group) measured no faster at 1M or 16M keys.
+        for i in 0..n {
+            prefetch(*s.ws.add(i) as *const AtomicU64);
+        }
     }
 }
 
@@ -574,22 +628,26 @@ unsafe fn eval_batch<const N: usize, const AVX: bool, const S8: bool>(
     oc: *mut u8,
     quiet: bool,
 ) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if AVX && quiet && kc.len() >= 8 {
-        let e1 = t.epoch.0.load(Ordering::Acquire);
-        if e1 & 1 == 0 {
-            eval_levels::<AVX, S8, true>(t, kc.len(), s, oc);
-            fence(Ordering::Acquire);
-            if t.epoch.0.load(Ordering::Relaxed) == e1 {
-                return true;
+    // SAFETY: `eval_levels` and `hash_batch` get the caller's contract:
+    // `kc.len() <= BATCH` keys of `s`, hashed, and `oc` valid for their bytes.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        if AVX && quiet && kc.len() >= 8 {
+            let e1 = t.epoch.0.load(Ordering::Acquire);
+            if e1 & 1 == 0 {
+                eval_levels::<AVX, S8, true>(t, kc.len(), s, oc);
+                fence(Ordering::Acquire);
+                if t.epoch.0.load(Ordering::Relaxed) == e1 {
+                    return true;
+                }
+                hash_batch::<N, AVX, S8>(t, kc, s);
             }
-            hash_batch::<N, AVX, S8>(t, kc, s);
+            eval_levels::<AVX, S8, false>(t, kc.len(), s, oc);
+            return false;
         }
         eval_levels::<AVX, S8, false>(t, kc.len(), s, oc);
-        return false;
+        quiet
     }
-    eval_levels::<AVX, S8, false>(t, kc.len(), s, oc);
-    quiet
 }
 
 /// Evaluate a batch of `n` hashed keys level by level. Level 1 on the AVX2
@@ -613,84 +671,92 @@ unsafe fn eval_levels<const AVX: bool, const S8: bool, const QUIET: bool>(
     s: ScratchPtrs,
     oc: *mut u8,
 ) {
-    let mut pend = [0u8; BATCH];
-    let mut retry = [0u8; BATCH];
-    let l0 = &t.levels[0];
-    let mut np = 0usize;
-    let mut nr = 0usize;
-    let mut start = 0;
-    #[cfg(target_arch = "x86_64")]
-    if AVX && (S8 || QUIET) {
-        let blocks = n / 8;
-        if QUIET {
-            let thr = l0.thresh.as_ptr() as *const u8;
-            let mut all = 0u32;
-            for b in 0..blocks {
-                all |= avx2::bumped8(thr, s.gs.add(8 * b), s.hs.add(8 * b)) << (8 * b);
-            }
-            if t.bump_early() {
-                bump_keys::<S8>(t, all, s, &mut pend, &mut np);
-            }
-            for b in 0..blocks {
-                let (ws, rs, o) = (
-                    s.ws.add(8 * b) as *const u64,
-                    s.rs.add(8 * b),
-                    oc.add(8 * b),
-                );
-                if S8 {
-                    avx2::values8(ws, rs, o);
-                } else {
-                    match t.stride {
-                        1 => avx2::values_narrow::<1>(t.vmask, ws, rs, o),
-                        2 => avx2::values_narrow::<2>(t.vmask, ws, rs, o),
-                        _ => avx2::values_narrow::<4>(t.vmask, ws, rs, o),
+    // SAFETY: `n <= BATCH` keys of `s` hashed by `hash_batch` and `oc` valid
+    // for `n` bytes (caller): each block `8b..8b + 8 <= n` gives the AVX2
+    // kernels (AVX2 if `AVX`, the caller's) 8 elements of each scratch array
+    // and of `oc`, with level-1 groups, their word addresses, and the level's
+    // versions and thresholds; every index passed to `bump`, `bump_keys`,
+    // `probe`, `retry_keys` and `eval_deeper` is a key `< n` of `s`.
+    unsafe {
+        let mut pend = [0u8; BATCH];
+        let mut retry = [0u8; BATCH];
+        let l0 = &t.levels[0];
+        let mut np = 0usize;
+        let mut nr = 0usize;
+        let mut start = 0;
+        #[cfg(target_arch = "x86_64")]
+        if AVX && (S8 || QUIET) {
+            let blocks = n / 8;
+            if QUIET {
+                let thr = l0.thresh.as_ptr() as *const u8;
+                let mut all = 0u32;
+                for b in 0..blocks {
+                    all |= avx2::bumped8(thr, s.gs.add(8 * b), s.hs.add(8 * b)) << (8 * b);
+                }
+                if t.bump_early() {
+                    bump_keys::<S8>(t, all, s, &mut pend, &mut np);
+                }
+                for b in 0..blocks {
+                    let (ws, rs, o) = (
+                        s.ws.add(8 * b) as *const u64,
+                        s.rs.add(8 * b),
+                        oc.add(8 * b),
+                    );
+                    if S8 {
+                        avx2::values8(ws, rs, o);
+                    } else {
+                        match t.stride {
+                            1 => avx2::values_narrow::<1>(t.vmask, ws, rs, o),
+                            2 => avx2::values_narrow::<2>(t.vmask, ws, rs, o),
+                            _ => avx2::values_narrow::<4>(t.vmask, ws, rs, o),
+                        }
+                    }
+                }
+                if !t.bump_early() {
+                    bump_keys::<S8>(t, all, s, &mut pend, &mut np);
+                }
+            } else {
+                for b in 0..blocks {
+                    let k = 8 * b;
+                    let (good, bumped) = avx2::block8(
+                        l0.versions.as_ptr() as *const u32,
+                        l0.thresh.as_ptr() as *const u8,
+                        s.gs.add(k),
+                        s.ws.add(k) as *const u64,
+                        s.hs.add(k),
+                        s.rs.add(k),
+                        oc.add(k),
+                    );
+                    let mut m = bumped;
+                    while m != 0 {
+                        let i = k + m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        bump::<S8>(t, i, s, &mut pend, &mut np);
+                    }
+                    let mut m = !(good | bumped) & 0xff;
+                    while m != 0 {
+                        retry[nr] = (k + m.trailing_zeros() as usize) as u8;
+                        nr += 1;
+                        m &= m - 1;
                     }
                 }
             }
-            if !t.bump_early() {
-                bump_keys::<S8>(t, all, s, &mut pend, &mut np);
-            }
-        } else {
-            for b in 0..blocks {
-                let k = 8 * b;
-                let (good, bumped) = avx2::block8(
-                    l0.versions.as_ptr() as *const u32,
-                    l0.thresh.as_ptr() as *const u8,
-                    s.gs.add(k),
-                    s.ws.add(k) as *const u64,
-                    s.hs.add(k),
-                    s.rs.add(k),
-                    oc.add(k),
-                );
-                let mut m = bumped;
-                while m != 0 {
-                    let i = k + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    bump::<S8>(t, i, s, &mut pend, &mut np);
-                }
-                let mut m = !(good | bumped) & 0xff;
-                while m != 0 {
-                    retry[nr] = (k + m.trailing_zeros() as usize) as u8;
+            start = blocks * 8;
+        }
+        for i in start..n {
+            match probe::<AVX, S8>(t, l0, i, s) {
+                Probe::Value(v) => *oc.add(i) = v,
+                Probe::Bumped => bump::<S8>(t, i, s, &mut pend, &mut np),
+                // The writer is rewriting this group right now: retried below.
+                Probe::Busy => {
+                    retry[nr] = i as u8;
                     nr += 1;
-                    m &= m - 1;
                 }
             }
         }
-        start = blocks * 8;
+        retry_keys::<AVX>(t, 0, &retry[..nr], s, oc);
+        eval_deeper::<AVX, S8, QUIET>(t, s, &mut pend, np, oc);
     }
-    for i in start..n {
-        match probe::<AVX, S8>(t, l0, i, s) {
-            Probe::Value(v) => *oc.add(i) = v,
-            Probe::Bumped => bump::<S8>(t, i, s, &mut pend, &mut np),
-            // The writer is rewriting this group right now: retried below.
-            Probe::Busy => {
-                retry[nr] = i as u8;
-                nr += 1;
-            }
-        }
-    }
-    retry_keys::<AVX>(t, 0, &retry[..nr], s, oc);
-    eval_deeper::<AVX, S8, QUIET>(t, s, &mut pend, np, oc);
 }
 
 /// The keys `pend[..np]` of a batch, bumped from level 1 (each located in
@@ -708,42 +774,48 @@ unsafe fn eval_deeper<const AVX: bool, const S8: bool, const QUIET: bool>(
     mut np: usize,
     oc: *mut u8,
 ) {
-    let mut retry = [0u8; BATCH];
-    let mut l = 1;
-    while np > 0 && l < t.levels.len() {
-        let lvl = &t.levels[l];
-        if l > 1 {
-            for &i in &pend[..np] {
-                locate_and_prefetch::<S8>(t, lvl, i as usize, s);
-            }
-        }
-        let mut np2 = 0;
-        let mut nr = 0;
-        for j in 0..np {
-            let i = pend[j] as usize;
-            let p = if QUIET {
-                probe_quiet::<AVX, S8>(t, lvl, i, s)
-            } else {
-                probe::<AVX, S8>(t, lvl, i, s)
-            };
-            match p {
-                Probe::Value(v) => *oc.add(i) = v,
-                Probe::Bumped => {
-                    pend[np2] = i as u8;
-                    np2 += 1;
-                }
-                Probe::Busy => {
-                    retry[nr] = i as u8;
-                    nr += 1;
+    // SAFETY: each pending index is one of `s`'s hashed keys and `oc` is valid
+    // for it (caller); `bump` located them in level 2 and `locate_and_prefetch`
+    // locates them in each deeper level before they are probed there, so
+    // `gs[i]` is a group of `lvl` for `probe` and `probe_quiet`.
+    unsafe {
+        let mut retry = [0u8; BATCH];
+        let mut l = 1;
+        while np > 0 && l < t.levels.len() {
+            let lvl = &t.levels[l];
+            if l > 1 {
+                for &i in &pend[..np] {
+                    locate_and_prefetch::<S8>(t, lvl, i as usize, s);
                 }
             }
+            let mut np2 = 0;
+            let mut nr = 0;
+            for j in 0..np {
+                let i = pend[j] as usize;
+                let p = if QUIET {
+                    probe_quiet::<AVX, S8>(t, lvl, i, s)
+                } else {
+                    probe::<AVX, S8>(t, lvl, i, s)
+                };
+                match p {
+                    Probe::Value(v) => *oc.add(i) = v,
+                    Probe::Bumped => {
+                        pend[np2] = i as u8;
+                        np2 += 1;
+                    }
+                    Probe::Busy => {
+                        retry[nr] = i as u8;
+                        nr += 1;
+                    }
+                }
+            }
+            retry_keys::<AVX>(t, l, &retry[..nr], s, oc);
+            np = np2;
+            l += 1;
         }
-        retry_keys::<AVX>(t, l, &retry[..nr], s, oc);
-        np = np2;
-        l += 1;
-    }
-    for &i in &pend[..np] {
-        *oc.add(i as usize) = 0;
+        for &i in &pend[..np] {
+            *oc.add(i as usize) = 0;
+        }
     }
 }
 
@@ -760,11 +832,15 @@ unsafe fn bump<const S8: bool>(
     pend: &mut [u8; BATCH],
     np: &mut usize,
 ) {
-    if let Some(l1) = t.levels.get(1) {
-        locate_and_prefetch::<S8>(t, l1, i, s);
+    // SAFETY: `i` is one of `s`'s hashed keys (caller), as
+    // `locate_and_prefetch` needs.
+    unsafe {
+        if let Some(l1) = t.levels.get(1) {
+            locate_and_prefetch::<S8>(t, l1, i, s);
+        }
+        pend[*np] = i as u8;
+        *np += 1;
     }
-    pend[*np] = i as u8;
-    *np += 1;
 }
 
 /// [`bump`] every key of a batch whose bit is set in `bumped`. Either
@@ -783,11 +859,15 @@ unsafe fn bump_keys<const S8: bool>(
     pend: &mut [u8; BATCH],
     np: &mut usize,
 ) {
-    let mut m = bumped;
-    while m != 0 {
-        let i = m.trailing_zeros() as usize;
-        m &= m - 1;
-        bump::<S8>(t, i, s, pend, np);
+    // SAFETY: each set bit is one of `s`'s hashed keys (caller), as `bump`
+    // needs.
+    unsafe {
+        let mut m = bumped;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            bump::<S8>(t, i, s, pend, np);
+        }
     }
 }
 
@@ -813,23 +893,29 @@ unsafe fn probe<const AVX: bool, const S8: bool>(
     i: usize,
     s: ScratchPtrs,
 ) -> Probe {
-    let g = *s.gs.add(i) as usize;
-    let h = lvl.version(g);
-    let h1 = h.load(Ordering::Acquire);
-    let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
-    // Not busy and fp <= threshold, in one compare: (t - fp) wraps to a huge
-    // value if fp > t, and BUSY pushes it to >= 0x100.
-    if (th.wrapping_sub(*s.hs.add(i) & 0xff) | (h1 & BUSY) << 8) < 0x100 {
-        let v = t.eval_s::<AVX, S8>(*s.ws.add(i) as *const AtomicU64, *s.rs.add(i));
-        fence(Ordering::Acquire);
-        if h.load(Ordering::Relaxed) == h1 {
-            return Probe::Value(v);
+    // SAFETY: `i` is one of `s`'s hashed keys and `gs[i]` a group of `lvl`
+    // (caller): `g` indexes the thresholds in bounds, and `ws[i]`, written with
+    // `gs[i]`, is that group's address, as `eval_s` needs (with AVX2 if `AVX`,
+    // the caller's).
+    unsafe {
+        let g = *s.gs.add(i) as usize;
+        let h = lvl.version(g);
+        let h1 = h.load(Ordering::Acquire);
+        let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
+        // Not busy and fp <= threshold, in one compare: (t - fp) wraps to a huge
+        // value if fp > t, and BUSY pushes it to >= 0x100.
+        if (th.wrapping_sub(*s.hs.add(i) & 0xff) | (h1 & BUSY) << 8) < 0x100 {
+            let v = t.eval_s::<AVX, S8>(*s.ws.add(i) as *const AtomicU64, *s.rs.add(i));
+            fence(Ordering::Acquire);
+            if h.load(Ordering::Relaxed) == h1 {
+                return Probe::Value(v);
+            }
+            Probe::Busy
+        } else if h1 & BUSY == 0 {
+            Probe::Bumped
+        } else {
+            Probe::Busy
         }
-        Probe::Busy
-    } else if h1 & BUSY == 0 {
-        Probe::Bumped
-    } else {
-        Probe::Busy
     }
 }
 
@@ -845,12 +931,16 @@ unsafe fn probe_quiet<const AVX: bool, const S8: bool>(
     i: usize,
     s: ScratchPtrs,
 ) -> Probe {
-    let g = *s.gs.add(i) as usize;
-    let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
-    if *s.hs.add(i) & 0xff <= th {
-        Probe::Value(t.eval_s::<AVX, S8>(*s.ws.add(i) as *const AtomicU64, *s.rs.add(i)))
-    } else {
-        Probe::Bumped
+    // SAFETY: as in `probe`: `g` is a group of `lvl` and `ws[i]` its address
+    // (caller).
+    unsafe {
+        let g = *s.gs.add(i) as usize;
+        let th = lvl.thresh.get_unchecked(g).load(Ordering::Relaxed) as u32;
+        if *s.hs.add(i) & 0xff <= th {
+            Probe::Value(t.eval_s::<AVX, S8>(*s.ws.add(i) as *const AtomicU64, *s.rs.add(i)))
+        } else {
+            Probe::Bumped
+        }
     }
 }
 
@@ -867,13 +957,17 @@ unsafe fn retry_keys<const AVX: bool>(
     s: ScratchPtrs,
     oc: *mut u8,
 ) {
-    for &i in idx {
-        let i = i as usize;
-        let kh = KeyHash {
-            base: *s.base.add(i),
-            r: *s.rs.add(i),
-        };
-        *oc.add(i) = t.lookup_from::<AVX>(from, kh);
+    // SAFETY: each index is one of `s`'s hashed keys, whose base and row mask
+    // were written, and `oc` is valid for it (caller).
+    unsafe {
+        for &i in idx {
+            let i = i as usize;
+            let kh = KeyHash {
+                base: *s.base.add(i),
+                r: *s.rs.add(i),
+            };
+            *oc.add(i) = t.lookup_from::<AVX>(from, kh);
+        }
     }
 }
 
@@ -885,14 +979,20 @@ unsafe fn retry_keys<const AVX: bool>(
 /// `i` is one of `s`'s hashed keys.
 #[inline(always)]
 unsafe fn locate_and_prefetch<const S8: bool>(t: &Online, lvl: &Level, i: usize, s: ScratchPtrs) {
-    let stride = if S8 { 8 } else { t.stride };
-    let (g, fp) = locate(*s.base.add(i), lvl.seed, lvl.n);
-    let w = lvl.words_ptr().add(g * stride);
-    *s.gs.add(i) = g as u32;
-    *s.hs.add(i) = fp as u32;
-    *s.ws.add(i) = w as u64;
-    prefetch(lvl.thresh.as_ptr().add(g));
-    prefetch(w);
+    // SAFETY: `i` is one of `s`'s hashed keys (caller), so `base[i]` was
+    // written and the writes at `i` stay inside the scratch; `g < lvl.n` (from
+    // `locate`) keeps the word and threshold addresses inside the level's
+    // allocations.
+    unsafe {
+        let stride = if S8 { 8 } else { t.stride };
+        let (g, fp) = locate(*s.base.add(i), lvl.seed, lvl.n);
+        let w = lvl.words_ptr().add(g * stride);
+        *s.gs.add(i) = g as u32;
+        *s.hs.add(i) = fp as u32;
+        *s.ws.add(i) = w as u64;
+        prefetch(lvl.thresh.as_ptr().add(g));
+        prefetch(w);
+    }
 }
 
 /// A lookup code path. Every path returns the same values; [`LookupPath::best`]

@@ -150,6 +150,10 @@ pub(crate) fn parities<const K: usize>(v: &[u64; K], r: u64) -> u32 {
     parities_impl(v, r)
 }
 
+/// [`parities_impl`] compiled with POPCNT.
+///
+/// # Safety
+/// The CPU has POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
 unsafe fn parities_popcnt<const K: usize>(v: &[u64; K], r: u64) -> u32 {
@@ -294,6 +298,10 @@ mod perf {
             ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
         };
         // The same code generation as the writer's `solve_group_avx2`.
+        /// Eliminates every set, to `phase`, and folds the results into `acc`.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and POPCNT.
         #[target_feature(enable = "avx2,popcnt")]
         unsafe fn run(sets: &[Vec<(u64, u8)>], phase: u32, acc: &mut u64) {
             for set in sets {

@@ -223,6 +223,11 @@ unsafe impl<K> Allocator for TableAlloc<K> {
         Ok(NonNull::slice_from_raw_parts(p, layout.size()))
     }
 
+    /// Returns a block to `mem::dealloc_large`.
+    ///
+    /// # Safety
+    /// As [`Allocator::deallocate`]: `ptr` was allocated by this allocator with
+    /// `layout`.
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             return;

@@ -53,6 +53,9 @@ fn detect() -> bool {
 }
 
 /// One of the 32-bit multiply-xorshift mixers of `hash.rs`, on 16 lanes.
+///
+/// # Safety
+/// AVX-512 F (no memory is read).
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
@@ -76,12 +79,16 @@ unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
-    let v: __m512i;
-    asm!("kxnorw {k}, {k}, {k}",
+    // SAFETY: every gathered address is valid for 4 bytes (caller); the asm
+    // reads nothing else and writes only its output registers.
+    unsafe {
+        let v: __m512i;
+        asm!("kxnorw {k}, {k}, {k}",
          "vpgatherdd {v}{{{k}}}, dword ptr [{b} + {i}]",
          v = out(zmm_reg) v, k = out(kreg) _, i = in(zmm_reg) idx, b = in(reg) base,
          options(nostack, preserves_flags, readonly));
-    v
+        v
+    }
 }
 
 /// Eight qwords `*(base + idx[k] * 8)` (`idx` eight dwords), which the
@@ -93,15 +100,22 @@ unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn gather_words(base: *const u64, idx: __m256i) -> __m512i {
-    let v: __m512i;
-    asm!("kxnorb {k}, {k}, {k}",
+    // SAFETY: every gathered address is valid for 8 bytes (caller); the asm
+    // reads nothing else and writes only its output registers.
+    unsafe {
+        let v: __m512i;
+        asm!("kxnorb {k}, {k}, {k}",
          "vpgatherdq {v}{{{k}}}, qword ptr [{b} + {i} * 8]",
          v = out(zmm_reg) v, k = out(kreg) _, i = in(ymm_reg) idx, b = in(reg) base,
          options(nostack, preserves_flags, readonly));
-    v
+        v
+    }
 }
 
 /// Parity of `w & r` per qword, as a mask.
+///
+/// # Safety
+/// AVX-512 F and VPOPCNTDQ (no memory is read).
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
 unsafe fn parity(w: __m512i, r: __m512i) -> __mmask8 {
@@ -123,19 +137,24 @@ unsafe fn values_gathered<const S: usize>(
     r0: __m512i,
     r1: __m512i,
 ) -> __m128i {
-    let idx = if S == 1 { g } else { _mm512_slli_epi32::<1>(g) };
-    let (i0, i1) = (
-        _mm512_castsi512_si256(idx),
-        _mm512_extracti64x4_epi64::<1>(idx),
-    );
-    let mut v = _mm_setzero_si128();
-    for b in 0..S {
-        let p0 = parity(gather_words(wp.add(b), i0), r0);
-        let p1 = parity(gather_words(wp.add(b), i1), r1);
-        let m = (p0 as u16) | (p1 as u16) << 8;
-        v = _mm_mask_add_epi8(v, m, v, _mm_set1_epi8(1 << b));
+    // SAFETY: each `g[k]` is a group of the level whose words start at `wp`
+    // (caller), so word `b < S` of it, at `wp + (g[k] * S + b) * 8`, is inside
+    // the level's lines for `gather_words`; the features are the caller's.
+    unsafe {
+        let idx = if S == 1 { g } else { _mm512_slli_epi32::<1>(g) };
+        let (i0, i1) = (
+            _mm512_castsi512_si256(idx),
+            _mm512_extracti64x4_epi64::<1>(idx),
+        );
+        let mut v = _mm_setzero_si128();
+        for b in 0..S {
+            let p0 = parity(gather_words(wp.add(b), i0), r0);
+            let p1 = parity(gather_words(wp.add(b), i1), r1);
+            let m = (p0 as u16) | (p1 as u16) << 8;
+            v = _mm_mask_add_epi8(v, m, v, _mm_set1_epi8(1 << b));
+        }
+        v
     }
-    v
 }
 
 /// The 32 bytes at `a` and at `b`, side by side, which the writer may be
@@ -148,12 +167,16 @@ unsafe fn values_gathered<const S: usize>(
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
-    let v: __m512i;
-    asm!("vbroadcasti64x4 {v}, ymmword ptr [{a}]",
+    // SAFETY: `a` and `b` are valid for the 32 bytes read at each (caller); the
+    // asm reads nothing else and writes only `v`.
+    unsafe {
+        let v: __m512i;
+        asm!("vbroadcasti64x4 {v}, ymmword ptr [{a}]",
          "vinserti64x4 {v}, {v}, ymmword ptr [{b}], 1",
          v = out(zmm_reg) v, a = in(reg) a, b = in(reg) b,
          options(nostack, preserves_flags, readonly));
-    v
+        v
+    }
 }
 
 /// Values of eight keys (their groups' addresses `ws`, row masks `r` as
@@ -168,23 +191,28 @@ unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
 #[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2")]
 #[inline]
 unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -> u64 {
-    let mut m = 0u64;
-    for j in 0..4 {
-        let (a, b) = (
-            *ws.add(2 * j) as *const u64,
-            *ws.add(2 * j + 1) as *const u64,
-        );
-        let w = load2x256(a, b);
-        let rr = _mm512_permutexvar_epi64(
-            _mm512_add_epi64(
-                _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1),
-                _mm512_set1_epi64(2 * j as i64),
-            ),
-            r,
-        );
-        m |= (parity(w, rr) as u64) << (8 * j);
+    // SAFETY: `ws[0..8]` are the addresses of eight groups of the level
+    // (caller; `2j + 1 < 8`), each valid for 32 bytes thanks to the spare line,
+    // as `load2x256` needs; the features are the caller's.
+    unsafe {
+        let mut m = 0u64;
+        for j in 0..4 {
+            let (a, b) = (
+                *ws.add(2 * j) as *const u64,
+                *ws.add(2 * j + 1) as *const u64,
+            );
+            let w = load2x256(a, b);
+            let rr = _mm512_permutexvar_epi64(
+                _mm512_add_epi64(
+                    _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1),
+                    _mm512_set1_epi64(2 * j as i64),
+                ),
+                r,
+            );
+            m |= (parity(w, rr) as u64) << (8 * j);
+        }
+        _pdep_u64(m, 0x0f0f_0f0f_0f0f_0f0f) & (vmask as u64 * 0x0101_0101_0101_0101)
     }
-    _pdep_u64(m, 0x0f0f_0f0f_0f0f_0f0f) & (vmask as u64 * 0x0101_0101_0101_0101)
 }
 
 /// Values of eight keys (their groups' addresses `ws`, row masks `r`, key k
@@ -199,27 +227,33 @@ unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
 unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
-    let mut m = 0u64;
-    for j in 0..4 {
-        let (a, b) = (
-            *ws.add(2 * j) as *const u64,
-            *ws.add(2 * j + 1) as *const u64,
-        );
-        let lo = load2x256(a, b);
-        let hi = load2x256(a.add(4), b.add(4));
-        // Dwords 2k and 2k + 1 of `r` are key k's low and high row halves.
-        let il = _mm512_add_epi32(
-            _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
-            _mm512_set1_epi32(4 * j as i32),
-        );
-        let rl = _mm512_permutexvar_epi32(il, r);
-        let rh = _mm512_permutexvar_epi32(_mm512_add_epi32(il, _mm512_set1_epi32(1)), r);
-        // (lo & rl) ^ (hi & rh): 0x78 is a ^ (b & c).
-        let x = _mm512_ternarylogic_epi32::<0x78>(_mm512_and_si512(lo, rl), hi, rh);
-        let p = _mm512_test_epi32_mask(_mm512_popcnt_epi32(x), _mm512_set1_epi32(1));
-        m |= (p as u64) << (16 * j);
+    // SAFETY: `ws[0..8]` are the addresses of eight stride-8 groups of the
+    // level (caller; `2j + 1 < 8`), so the 32 bytes at `a`, `b`, `a + 4` and
+    // `b + 4` words are inside them, as `load2x256` needs; the features are the
+    // caller's.
+    unsafe {
+        let mut m = 0u64;
+        for j in 0..4 {
+            let (a, b) = (
+                *ws.add(2 * j) as *const u64,
+                *ws.add(2 * j + 1) as *const u64,
+            );
+            let lo = load2x256(a, b);
+            let hi = load2x256(a.add(4), b.add(4));
+            // Dwords 2k and 2k + 1 of `r` are key k's low and high row halves.
+            let il = _mm512_add_epi32(
+                _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+                _mm512_set1_epi32(4 * j as i32),
+            );
+            let rl = _mm512_permutexvar_epi32(il, r);
+            let rh = _mm512_permutexvar_epi32(_mm512_add_epi32(il, _mm512_set1_epi32(1)), r);
+            // (lo & rl) ^ (hi & rh): 0x78 is a ^ (b & c).
+            let x = _mm512_ternarylogic_epi32::<0x78>(_mm512_and_si512(lo, rl), hi, rh);
+            let p = _mm512_test_epi32_mask(_mm512_popcnt_epi32(x), _mm512_set1_epi32(1));
+            m |= (p as u64) << (16 * j);
+        }
+        m
     }
-    m
 }
 
 /// Level 1 of a block of up to sixteen keys (`lanes` set for the keys that
@@ -243,74 +277,84 @@ unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
     off: usize,
     oc: *mut u8,
 ) -> u32 {
-    let sd: &Seeds = &t.seeds;
-    let l0 = &t.levels[0];
-    let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
-    _mm512_storeu_si512(s.base.add(off) as *mut _, x);
-    let h = mix::<16, 15, 16>(
-        _mm512_xor_si512(x, _mm512_set1_epi32(sd.level[0] as i32)),
-        G_M1,
-        G_M2,
-    );
-    // Multiply-shift range reduction: the high half of h * n.
-    let nv = _mm512_set1_epi32(l0.n as i32);
-    let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(h, nv));
-    let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(h), nv);
-    let g = _mm512_mask_blend_epi32(0xAAAA, even, odd);
-    _mm512_storeu_si512(s.gs.add(off) as *mut _, g);
-    if S >= 3 {
-        // The groups' addresses, for the prefetches now and the loads of
-        // the values pass.
-        let idx = _mm512_mullo_epi32(g, _mm512_set1_epi32(S as i32));
-        let wv = _mm512_set1_epi64(l0.words_ptr() as i64);
-        let addr =
-            |i8: __m256i| _mm512_add_epi64(wv, _mm512_slli_epi64::<3>(_mm512_cvtepu32_epi64(i8)));
-        _mm512_storeu_si512(s.ws.add(off) as *mut _, addr(_mm512_castsi512_si256(idx)));
-        _mm512_storeu_si512(
-            s.ws.add(off + 8) as *mut _,
-            addr(_mm512_extracti64x4_epi64::<1>(idx)),
+    // SAFETY: the masked load reads only the lanes' keys and the masked store
+    // writes only their bytes, which the caller guarantees; `s` has room for
+    // `off + 16` keys (caller) for the stores at `off`, and the prefetches read
+    // back addresses just stored there; every `g[k]` is the high half of
+    // `h * n`, below `n`, a group of level 1: the threshold gather stays inside the
+    // thresholds (3 spare bytes), and `values_gathered` gets groups of the
+    // level.
+    unsafe {
+        let sd: &Seeds = &t.seeds;
+        let l0 = &t.levels[0];
+        let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
+        _mm512_storeu_si512(s.base.add(off) as *mut _, x);
+        let h = mix::<16, 15, 16>(
+            _mm512_xor_si512(x, _mm512_set1_epi32(sd.level[0] as i32)),
+            G_M1,
+            G_M2,
         );
-        if PREFETCH {
-            for k in 0..16 {
-                // A load from the scratch (one instruction), not an extract
-                // from the vectors above (two or three).
-                super::prefetch(std::ptr::read_volatile(s.ws.add(off + k)) as *const u8);
+        // Multiply-shift range reduction: the high half of h * n.
+        let nv = _mm512_set1_epi32(l0.n as i32);
+        let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(h, nv));
+        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(h), nv);
+        let g = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+        _mm512_storeu_si512(s.gs.add(off) as *mut _, g);
+        if S >= 3 {
+            // The groups' addresses, for the prefetches now and the loads of
+            // the values pass.
+            let idx = _mm512_mullo_epi32(g, _mm512_set1_epi32(S as i32));
+            let wv = _mm512_set1_epi64(l0.words_ptr() as i64);
+            let addr = |i8: __m256i| {
+                _mm512_add_epi64(wv, _mm512_slli_epi64::<3>(_mm512_cvtepu32_epi64(i8)))
+            };
+            _mm512_storeu_si512(s.ws.add(off) as *mut _, addr(_mm512_castsi512_si256(idx)));
+            _mm512_storeu_si512(
+                s.ws.add(off + 8) as *mut _,
+                addr(_mm512_extracti64x4_epi64::<1>(idx)),
+            );
+            if PREFETCH {
+                for k in 0..16 {
+                    // A load from the scratch (one instruction), not an extract
+                    // from the vectors above (two or three).
+                    super::prefetch(std::ptr::read_volatile(s.ws.add(off + k)) as *const u8);
+                }
             }
         }
+        let byte = _mm512_set1_epi32(0xff);
+        let th = _mm512_and_si512(gather_bytes32(l0.thresh.as_ptr() as *const u8, g), byte);
+        let bumped = _mm512_mask_cmpgt_epu32_mask(lanes, _mm512_and_si512(h, byte), th);
+        let ra = mix::<16, 13, 16>(
+            _mm512_xor_si512(x, _mm512_set1_epi32(sd.ra as i32)),
+            A_M1,
+            A_M2,
+        );
+        let rb = mix::<16, 15, 15>(
+            _mm512_xor_si512(x, _mm512_set1_epi32(sd.rb as i32)),
+            B_M1,
+            B_M2,
+        );
+        // Row mask of key k: ra[k] | rb[k] << 32.
+        let r0 = _mm512_permutex2var_epi32(
+            ra,
+            _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+            rb,
+        );
+        let r1 = _mm512_permutex2var_epi32(
+            ra,
+            _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+            rb,
+        );
+        _mm512_storeu_si512(s.rs.add(off) as *mut _, r0);
+        _mm512_storeu_si512(s.rs.add(off + 8) as *mut _, r1);
+        if S <= 2 {
+            // Gathered words: at once, while `g` and the row masks are in
+            // registers (measured faster than a second pass).
+            let v = values_gathered::<S>(l0.words_ptr() as *const u64, g, r0, r1);
+            _mm_mask_storeu_epi8(oc as *mut i8, lanes, v);
+        }
+        bumped as u32
     }
-    let byte = _mm512_set1_epi32(0xff);
-    let th = _mm512_and_si512(gather_bytes32(l0.thresh.as_ptr() as *const u8, g), byte);
-    let bumped = _mm512_mask_cmpgt_epu32_mask(lanes, _mm512_and_si512(h, byte), th);
-    let ra = mix::<16, 13, 16>(
-        _mm512_xor_si512(x, _mm512_set1_epi32(sd.ra as i32)),
-        A_M1,
-        A_M2,
-    );
-    let rb = mix::<16, 15, 15>(
-        _mm512_xor_si512(x, _mm512_set1_epi32(sd.rb as i32)),
-        B_M1,
-        B_M2,
-    );
-    // Row mask of key k: ra[k] | rb[k] << 32.
-    let r0 = _mm512_permutex2var_epi32(
-        ra,
-        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-        rb,
-    );
-    let r1 = _mm512_permutex2var_epi32(
-        ra,
-        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
-        rb,
-    );
-    _mm512_storeu_si512(s.rs.add(off) as *mut _, r0);
-    _mm512_storeu_si512(s.rs.add(off + 8) as *mut _, r1);
-    if S <= 2 {
-        // Gathered words: at once, while `g` and the row masks are in
-        // registers (measured faster than a second pass).
-        let v = values_gathered::<S>(l0.words_ptr() as *const u64, g, r0, r1);
-        _mm_mask_storeu_epi8(oc as *mut i8, lanes, v);
-    }
-    bumped as u32
 }
 
 /// Level 1 of a block located by [`locate_block`] (groups of 3 to 8
@@ -330,20 +374,26 @@ unsafe fn values_block<const S: usize>(
     store: __mmask16,
     oc: *mut u8,
 ) {
-    let ws = s.ws.add(off) as *const u64;
-    let r0 = _mm512_loadu_si512(s.rs.add(off) as *const _);
-    let r1 = _mm512_loadu_si512(s.rs.add(off + 8) as *const _);
-    let v = match S {
-        3 | 4 => _mm_set_epi64x(
-            values_lines4::<S>(ws.add(8), r1, t.vmask) as i64,
-            values_lines4::<S>(ws, r0, t.vmask) as i64,
-        ),
-        _ => _mm_set_epi64x(
-            values_lines8(ws.add(8), r1) as i64,
-            values_lines8(ws, r0) as i64,
-        ),
-    };
-    _mm_mask_storeu_epi8(oc as *mut i8, store, v);
+    // SAFETY: `s` at `off` holds the 16 group addresses and row masks that
+    // `locate_block` wrote (caller), groups of the level as `values_lines4` and
+    // `values_lines8` need; the masked store writes only the bytes of `store`,
+    // which `oc` is valid for (caller).
+    unsafe {
+        let ws = s.ws.add(off) as *const u64;
+        let r0 = _mm512_loadu_si512(s.rs.add(off) as *const _);
+        let r1 = _mm512_loadu_si512(s.rs.add(off + 8) as *const _);
+        let v = match S {
+            3 | 4 => _mm_set_epi64x(
+                values_lines4::<S>(ws.add(8), r1, t.vmask) as i64,
+                values_lines4::<S>(ws, r0, t.vmask) as i64,
+            ),
+            _ => _mm_set_epi64x(
+                values_lines8(ws.add(8), r1) as i64,
+                values_lines8(ws, r0) as i64,
+            ),
+        };
+        _mm_mask_storeu_epi8(oc as *mut i8, store, v);
+    }
 }
 
 /// Level 1, first pass, of a batch of at most [`BATCH`] keys read without
@@ -361,12 +411,18 @@ unsafe fn locate_batch<const S: usize, const PREFETCH: bool>(
     s: ScratchPtrs,
     oc: *mut u8,
 ) -> u32 {
-    let mut bumped = 0u32;
-    for off in (0..n).step_by(16) {
-        bumped |= locate_block::<S, PREFETCH>(t, keys.add(off), lanes(n, off), s, off, oc.add(off))
-            << off;
+    // SAFETY: `keys` and `oc` are valid for `n <= BATCH` keys and bytes and `s`
+    // is a live scratch (caller): each block at `off < n` gets its lanes' keys
+    // and bytes, and `off + 16 <= BATCH` keys of room in `s`.
+    unsafe {
+        let mut bumped = 0u32;
+        for off in (0..n).step_by(16) {
+            bumped |=
+                locate_block::<S, PREFETCH>(t, keys.add(off), lanes(n, off), s, off, oc.add(off))
+                    << off;
+        }
+        bumped
     }
-    bumped
 }
 
 /// The lanes of the block at `off` of a batch of `n` keys.
@@ -396,22 +452,28 @@ unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     s: ScratchPtrs,
     oc: *mut u8,
 ) {
-    let bumped = locate_batch::<S, EARLY>(t, keys, n, s, oc);
-    let mut pend = [0u8; BATCH];
-    let mut np = 0;
-    if EARLY {
-        bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
-    }
-    if S >= 3 {
-        for off in (0..n).step_by(16) {
-            values_block::<S>(t, s, off, lanes(n, off), oc.add(off));
+    // SAFETY: as for `locate_batch` (the caller's buffers and features); after
+    // it `s` holds the batch's hashed keys, so every bumped index (`< n`) is
+    // one of them, as `bump_keys` and `eval_deeper` need, and `oc` is valid for
+    // it; the value blocks get `locate_block`'s scratch.
+    unsafe {
+        let bumped = locate_batch::<S, EARLY>(t, keys, n, s, oc);
+        let mut pend = [0u8; BATCH];
+        let mut np = 0;
+        if EARLY {
+            bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
         }
-    }
-    if !EARLY {
-        bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
-    }
-    if np > 0 {
-        eval_deeper::<true, S8, true>(t, s, &mut pend, np, oc);
+        if S >= 3 {
+            for off in (0..n).step_by(16) {
+                values_block::<S>(t, s, off, lanes(n, off), oc.add(off));
+            }
+        }
+        if !EARLY {
+            bump_keys::<S8>(t, bumped, s, &mut pend, &mut np);
+        }
+        if np > 0 {
+            eval_deeper::<true, S8, true>(t, s, &mut pend, np, oc);
+        }
     }
 }
 
@@ -445,89 +507,99 @@ unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
     keys: &[[u8; 4]],
     out: &mut [u8],
 ) {
-    let mut scratch = [
-        std::mem::MaybeUninit::<Scratch>::uninit(),
-        std::mem::MaybeUninit::<Scratch>::uninit(),
-    ];
-    let [sa, sb] = &mut scratch;
-    let op = out.as_mut_ptr();
-    // Batch c: its keys, their number and its output.
-    let batch = |c: usize| {
-        let k = &keys[c * BATCH..keys.len().min((c + 1) * BATCH)];
-        (k, op.add(c * BATCH))
-    };
-    let located = |s: ScratchPtrs, epoch: u64, bumped: u32| {
-        let mut l = Located {
-            s,
-            epoch,
-            pend: [0; BATCH],
-            np: 0,
+    // SAFETY: the features are the caller's, and `out.len() >= keys.len()`
+    // (caller), so batch `c`'s output at `out + c * BATCH` is valid for its
+    // keys; the two scratches are live `MaybeUninit<Scratch>`s of this frame,
+    // each written by `locate_batch`, `locate_block` or `hash_batch` before it
+    // is read.
+    unsafe {
+        let mut scratch = [
+            std::mem::MaybeUninit::<Scratch>::uninit(),
+            std::mem::MaybeUninit::<Scratch>::uninit(),
+        ];
+        let [sa, sb] = &mut scratch;
+        let op = out.as_mut_ptr();
+        // Batch c: its keys, their number and its output.
+        let batch = |c: usize| {
+            let k = &keys[c * BATCH..keys.len().min((c + 1) * BATCH)];
+            (k, op.add(c * BATCH))
         };
-        bump_keys::<S8>(t, bumped, s, &mut l.pend, &mut l.np);
-        l
-    };
-    let batches = keys.len().div_ceil(BATCH);
-    let (k0, o0) = batch(0);
-    let e0 = t.epoch.0.load(Ordering::Acquire);
-    let s0 = ScratchPtrs::new(sa);
-    let b0 = locate_batch::<S, true>(t, k0.as_ptr() as *const u32, k0.len(), s0, o0);
-    let mut cur = located(s0, e0, b0);
-    let mut spare = ScratchPtrs::new(sb);
-    let mut c = 0;
-    while c < batches {
-        let (kc, oc) = batch(c);
-        let n = kc.len();
-        let next = if c + 1 < batches {
-            let (kn, on) = batch(c + 1);
-            let (kp, nn) = (kn.as_ptr() as *const u32, kn.len());
-            let en = t.epoch.0.load(Ordering::Acquire);
-            let mut bn = 0u32;
-            for off in (0..BATCH).step_by(16) {
-                if off < nn {
-                    bn |= locate_block::<S, true>(
-                        t,
-                        kp.add(off),
-                        lanes(nn, off),
-                        spare,
-                        off,
-                        on.add(off),
-                    ) << off;
+        let located = |s: ScratchPtrs, epoch: u64, bumped: u32| {
+            let mut l = Located {
+                s,
+                epoch,
+                pend: [0; BATCH],
+                np: 0,
+            };
+            bump_keys::<S8>(t, bumped, s, &mut l.pend, &mut l.np);
+            l
+        };
+        let batches = keys.len().div_ceil(BATCH);
+        let (k0, o0) = batch(0);
+        let e0 = t.epoch.0.load(Ordering::Acquire);
+        let s0 = ScratchPtrs::new(sa);
+        let b0 = locate_batch::<S, true>(t, k0.as_ptr() as *const u32, k0.len(), s0, o0);
+        let mut cur = located(s0, e0, b0);
+        let mut spare = ScratchPtrs::new(sb);
+        let mut c = 0;
+        while c < batches {
+            let (kc, oc) = batch(c);
+            let n = kc.len();
+            let next = if c + 1 < batches {
+                let (kn, on) = batch(c + 1);
+                let (kp, nn) = (kn.as_ptr() as *const u32, kn.len());
+                let en = t.epoch.0.load(Ordering::Acquire);
+                let mut bn = 0u32;
+                for off in (0..BATCH).step_by(16) {
+                    if off < nn {
+                        bn |= locate_block::<S, true>(
+                            t,
+                            kp.add(off),
+                            lanes(nn, off),
+                            spare,
+                            off,
+                            on.add(off),
+                        ) << off;
+                    }
+                    if off < n {
+                        values_block::<S>(t, cur.s, off, lanes(n, off), oc.add(off));
+                    }
                 }
-                if off < n {
+                Some(located(spare, en, bn))
+            } else {
+                for off in (0..n).step_by(16) {
                     values_block::<S>(t, cur.s, off, lanes(n, off), oc.add(off));
                 }
+                None
+            };
+            if cur.np > 0 {
+                eval_deeper::<true, S8, true>(t, cur.s, &mut cur.pend, cur.np, oc);
             }
-            Some(located(spare, en, bn))
-        } else {
-            for off in (0..n).step_by(16) {
-                values_block::<S>(t, cur.s, off, lanes(n, off), oc.add(off));
+            fence(Ordering::Acquire);
+            if cur.epoch & 1 != 0 || t.epoch.0.load(Ordering::Relaxed) != cur.epoch {
+                break;
             }
-            None
-        };
-        if cur.np > 0 {
-            eval_deeper::<true, S8, true>(t, cur.s, &mut cur.pend, cur.np, oc);
+            c += 1;
+            if let Some(nx) = next {
+                spare = cur.s;
+                cur = nx;
+            }
         }
-        fence(Ordering::Acquire);
-        if cur.epoch & 1 != 0 || t.epoch.0.load(Ordering::Relaxed) != cur.epoch {
-            break;
+        // A write was in flight: batch `c` and the rest of the call under the
+        // stripes' versions.
+        for c in c..batches {
+            let (kc, oc) = batch(c);
+            hash_batch::<4, true, S8>(t, kc, spare);
+            eval_levels::<true, S8, false>(t, kc.len(), spare, oc);
         }
-        c += 1;
-        if let Some(nx) = next {
-            spare = cur.s;
-            cur = nx;
-        }
-    }
-    // A write was in flight: batch `c` and the rest of the call under the
-    // stripes' versions.
-    for c in c..batches {
-        let (kc, oc) = batch(c);
-        hash_batch::<4, true, S8>(t, kc, spare);
-        eval_levels::<true, S8, false>(t, kc.len(), spare, oc);
     }
 }
 
 /// [`bulk4`] for a stride `S` (words per group; `S8`: `S` is 8) and bump
 /// order known at compile time.
+///
+/// # Safety
+/// As [`bulk4`].
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
 unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
@@ -535,26 +607,32 @@ unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
     keys: &[[u8; 4]],
     out: &mut [u8],
 ) {
-    let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
-    let s = ScratchPtrs::new(&mut scratch);
-    let mut quiet = true;
-    for (c, kc) in keys.chunks(BATCH).enumerate() {
-        let oc = out.as_mut_ptr().add(c * BATCH);
-        if quiet {
-            let e1 = t.epoch.0.load(Ordering::Acquire);
-            if e1 & 1 == 0 {
-                quiet_batch::<S, S8, EARLY>(t, kc.as_ptr() as *const u32, kc.len(), s, oc);
-                fence(Ordering::Acquire);
-                if t.epoch.0.load(Ordering::Relaxed) == e1 {
-                    continue;
+    // SAFETY: the features are the caller's, and `out.len() >= keys.len()`
+    // (caller), so batch `c`'s output at `out + c * BATCH` is valid for its
+    // keys; `s` points to this frame's scratch, written by `quiet_batch` or
+    // `hash_batch` before it is read.
+    unsafe {
+        let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
+        let s = ScratchPtrs::new(&mut scratch);
+        let mut quiet = true;
+        for (c, kc) in keys.chunks(BATCH).enumerate() {
+            let oc = out.as_mut_ptr().add(c * BATCH);
+            if quiet {
+                let e1 = t.epoch.0.load(Ordering::Acquire);
+                if e1 & 1 == 0 {
+                    quiet_batch::<S, S8, EARLY>(t, kc.as_ptr() as *const u32, kc.len(), s, oc);
+                    fence(Ordering::Acquire);
+                    if t.epoch.0.load(Ordering::Relaxed) == e1 {
+                        continue;
+                    }
                 }
+                quiet = false;
             }
-            quiet = false;
+            // A write was in flight: this batch and the rest of the call under
+            // the stripes' versions.
+            hash_batch::<4, true, S8>(t, kc, s);
+            eval_levels::<true, S8, false>(t, kc.len(), s, oc);
         }
-        // A write was in flight: this batch and the rest of the call under
-        // the stripes' versions.
-        hash_batch::<4, true, S8>(t, kc, s);
-        eval_levels::<true, S8, false>(t, kc.len(), s, oc);
     }
 }
 
@@ -565,25 +643,29 @@ unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
 /// `out.len() >= keys.len()`.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
-    let early = t.bump_early();
-    if keys.len() > BATCH && early {
-        match t.stride {
-            1 | 2 => {}
-            3 => return bulk_pipelined::<3, false>(t, keys, out),
-            4 => return bulk_pipelined::<4, false>(t, keys, out),
-            _ => return bulk_pipelined::<8, true>(t, keys, out),
+    // SAFETY: the caller's contract (features, output length) is what
+    // `bulk_pipelined` and `bulk_stride` require.
+    unsafe {
+        let early = t.bump_early();
+        if keys.len() > BATCH && early {
+            match t.stride {
+                1 | 2 => {}
+                3 => return bulk_pipelined::<3, false>(t, keys, out),
+                4 => return bulk_pipelined::<4, false>(t, keys, out),
+                _ => return bulk_pipelined::<8, true>(t, keys, out),
+            }
         }
-    }
-    match (t.stride, early) {
-        (1, false) => bulk_stride::<1, false, false>(t, keys, out),
-        (1, true) => bulk_stride::<1, false, true>(t, keys, out),
-        (2, false) => bulk_stride::<2, false, false>(t, keys, out),
-        (2, true) => bulk_stride::<2, false, true>(t, keys, out),
-        (3, false) => bulk_stride::<3, false, false>(t, keys, out),
-        (3, true) => bulk_stride::<3, false, true>(t, keys, out),
-        (4, false) => bulk_stride::<4, false, false>(t, keys, out),
-        (4, true) => bulk_stride::<4, false, true>(t, keys, out),
-        (_, false) => bulk_stride::<8, true, false>(t, keys, out),
-        (_, true) => bulk_stride::<8, true, true>(t, keys, out),
+        match (t.stride, early) {
+            (1, false) => bulk_stride::<1, false, false>(t, keys, out),
+            (1, true) => bulk_stride::<1, false, true>(t, keys, out),
+            (2, false) => bulk_stride::<2, false, false>(t, keys, out),
+            (2, true) => bulk_stride::<2, false, true>(t, keys, out),
+            (3, false) => bulk_stride::<3, false, false>(t, keys, out),
+            (3, true) => bulk_stride::<3, false, true>(t, keys, out),
+            (4, false) => bulk_stride::<4, false, false>(t, keys, out),
+            (4, true) => bulk_stride::<4, false, true>(t, keys, out),
+            (_, false) => bulk_stride::<8, true, false>(t, keys, out),
+            (_, true) => bulk_stride::<8, true, true>(t, keys, out),
+        }
     }
 }
