@@ -1,6 +1,6 @@
 //! efd-lb-pcapgen: writes a classic pcap of test traffic for efd-lb.
 //!
-//! Known flows use destinations `0..known-flows` (the seed's flow `i` has
+//! Known flows use destinations `0..known-flows` (the C sample's flow `i` has
 //! destination `i`), unknown flows use destinations `>= table-flows`.
 
 use std::path::PathBuf;

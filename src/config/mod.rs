@@ -170,9 +170,9 @@ pub struct Settings {
     pub portmask: u64,
     /// Number of nodes, 1..=256.
     pub num_nodes: u16,
-    /// Number of seed flows (unused when `flow_file` is set).
+    /// Number of flows of the C sample's population (unused when `flow_file` is set).
     pub num_flows: u32,
-    /// Flow file to load instead of the seed population.
+    /// Flow file to load instead of the C sample's population.
     pub flow_file: Option<PathBuf>,
     /// EFD value width in bits, 1..=8, with `2^value_bits >= num_nodes`.
     pub value_bits: u8,

@@ -2,7 +2,7 @@
 //!
 //! [`counters`] holds the single-writer counters the lcores update and the
 //! [`Snapshot`]s the stats lcore takes of them; [`render`](mod@render) draws
-//! snapshots as the seed's ANSI screen, plain lines or JSON lines.
+//! snapshots as the C sample's ANSI screen, plain lines or JSON lines.
 
 #![forbid(unsafe_code)]
 

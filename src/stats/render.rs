@@ -1,4 +1,4 @@
-//! Rendering of stats snapshots: the seed's ANSI dashboard, plain lines, or
+//! Rendering of stats snapshots: the C sample's ANSI dashboard, plain lines, or
 //! JSON lines.
 
 use std::io::{self, IsTerminal, Write};
@@ -14,7 +14,7 @@ pub enum StatsFormat {
     /// ANSI on a terminal, plain otherwise.
     #[default]
     Auto,
-    /// The seed's screen: clear + home, then the counters (for a terminal).
+    /// The C sample's screen: clear + home, then the counters (for a terminal).
     Ansi,
     /// The same content as plain lines with a timestamp, no escape codes.
     Plain,
