@@ -6,6 +6,7 @@
 use super::plan::{DeviceInfo, Devices, Plan};
 use super::AppError;
 use crate::config::Settings;
+use crate::control::sync::{node_channel, DistributorSync, NodeLink};
 use crate::ids::NodeId;
 use crate::key::FlowKey;
 use crate::lcore::distributor::{Distributor, FlowLookup, RxPort};
@@ -58,7 +59,7 @@ pub fn probe(eal: &Eal, settings: &Settings) -> Result<(Vec<Port>, Devices), App
 }
 
 /// What a launch started: it lives until the supervisor shuts it down.
-pub struct Launched {
+pub struct Launched<K> {
     /// The enabled ports, in plan order (started).
     pub ports: Vec<Port>,
     /// The pool every port receives into.
@@ -71,6 +72,10 @@ pub struct Launched {
     pub distributor: LcoreHandle,
     /// The workers' lcores.
     pub workers: Vec<LcoreHandle>,
+    /// The control thread's ends of the nodes' change queues, by node id.
+    pub node_links: Vec<NodeLink<K>>,
+    /// The distributor's flush handshake.
+    pub distributor_sync: Arc<DistributorSync>,
 }
 
 /// Applies `plan`: the pool, the queues of `ports` (as [`probe`] returned
@@ -84,7 +89,7 @@ pub fn launch<K, L>(
     lookup: L,
     tables: Vec<FlowTable<K>>,
     settings: &Settings,
-) -> Result<Launched, AppError>
+) -> Result<Launched<K>, AppError>
 where
     K: FlowKey,
     L: FlowLookup<K::Bytes>,
@@ -152,6 +157,10 @@ where
         consumers.push(Some(c));
     }
     let mut tables: Vec<Option<FlowTable<K>>> = tables.into_iter().map(Some).collect();
+    let (changes, node_links): (Vec<_>, Vec<_>) =
+        (0..plan.num_nodes).map(|_| node_channel()).unzip();
+    let mut changes: Vec<_> = changes.into_iter().map(Some).collect();
+    let distributor_sync = Arc::new(DistributorSync::default());
     let mut tx_by_queue: Vec<Option<Vec<_>>> = tx_by_queue.into_iter().map(Some).collect();
 
     // Workers first, so rings are drained from the first packet on.
@@ -166,6 +175,7 @@ where
                     id: node,
                     ring: consumers[node.index()].take().expect("one worker per node"),
                     flows: tables[node.index()].take().expect("one table per node"),
+                    changes: changes[node.index()].take().expect("one queue per node"),
                     tx_slot: wp.tx_slot(node, plan.tx_mode),
                     port_index: port_index.clone(),
                 }
@@ -202,6 +212,7 @@ where
         lookup,
         stats.clone(),
         stop.clone(),
+        distributor_sync.clone(),
         plan.burst,
     );
     let dist_handle = match eal.launch(plan.distributor_lcore, move || distributor.run()) {
@@ -218,6 +229,8 @@ where
         stop,
         distributor: dist_handle,
         workers: handles,
+        node_links,
+        distributor_sync,
     })
 }
 

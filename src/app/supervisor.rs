@@ -1,13 +1,16 @@
 //! Start-up, step 3, and everything after: the **supervisor** owns what
-//! lives for the whole run. It keeps the EFD table's writer (the loops only
-//! hold readers), samples and draws the stats on the main lcore, and runs
+//! lives for the whole run. It keeps the flow control ([`FlowControl`]: the
+//! EFD table's writer and the workers' change queues; the loops only hold
+//! readers), samples and draws the stats on the main lcore, and runs
 //! the shutdown sequence: the distributor stops, the workers drain their
 //! rings, the final stats are printed, the ports are stopped and closed,
 //! and the pool is checked for lost mbufs.
 
 use super::launch::Launched;
 use super::{AppError, Outcome};
+use crate::control::FlowControl;
 use crate::efd::Efd;
+use crate::key::FlowKey;
 use crate::stats::{render, render_final, PortInfo, Snapshot, StatsFormat};
 use dpdk::port::Port;
 use std::io::Write;
@@ -25,29 +28,43 @@ pub struct SupervisorConfig {
     pub stats_format: StatsFormat,
 }
 
-/// A running appliance and the EFD table's writer.
-pub struct Supervisor<const N: usize> {
-    efd: Efd<N>,
-    run: Launched,
+/// A running appliance and the writer of its flow tables.
+pub struct Supervisor<K: FlowKey<Bytes = [u8; N]>, const N: usize> {
+    control: FlowControl<K, N>,
+    run: Launched<K>,
     config: SupervisorConfig,
 }
 
-impl<const N: usize> Supervisor<N> {
+impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
     /// Takes over a launched run whose distributor reads `efd`.
-    pub fn new(efd: Efd<N>, run: Launched, config: SupervisorConfig) -> Self {
-        Supervisor { efd, run, config }
+    pub fn new(efd: Efd<N>, mut run: Launched<K>, config: SupervisorConfig) -> Self {
+        let control = FlowControl::new(
+            efd,
+            std::mem::take(&mut run.node_links),
+            run.distributor_sync.clone(),
+            run.stats.clone(),
+        );
+        Supervisor {
+            control,
+            run,
+            config,
+        }
     }
 
-    /// The EFD table the distributor reads, for changes while it runs.
-    pub fn efd(&mut self) -> &mut Efd<N> {
-        &mut self.efd
+    /// The flow control, for changes while the appliance runs.
+    pub fn control(&mut self) -> &mut FlowControl<K, N> {
+        &mut self.control
     }
 
     /// Draws the stats until `stop_signal` is set or the duration ends, then
     /// shuts down. The outcome holds the final counters and the mbufs not
     /// returned to the pool.
     pub fn run(self, stop_signal: &AtomicBool) -> Result<Outcome, AppError> {
-        let Supervisor { efd, run, config } = self;
+        let Supervisor {
+            control,
+            run,
+            config,
+        } = self;
         let started = Instant::now();
         let mut out = std::io::stdout().lock();
         let fmt = config
@@ -85,6 +102,7 @@ impl<const N: usize> Supervisor<N> {
             stop,
             distributor,
             workers,
+            ..
         } = run;
         stop.stop_rx();
         let mut failures = Vec::new();
@@ -97,8 +115,8 @@ impl<const N: usize> Supervisor<N> {
                 failures.push(e);
             }
         }
-        // No lcore reads the table any more.
-        drop(efd);
+        // No lcore reads the tables any more.
+        drop(control);
         let last = stats.snapshot(&port_infos(&ports));
         for p in &ports {
             let _ = p.stop();

@@ -56,6 +56,11 @@ impl FlowKey for Ipv4Dst {
     }
 
     #[inline]
+    fn from_bytes(bytes: &[u8; 4]) -> Self {
+        Ipv4Dst(u32::from_be_bytes(*bytes))
+    }
+
+    #[inline]
     fn tag(&self) -> u32 {
         self.0
     }
@@ -92,6 +97,7 @@ mod tests {
         let k = Ipv4Dst::parse_text("10.0.1.2").unwrap();
         assert_eq!(k.to_u32(), 0x0a00_0102);
         assert_eq!(k.to_bytes(), [10, 0, 1, 2]);
+        assert_eq!(Ipv4Dst::from_bytes(&k.to_bytes()), k);
         assert_eq!(k.to_string(), "10.0.1.2");
         assert_eq!(Ipv4Dst::from_tag(k.tag()), Some(k));
         assert_eq!(Ipv4Dst::seed(4).to_bytes(), [0, 0, 0, 4]);

@@ -42,6 +42,10 @@ pub trait FlowKey: Copy + Eq + Hash + Debug + Display + Send + Sync + 'static {
     /// The key as the EFD table takes it.
     fn to_bytes(&self) -> Self::Bytes;
 
+    /// The key back from [`FlowKey::to_bytes`] (the EFD writer keeps keys in
+    /// that form).
+    fn from_bytes(bytes: &Self::Bytes) -> Self;
+
     /// The 32 bits the distributor leaves in the mbuf header for the worker.
     fn tag(&self) -> u32;
 

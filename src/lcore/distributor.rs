@@ -10,6 +10,7 @@
 
 use super::io::{Io, Packet, PacketBurst, RefillHint, RingProducer, RxQueue};
 use super::{StopFlags, MAX_BURST};
+use crate::control::sync::DistributorSync;
 use crate::ids::PortIndex;
 use crate::key::FlowKey;
 use crate::packet::DropReason;
@@ -48,6 +49,7 @@ pub struct Distributor<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> {
     table: L,
     stats: Arc<Stats>,
     stop: Arc<StopFlags>,
+    sync: Arc<DistributorSync>,
     burst: usize,
     key: PhantomData<K>,
 }
@@ -69,7 +71,8 @@ const EMPTY: u32 = u32::MAX;
 impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> Distributor<I, K, L> {
     /// A distributor receiving from `rx` and enqueueing on `rings` (one per
     /// node, indexed by node id) in bursts of `burst` packets, which must be
-    /// `1..=MAX_BURST` (the configuration refuses other values).
+    /// `1..=MAX_BURST` (the configuration refuses other values), answering
+    /// the control thread's flush requests on `sync`.
     ///
     /// # Panics
     /// If `burst` is out of range.
@@ -79,6 +82,7 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> Distributor<I, K, L> {
         table: L,
         stats: Arc<Stats>,
         stop: Arc<StopFlags>,
+        sync: Arc<DistributorSync>,
         burst: usize,
     ) -> Self {
         assert!(
@@ -91,6 +95,7 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> Distributor<I, K, L> {
             table,
             stats,
             stop,
+            sync,
             burst,
             key: PhantomData,
         }
@@ -124,6 +129,7 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> Distributor<I, K, L> {
             born: vec![EMPTY; num_nodes],
             rx_bursts: 0,
             pending: false,
+            flush_seen: 0,
             refills,
             d: self,
         }
@@ -155,6 +161,8 @@ pub struct DistributorLoop<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> {
     born: Vec<u32>,
     rx_bursts: u32,
     pending: bool,
+    /// The control thread's last flush request answered.
+    flush_seen: u64,
     /// This lcore's view of each queue's pool: the buffers the next rx
     /// bursts will be given (freed by the workers' cores).
     refills: Vec<Option<<I::Rx as RxQueue<I>>::Refill>>,
@@ -178,7 +186,22 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> DistributorLoop<I, K, L> {
             self.pending = false;
             self.d.stats.distributor.busy_cycles.add(rdtsc() - t0);
         }
+        let requested = self.d.sync.requested();
+        if requested != self.flush_seen {
+            self.answer_flush(requested);
+        }
         round_got
+    }
+
+    /// Enqueues every collected packet, then tells the control thread that
+    /// every packet looked up before request `n` is on its ring.
+    #[cold]
+    fn answer_flush(&mut self, n: u64) {
+        self.flush_all();
+        self.born.fill(EMPTY);
+        self.pending = false;
+        self.flush_seen = n;
+        self.d.sync.answer(n);
     }
 
     /// Enqueues what is still collected (the workers drain after this).

@@ -58,6 +58,20 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
         }
     }
 
+    /// Removes a flow; false if it was not there.
+    pub fn remove(&mut self, key: K) -> bool {
+        match self
+            .set
+            .find_entry(self.hasher.hash_one(key), |&k| k == key)
+        {
+            Ok(e) => {
+                e.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Whether the node owns the flow.
     #[inline]
     pub fn contains(&self, key: K) -> bool {
@@ -256,6 +270,9 @@ mod tests {
         assert_eq!(t.len(), 10_000);
         assert!(t.contains(0) && t.contains(7 * 9_999));
         assert!(!t.contains(1) && !t.contains(7 * 10_000));
+        assert!(t.remove(7) && !t.remove(7) && !t.remove(8));
+        assert!(!t.contains(7) && t.contains(14));
+        assert_eq!(t.len(), 9_999);
     }
 
     #[test]

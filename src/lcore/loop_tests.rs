@@ -6,6 +6,7 @@ use super::flow_table::FlowTable;
 use super::loopback::{LoopPacket, LoopPool, LoopRing, LoopRx, LoopTx, Loopback};
 use super::worker::{Node, Worker};
 use super::StopFlags;
+use crate::control::sync::{node_channel, DistributorSync};
 use crate::ids::{NodeId, PortIndex};
 use crate::key::{FlowKey, Ipv4Dst};
 use crate::packet::DropReason;
@@ -79,6 +80,7 @@ impl Rig {
             },
             self.stats.clone(),
             self.stop.clone(),
+            Arc::new(DistributorSync::default()),
             burst,
         )
     }
@@ -198,6 +200,7 @@ fn worker(
                 .filter(|&k| owns(n, k))
                 .map(Ipv4Dst::from_u32)
                 .collect::<FlowTable<_>>(),
+            changes: node_channel().0,
             tx_slot: n,
             port_index: port_index.clone(),
         })

@@ -12,6 +12,7 @@
 use super::flow_table::FlowTable;
 use super::io::{Io, Packet, PacketBurst, RingConsumer, TxQueue};
 use super::{StopFlags, MAX_BURST};
+use crate::control::sync::NodeChanges;
 use crate::ids::{NodeId, PortIndex};
 use crate::key::FlowKey;
 use crate::stats::{NodeCounters, Stats};
@@ -26,6 +27,8 @@ pub struct Node<I: Io, K: FlowKey> {
     pub ring: I::RingConsumer,
     /// The flows this node owns.
     pub flows: FlowTable<K>,
+    /// Changes to `flows` from the control thread, applied between bursts.
+    pub changes: NodeChanges<K>,
     /// Which of its worker's TX queue sets it sends through (its own when the
     /// devices have a queue per node, else one shared by the lcore's nodes).
     pub tx_slot: usize,
@@ -80,7 +83,7 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
             .nodes
             .iter()
             .map(|n| Lane {
-                in_hand: PacketBurst::empty(),
+                in_hand: Box::new(PacketBurst::empty()),
                 tx_bufs: (0..self.tx[n.tx_slot].len())
                     .map(|_| PacketBurst::empty())
                     .collect(),
@@ -88,7 +91,7 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
             .collect();
         WorkerLoop {
             lanes,
-            fresh: PacketBurst::empty(),
+            fresh: Box::new(PacketBurst::empty()),
             scratch: Scratch {
                 keys: [K::seed(0); MAX_BURST],
                 owned: [false; MAX_BURST],
@@ -108,7 +111,9 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
 pub struct WorkerLoop<I: Io, K: FlowKey> {
     w: Worker<I, K>,
     lanes: Vec<Lane<I>>,
-    fresh: I::Burst<MAX_BURST>,
+    /// Boxed, as `Lane::in_hand`: swapping them swaps two pointers, not two
+    /// arrays of `MAX_BURST` packets.
+    fresh: Box<I::Burst<MAX_BURST>>,
     scratch: Scratch<I, K>,
 }
 
@@ -122,6 +127,7 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
         let burst = self.w.burst;
         let mut got_any = false;
         for (node, lane) in self.w.nodes.iter_mut().zip(self.lanes.iter_mut()) {
+            node.changes.apply(&mut node.flows);
             let n = node.ring.dequeue_burst(&mut self.fresh, burst);
             node.ring.prefetch_next(burst as u32);
             if n == 0 && lane.in_hand.is_empty() {
@@ -156,7 +162,7 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
 
 /// A node's bursts on its worker: the one in hand and its TX buffers.
 struct Lane<I: Io> {
-    in_hand: I::Burst<MAX_BURST>,
+    in_hand: Box<I::Burst<MAX_BURST>>,
     /// One buffer per port index.
     tx_bufs: Vec<I::Burst<MAX_BURST>>,
 }
