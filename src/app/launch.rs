@@ -201,7 +201,7 @@ where
         match eal.launch(wp.lcore, move || worker.run()) {
             Ok(h) => handles.push(h),
             Err(e) => {
-                abort_launch(&stop, None, handles);
+                abort_launch(&stop, handles);
                 return Err(e.into());
             }
         }
@@ -218,7 +218,7 @@ where
     let dist_handle = match eal.launch(plan.distributor_lcore, move || distributor.run()) {
         Ok(h) => h,
         Err(e) => {
-            abort_launch(&stop, None, handles);
+            abort_launch(&stop, handles);
             return Err(e.into());
         }
     };
@@ -234,12 +234,10 @@ where
     })
 }
 
-/// Stops and joins what a failed launch had started.
-fn abort_launch(stop: &StopFlags, distributor: Option<LcoreHandle>, workers: Vec<LcoreHandle>) {
+/// Stops and joins the workers a failed launch had started (the
+/// distributor is launched last, so it never runs then).
+fn abort_launch(stop: &StopFlags, workers: Vec<LcoreHandle>) {
     stop.stop_rx();
-    if let Some(d) = distributor {
-        let _ = d.join();
-    }
     stop.stop_workers();
     for h in workers {
         let _ = h.join();
