@@ -66,6 +66,8 @@ ROWS = {
     "efd4": "efd-lb -n 4 (same single worker lcore)",
     "efd1-ring": "efd-lb -n 1, `[mempool] ops = \"ring\"` (FIFO pool)",
     "efd4-ring": "efd-lb -n 4, `[mempool] ops = \"ring\"` (FIFO pool)",
+    "efd1-b256": "efd-lb -n 1, `[ports] burst = 256`, `[rings] size = 4096`",
+    "efd4-b256": "efd-lb -n 4, `[ports] burst = 256`, `[rings] size = 4096`",
     "efd1-base": "efd-lb -n 1, the --base-bin build",
     "efd4-base": "efd-lb -n 4, the --base-bin build",
 }
@@ -511,7 +513,7 @@ def efd_counters(j):
     )
 
 
-def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None):
+def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None, burst=None):
     prefix = f"benchefd_{tag}_{os.getpid()}"
     cleanup_prefix(prefix)
     snaps = []
@@ -529,11 +531,12 @@ def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None)
     # Own config file: the embedded default adds --no-huge and its own pcap
     # vdev to the EAL args. Pool = the C sample's patched pool size.
     # `ops`: the pool's driver if not the default (the `-ring` rows).
-    cfg = os.path.join(OUT, f"efd-lb-pool{packets}{'-' + ops if ops else ''}.toml")
+    cfg = os.path.join(OUT, f"efd-lb-pool{packets}{'-' + ops if ops else ''}{'-b' + str(burst) if burst else ''}.toml")
     with open(cfg, "w") as f:
         f.write("# written by bench/pipeline.py\n[eal]\nargs = []\n\n[mempool]\n"
                 f"mbufs = {STOCK_POOL_1NODE_2PORTS + packets + POOL_HEADROOM}\n"
-                + (f'ops = "{ops}"\n' if ops else ""))
+                + (f'ops = "{ops}"\n' if ops else "")
+                + (f"\n[ports]\nburst = {burst}\n\n[rings]\nsize = 4096\n" if burst else ""))
     argv = [binary, "--config", cfg, "--lcores", "0@0,1@1,2@0", "-p", "0x3", "-n", str(nodes),
             "-f", str(TABLE_FLOWS), "--stats-format", "json", "--stats-period-ms", "1000"]
     argv += args.efd_extra
@@ -683,6 +686,8 @@ def report(doc):
         ratio_line("efd1-ring", "efd1", "efd-lb 1 node, ring pool / default pool")
         ratio_line("efd4-ring", "efd4", "efd-lb 4 nodes, ring pool / default pool")
         ratio_line("efd1-ring", "c", "efd-lb 1 node, ring pool / C sample")
+        ratio_line("efd1-b256", "efd1", "efd-lb 1 node, burst 256 / burst 32")
+        ratio_line("efd4-b256", "efd4", "efd-lb 4 nodes, burst 256 / burst 32")
         ratio_line("efd1", "efd1-base", "efd-lb 1 node / the --base-bin build")
         ratio_line("efd4", "efd4-base", "efd-lb 4 nodes / the --base-bin build")
         for row in ("c-avx2", "c-n2"):
@@ -866,7 +871,8 @@ def main():
                     r = run_efd(base_bin if row.endswith("-base") else efd_bin, pcap,
                                 4 if row.startswith("efd4") else 1,
                                 SCENARIOS[s]["packets"], args, tag, logdir, huge_ok,
-                                "ring" if row.endswith("-ring") else None)
+                                "ring" if row.endswith("-ring") else None,
+                                256 if row.endswith("-b256") else None)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
                          load1=round(os.getloadavg()[0], 2),
                          xcore_rt_ns=[xcore_before, xcore_round_trip()])

@@ -5,6 +5,7 @@
 #                     [--scenarios a,b,c] [--rows c,c-avx2,efd1,efd4,efd1-ring,efd4-ring]
 #                     [--quick] [--no-build] [--regen] [--wait-quiet MIN]
 #                     [--base-bin PATH]   # rows efd1-base,efd4-base: another build
+#   rows efd1-b256,efd4-b256: [ports] burst = 256, [rings] size = 4096
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
 #
 # Run as root (hugepages, DPDK). Builds the C sample from the dpdk-doc package
