@@ -341,3 +341,86 @@ fn the_pipeline_on_threads_accounts_for_every_packet() {
     }
     assert_eq!(rig.pool.live(), 0);
 }
+
+/// A key wider than the tag: the worker gets it by parsing the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct WideKey(u64);
+
+impl std::fmt::Display for WideKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FlowKey for WideKey {
+    type Bytes = [u8; 8];
+    const KIND: &'static str = "test_wide";
+    const TEXT_FORM: &'static str = "number";
+    fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
+        Ipv4Dst::parse_frame(frame).map(|k| WideKey(u64::from(k.to_u32()) << 8))
+    }
+    fn parse_text(text: &str) -> Option<Self> {
+        text.parse().ok().map(WideKey)
+    }
+    fn to_bytes(&self) -> [u8; 8] {
+        self.0.to_be_bytes()
+    }
+    fn from_bytes(bytes: &[u8; 8]) -> Self {
+        WideKey(u64::from_be_bytes(*bytes))
+    }
+    fn tag(&self) -> u32 {
+        self.0 as u32
+    }
+    fn from_tag(_: u32) -> Option<Self> {
+        None
+    }
+    fn seed(i: u32) -> Self {
+        WideKey(u64::from(i) << 8)
+    }
+}
+
+#[test]
+fn a_key_wider_than_the_tag_is_parsed_again_and_a_keyless_frame_never_passes() {
+    let rig = Rig::new(1, 1024, 1);
+    let tx = [LoopTx::new(0)];
+    let port_index: Arc<[u8]> = vec![0u8; 256].into();
+    let node = Node::<Loopback, WideKey> {
+        id: NodeId::new(0),
+        ring: rig.rings[0].clone(),
+        flows: (0..64u32).map(WideKey::seed).collect(),
+        changes: node_channel().0,
+        tx_slot: 0,
+        port_index,
+    };
+    let mut w = Worker {
+        index: 0,
+        nodes: vec![node],
+        tx: vec![tx.to_vec()],
+        stats: rig.stats.clone(),
+        stop: rig.stop.clone(),
+        burst: 32,
+    }
+    .start();
+    let mut ring = rig.rings[0].clone();
+    let mut b: <Loopback as super::io::Io>::Burst<512> = super::io::PacketBurst::empty();
+    // Two bursts: the first fills the scratch keys with owned keys; in the
+    // second, packet 3's frame has lost its key (an ARP ethertype), and
+    // keys 100.. are not owned.
+    for k in (0..32u32).chain(100..132) {
+        let f = if k == 103 {
+            arp_frame()
+        } else {
+            frame(k - if k >= 100 { 97 } else { 0 })
+        };
+        let _ = super::io::PacketBurst::push(&mut b, rig.pool.packet(&f, 0));
+    }
+    assert!(super::io::RingProducer::enqueue_front(
+        &mut ring, &mut b, 64
+    ));
+    while w.poll() {}
+    let nc = &rig.stats.nodes[0];
+    // Keys 3..35 of the second burst are owned, but the keyless frame is not.
+    assert_eq!((nc.filter_passed.get(), nc.filter_drop.get()), (63, 1));
+    assert_eq!(tx[0].take_sent().len(), 63);
+    assert_eq!(rig.pool.live(), 0);
+}

@@ -95,6 +95,7 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
             scratch: Scratch {
                 keys: [K::seed(0); MAX_BURST],
                 owned: [false; MAX_BURST],
+                keyless: [false; MAX_BURST],
                 dropped: PacketBurst::empty(),
             },
             w: self,
@@ -171,6 +172,9 @@ struct Lane<I: Io> {
 struct Scratch<I: Io, K: FlowKey> {
     keys: [K; MAX_BURST],
     owned: [bool; MAX_BURST],
+    /// Packets whose frame no longer yields a key (only for keys wider than
+    /// the tag); all false between bursts.
+    keyless: [bool; MAX_BURST],
     dropped: I::Burst<MAX_BURST>,
 }
 
@@ -195,25 +199,25 @@ fn filter_and_send<I: Io, K: FlowKey>(
     // dequeue instead, it was often still missing when the PMD's free loop
     // took the misses one after the other (see DESIGN.md beside this file).
     let mut unparsed = false;
-    for (key, m) in scratch.keys.iter_mut().zip(rx.as_slice()) {
-        match K::from_tag(m.tag()) {
-            Some(k) => *key = k,
-            None => match K::parse_frame(m.data()) {
-                Ok(k) => *key = k,
-                Err(_) => unparsed = true,
-            },
+    for (i, (key, m)) in scratch.keys.iter_mut().zip(rx.as_slice()).enumerate() {
+        match K::from_tag(m.tag()).map_or_else(|| K::parse_frame(m.data()), Ok) {
+            Ok(k) => *key = k,
+            Err(_) => {
+                // Only for keys wider than the tag, and only if the frame
+                // changed since the distributor parsed it.
+                scratch.keyless[i] = true;
+                unparsed = true;
+            }
         }
         m.touch_free_line();
     }
     node.flows
         .contains_burst(&scratch.keys[..n], &mut scratch.owned[..n]);
     if unparsed {
-        // Only for keys wider than the tag, and only if the frame changed
-        // since the distributor parsed it: never forward what has no key.
-        for (o, m) in scratch.owned.iter_mut().zip(rx.as_slice()) {
-            if K::from_tag(m.tag()).is_none() && K::parse_frame(m.data()).is_err() {
-                *o = false;
-            }
+        // Never forward what has no key.
+        for (o, k) in scratch.owned[..n].iter_mut().zip(&mut scratch.keyless[..n]) {
+            *o &= !*k;
+            *k = false;
         }
     }
     // Pass 2: buffer owned packets for their paired port, free the rest.
