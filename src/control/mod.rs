@@ -25,6 +25,8 @@
 //! through the five steps together (one wait each), which is how a drain
 //! moves a million flows.
 
+pub mod api;
+pub mod status;
 pub mod sync;
 
 use crate::efd::{Efd, EfdError};
