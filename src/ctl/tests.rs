@@ -196,12 +196,16 @@ fn cannot_connect_is_one_line() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1);
-    let (code, _, err) = ctl(&["--control", "no-such-host.invalid:9900", "nodes"]);
+    // A host name (resolved from /etc/hosts, no DNS), the port closed.
+    let port = addr.rsplit_once(':').unwrap().1;
+    let named = format!("localhost:{port}");
+    let (code, _, err) = ctl(&["--control", &named, "nodes"]);
     assert_eq!(code, 1);
     assert!(
-        err.starts_with("efd-lb ctl: cannot connect to no-such-host.invalid:9900"),
+        err.starts_with(&format!("efd-lb ctl: cannot connect to {named}: ")),
         "{err}"
     );
+    assert_eq!(err.lines().count(), 1);
     let (code, _, err) = ctl(&["--control", "https://127.0.0.1:9900", "nodes"]);
     assert_eq!(code, 1);
     assert!(err.contains("plain HTTP"), "{err}");

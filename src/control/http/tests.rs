@@ -894,3 +894,12 @@ fn with_curl() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
     assert_eq!(fake.take(), []);
 }
+
+#[test]
+fn what_is_not_http_gets_a_400_from_hyper() {
+    let fake = start_fake(local_config());
+    let r = raw(fake.addr(), b"HELLO THERE\r\n\r\n");
+    assert_eq!(r.status, 400);
+    // And the server goes on.
+    assert_eq!(get(&fake, "/nodes").status, 200);
+}
