@@ -13,6 +13,7 @@
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod ctl;
 pub mod efd;
 pub mod flows;
 pub mod ids;

@@ -3,6 +3,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `efd-lb ctl ...`: the control API's client, with its own command line.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
+        return efd_lb::ctl::main(std::env::args_os().skip(1));
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -164,8 +164,10 @@ pub struct NodeReply {
     pub tx_drop: u64,
 }
 
-/// What the control thread answers.
-#[derive(Debug, Clone, PartialEq)]
+/// What the control thread answers. Its JSON is the inner value's (the
+/// HTTP API's answer bodies; [`Reply::Nodes`] is an array).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum Reply {
     /// [`Request::GetFlow`], [`Request::DeleteFlow`] (the node it had).
     Flow(FlowEntry),

@@ -27,6 +27,7 @@
 
 pub mod api;
 pub mod balance;
+pub mod http;
 pub mod status;
 pub mod sync;
 
