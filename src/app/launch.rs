@@ -6,7 +6,8 @@
 use super::plan::{DeviceInfo, Devices, Plan};
 use super::AppError;
 use crate::config::Settings;
-use crate::control::sync::{node_channel, DistributorSync, NodeLink};
+use crate::config::UnknownFlows;
+use crate::control::sync::{node_channel, AdoptionDesk, DistributorSync, NodeLink};
 use crate::ids::NodeId;
 use crate::key::FlowKey;
 use crate::lcore::distributor::{Distributor, FlowLookup, RxPort};
@@ -74,8 +75,10 @@ pub struct Launched<K> {
     pub workers: Vec<LcoreHandle>,
     /// The control thread's ends of the nodes' change queues, by node id.
     pub node_links: Vec<NodeLink<K>>,
-    /// The distributor's flush handshake.
+    /// The distributor's flush handshake and value slots.
     pub distributor_sync: Arc<DistributorSync>,
+    /// The control thread's side of adoption (`unknown_flows = "assign"`).
+    pub adoption: Option<AdoptionDesk<K>>,
 }
 
 /// Applies `plan`: the pool, the queues of `ports` (as [`probe`] returned
@@ -161,6 +164,7 @@ where
         (0..plan.num_nodes).map(|_| node_channel()).unzip();
     let mut changes: Vec<_> = changes.into_iter().map(Some).collect();
     let distributor_sync = Arc::new(DistributorSync::default());
+    let adoption = (settings.control.unknown_flows == UnknownFlows::Assign).then(AdoptionDesk::new);
     let mut tx_by_queue: Vec<Option<Vec<_>>> = tx_by_queue.into_iter().map(Some).collect();
 
     // Workers first, so rings are drained from the first packet on.
@@ -176,6 +180,7 @@ where
                     ring: consumers[node.index()].take().expect("one worker per node"),
                     flows: tables[node.index()].take().expect("one table per node"),
                     changes: changes[node.index()].take().expect("one queue per node"),
+                    adopt: adoption.as_ref().map(AdoptionDesk::adopter),
                     tx_slot: wp.tx_slot(node, plan.tx_mode),
                     port_index: port_index.clone(),
                 }
@@ -231,6 +236,7 @@ where
         workers: handles,
         node_links,
         distributor_sync,
+        adoption,
     })
 }
 

@@ -51,6 +51,32 @@ pub struct FileConfig {
     pub stats: Option<StatsSection>,
     /// `[traffic]`.
     pub traffic: Option<TrafficSection>,
+    /// `[control]`.
+    pub control: Option<ControlSection>,
+}
+
+/// `[control]`: the control plane.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// HTTP API address (`127.0.0.1:9900`); off unless set.
+    pub listen: Option<String>,
+    /// File whose first line is the API's bearer token.
+    pub token_file: Option<PathBuf>,
+    /// CPU the control and API threads are pinned to.
+    pub cpu: Option<i64>,
+    /// Largest request body, MiB.
+    pub max_body_mb: Option<i64>,
+    /// Flows the table holds at most (flow file, seed, API and adopted).
+    pub capacity: Option<i64>,
+    /// `drop` or `assign`.
+    pub unknown_flows: Option<String>,
+    /// Seconds without a packet after which an adopted flow expires; 0 = never.
+    pub idle_timeout_s: Option<i64>,
+    /// Snapshot file: loaded at start if it exists, written on request.
+    pub snapshot: Option<PathBuf>,
+    /// Seconds between periodic snapshots; 0 = none.
+    pub snapshot_period_s: Option<i64>,
 }
 
 /// `[eal]`.

@@ -123,7 +123,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub flow_file: Option<PathBuf>,
     /// EFD value width in bits, 1..=8 [file key: value_bits; default: fewest
-    /// bits that hold num_nodes-1]
+    /// bits that hold num_nodes-1, 8 with --unknown-flows assign]
     #[arg(long, value_name = "B")]
     pub value_bits: Option<u64>,
     /// Stats refresh period in milliseconds [file key: stats.period_ms;
@@ -142,6 +142,20 @@ pub struct Cli {
     /// default: ceil(num_nodes / worker lcores)]
     #[arg(long, value_name = "K")]
     pub nodes_per_lcore: Option<u64>,
+    /// Control API address, e.g. 127.0.0.1:9900 (a non-loopback address
+    /// needs control.token_file) [file key: control.listen; default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub control_listen: Option<String>,
+    /// Flow-table snapshot: loaded at start if the file exists (instead of
+    /// the flow file or the generated flows), written by `efd-lb ctl
+    /// snapshot` [file key: control.snapshot]
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Packets of flows not in the table: drop (the C sample) or assign
+    /// (forward, and adopt the flow on an active node by weight) [file key:
+    /// control.unknown_flows; default drop]
+    #[arg(long, value_name = "POLICY")]
+    pub unknown_flows: Option<String>,
     /// Extra EAL arguments (after `--`), appended after the file's [eal] args
     /// (without --config, devices named here replace the default's)
     #[arg(last = true, value_name = "EAL ARGS")]
@@ -155,6 +169,55 @@ pub struct TrafficConfig {
     pub pcap: PathBuf,
     /// What to generate.
     pub spec: TrafficSpec,
+}
+
+/// What happens to packets of flows that are not in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownFlows {
+    /// Dropped and counted (the C sample).
+    #[default]
+    Drop,
+    /// Forwarded; the flow is adopted by an active node, by weight.
+    Assign,
+}
+
+impl UnknownFlows {
+    /// `drop` or `assign`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            UnknownFlows::Drop => "drop",
+            UnknownFlows::Assign => "assign",
+        }
+    }
+}
+
+/// Largest `control.max_body_mb`.
+pub const MAX_BODY_MB: i64 = 4096;
+/// Largest `control.capacity` (the EFD table's limit).
+pub const MAX_CAPACITY: i64 = 1 << 30;
+
+/// The control plane's settings (`[control]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ControlSettings {
+    /// HTTP API address; `None`: no API.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The bearer token (read from `control.token_file` at start).
+    pub token: Option<String>,
+    /// CPU for the control and API threads; `None`: the main lcore's CPU.
+    pub cpu: Option<usize>,
+    /// Largest request body, bytes.
+    pub max_body: usize,
+    /// Flows the table holds at most; `None`: the start-up flows + 25 %
+    /// (at least 1024).
+    pub capacity: Option<u32>,
+    /// The unknown-flow policy.
+    pub unknown_flows: UnknownFlows,
+    /// Adopted flows idle this long expire; `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// The snapshot file.
+    pub snapshot: Option<PathBuf>,
+    /// Period of automatic snapshots; `None`: only on request.
+    pub snapshot_period: Option<Duration>,
 }
 
 /// Resolved, validated settings.
@@ -204,6 +267,8 @@ pub struct Settings {
     pub stats_format: StatsFormat,
     /// Traffic to generate before start, if configured.
     pub traffic: Option<TrafficConfig>,
+    /// The control plane.
+    pub control: ControlSettings,
 }
 
 impl Settings {
@@ -545,7 +610,7 @@ fn eal_arg_conflict(a: &str) -> bool {
 /// Resolves command-line values against file `text` (named `file` in
 /// messages) and validates the result.
 pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigError> {
-    let fc = parse_file(file, text)?;
+    let mut fc = parse_file(file, text)?;
 
     // lcores
     let (lcores, loc) = pick(
@@ -624,7 +689,18 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
                 nloc.is(n)
             )));
         }
-        default_value_bits(n as u32) as u8
+        // `assign` spreads unknown flows by weight over the value space:
+        // the widest values give the finest shares.
+        let assign = cli
+            .unknown_flows
+            .as_deref()
+            .or(fc.control.as_ref().and_then(|c| c.unknown_flows.as_deref()))
+            == Some("assign");
+        if assign {
+            MAX_VALUE_BITS
+        } else {
+            default_value_bits(n as u32) as u8
+        }
     } else {
         if !(1..=i64::from(MAX_VALUE_BITS)).contains(&bits) {
             return Err(invalid(format!(
@@ -820,6 +896,8 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         )));
     }
 
+    let control = resolve_control(cli, file, fc.control.take().unwrap_or_default())?;
+
     // stats
     let st = fc.stats.unwrap_or_default();
     let (p, loc) = pick(
@@ -922,6 +1000,158 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         stats_period: Duration::from_millis(period as u64),
         stats_format,
         traffic,
+        control,
+    })
+}
+
+/// `[control]` and its flags.
+fn resolve_control(
+    cli: &Cli,
+    file: &str,
+    c: file::ControlSection,
+) -> Result<ControlSettings, ConfigError> {
+    let (listen, loc) = pick(
+        file,
+        "control.listen",
+        "--control-listen",
+        cli.control_listen.clone().map(Some),
+        c.listen.map(Some),
+        None,
+    );
+    let listen = match listen {
+        None => None,
+        Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
+            invalid(format!(
+                "{}: not an address and port (like 127.0.0.1:9900 or [::1]:9900)",
+                loc.is(format!("{a:?}"))
+            ))
+        })?),
+    };
+    let token = match &c.token_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid(format!(
+                    "{file}: control.token_file = {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let t = text.lines().next().unwrap_or("").trim().to_string();
+            if t.is_empty() {
+                return Err(invalid(format!(
+                    "{file}: control.token_file = {}: the first line (the token) is empty",
+                    path.display()
+                )));
+            }
+            Some(t)
+        }
+    };
+    if let Some(addr) = listen {
+        if token.is_none() && !addr.ip().is_loopback() {
+            return Err(invalid(format!(
+                "{}: a control API on a non-loopback address needs control.token_file",
+                loc.is(addr)
+            )));
+        }
+    }
+    let cpu = match c.cpu {
+        None => None,
+        Some(v) => {
+            let loc = Loc {
+                src: Src::File,
+                key: "control.cpu",
+                flag: "control.cpu",
+                file,
+            };
+            Some(in_range(v, &loc, 0, 1023, "is not a CPU number (0..=1023)")? as usize)
+        }
+    };
+    let (mb, loc) = pick(
+        file,
+        "control.max_body_mb",
+        "control.max_body_mb",
+        None,
+        c.max_body_mb,
+        64,
+    );
+    let max_body_mb = in_range(
+        mb,
+        &loc,
+        1,
+        MAX_BODY_MB,
+        &format!("MiB: need 1..={MAX_BODY_MB}"),
+    )?;
+    let capacity = match c.capacity {
+        None => None,
+        Some(v) => {
+            let loc = Loc {
+                src: Src::File,
+                key: "control.capacity",
+                flag: "control.capacity",
+                file,
+            };
+            Some(in_range(
+                v,
+                &loc,
+                1,
+                MAX_CAPACITY,
+                &format!("flows: need 1..={MAX_CAPACITY}"),
+            )? as u32)
+        }
+    };
+    let (policy, loc) = pick(
+        file,
+        "control.unknown_flows",
+        "--unknown-flows",
+        cli.unknown_flows.clone(),
+        c.unknown_flows,
+        "drop".to_string(),
+    );
+    let unknown_flows = match policy.as_str() {
+        "drop" => UnknownFlows::Drop,
+        "assign" => UnknownFlows::Assign,
+        _ => {
+            return Err(invalid(format!(
+                "{}: the policy is drop or assign",
+                loc.is(format!("{policy:?}"))
+            )))
+        }
+    };
+    let seconds = |key: &'static str, v: Option<i64>| -> Result<Option<Duration>, ConfigError> {
+        let (v, loc) = pick(file, key, key, None, v, 0);
+        let v = in_range(v, &loc, 0, 365 * 86400, "s: need 0..=31536000 (0 = off)")?;
+        Ok((v > 0).then(|| Duration::from_secs(v as u64)))
+    };
+    let idle_timeout = seconds("control.idle_timeout_s", c.idle_timeout_s)?;
+    if idle_timeout.is_some() && unknown_flows != UnknownFlows::Assign {
+        return Err(invalid(format!(
+            "{file}: control.idle_timeout_s expires adopted flows: it needs control.unknown_flows = \"assign\""
+        )));
+    }
+    let snapshot_period = seconds("control.snapshot_period_s", c.snapshot_period_s)?;
+    let (snapshot, _) = pick(
+        file,
+        "control.snapshot",
+        "--snapshot",
+        cli.snapshot.clone().map(Some),
+        c.snapshot.map(Some),
+        None,
+    );
+    if snapshot_period.is_some() && snapshot.is_none() {
+        return Err(invalid(format!(
+            "{file}: control.snapshot_period_s needs a snapshot file (control.snapshot or --snapshot)"
+        )));
+    }
+    Ok(ControlSettings {
+        listen,
+        token,
+        cpu,
+        max_body: (max_body_mb as usize) << 20,
+        capacity,
+        unknown_flows,
+        idle_timeout,
+        snapshot,
+        snapshot_period,
     })
 }
 

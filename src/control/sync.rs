@@ -9,7 +9,7 @@
 use crate::key::FlowKey;
 use crate::lcore::flow_table::FlowTable;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A change to one node's flow table.
@@ -122,15 +122,52 @@ pub fn node_channel<K>() -> (NodeChanges<K>, NodeLink<K>) {
     )
 }
 
-/// The distributor's flush handshake: the control thread asks, the
-/// distributor enqueues every packet it holds and answers.
-#[derive(Debug, Default)]
+/// The distributor's flush handshake (the control thread asks, the
+/// distributor enqueues every packet it holds and answers), and the table
+/// of value slots: which node each EFD value sends to.
+#[derive(Debug)]
 pub struct DistributorSync {
     requested: AtomicU64,
     done: AtomicU64,
+    slots: Box<[AtomicU16; 256]>,
+}
+
+impl Default for DistributorSync {
+    /// Every value `v` sends to node `v` (a value that is no node is
+    /// dropped by the distributor): the C sample's mapping.
+    fn default() -> Self {
+        DistributorSync {
+            requested: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            slots: Box::new(std::array::from_fn(|v| AtomicU16::new(v as u16))),
+        }
+    }
 }
 
 impl DistributorSync {
+    /// The node EFD value `v` sends to (distributor side; `>= num_nodes`:
+    /// none). A relaxed load: a slot changes only for values no stored
+    /// flow has (see `control::balance::value_slots`).
+    #[inline(always)]
+    pub fn slot(&self, v: u8) -> u16 {
+        self.slots[v as usize].load(Ordering::Relaxed)
+    }
+
+    /// Sets the slots (control thread); values beyond `slots` keep theirs.
+    pub fn set_slots(&self, slots: &[u16]) {
+        for (a, &n) in self.slots.iter().zip(slots) {
+            a.store(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The slots (for status and tests).
+    pub fn slots(&self) -> Vec<u16> {
+        self.slots
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .collect()
+    }
+
     /// Asks for a flush; returns the request's number.
     pub fn request_flush(&self) -> u64 {
         self.requested.fetch_add(1, Ordering::AcqRel) + 1
@@ -153,5 +190,91 @@ impl DistributorSync {
     /// Answers request `n` after flushing (distributor side).
     pub fn answer(&self, n: u64) {
         self.done.store(n, Ordering::Release);
+    }
+}
+
+/// Slots of the recently-asked filter of [`Adopter`] (a power of two).
+pub const RECENT_ASKS: usize = 1024;
+
+/// A node's side of the unknown-flow policy `assign`: a worker that finds
+/// a packet of a flow its node does not own forwards it and asks the control
+/// thread to adopt the flow, at most once per flow while the ask is recent.
+#[derive(Debug)]
+pub struct Adopter<K> {
+    asks: Sender<(K, crate::ids::NodeId)>,
+    full: Arc<AtomicBool>,
+    recent: Box<[u32; RECENT_ASKS]>,
+}
+
+impl<K: FlowKey> Adopter<K> {
+    /// Whether the table is full: unknown flows are dropped (`table_full`).
+    #[inline]
+    pub fn table_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// Asks for `key` to be adopted on `node`, unless it was asked for
+    /// recently. Never blocks: a full queue loses the ask (the flow's next
+    /// packet asks again).
+    #[inline]
+    pub fn ask(&mut self, key: K, node: crate::ids::NodeId) {
+        let tag = key.tag() | 1;
+        let slot = &mut self.recent[(crate::rng::mix(u64::from(tag)) as usize) & (RECENT_ASKS - 1)];
+        if *slot == tag {
+            return;
+        }
+        if self.asks.try_send((key, node)).is_ok() {
+            *slot = tag;
+        }
+    }
+}
+
+/// The control thread's side of adoption: the asks, and the switch that
+/// tells workers the table is full.
+#[derive(Debug)]
+pub struct AdoptionDesk<K> {
+    /// Asks from every node: the flow and the node that saw it.
+    pub asks: Receiver<(K, crate::ids::NodeId)>,
+    full: Arc<AtomicBool>,
+    sender: Sender<(K, crate::ids::NodeId)>,
+}
+
+/// Asks queued before workers lose them.
+pub const ADOPTION_QUEUE: usize = 1 << 16;
+
+impl<K: FlowKey> AdoptionDesk<K> {
+    /// A desk with an empty queue; the table is not full.
+    pub fn new() -> Self {
+        let (sender, asks) = crossbeam_channel::bounded(ADOPTION_QUEUE);
+        AdoptionDesk {
+            asks,
+            full: Arc::new(AtomicBool::new(false)),
+            sender,
+        }
+    }
+
+    /// A node's end.
+    pub fn adopter(&self) -> Adopter<K> {
+        Adopter {
+            asks: self.sender.clone(),
+            full: self.full.clone(),
+            recent: Box::new([0; RECENT_ASKS]),
+        }
+    }
+
+    /// Tells the workers whether the table is full.
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::Relaxed);
+    }
+
+    /// Whether the workers are told the table is full.
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
+    }
+}
+
+impl<K: FlowKey> Default for AdoptionDesk<K> {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -67,6 +67,7 @@ impl Appliance {
                 ring: rings[usize::from(n)].clone(),
                 flows: table,
                 changes,
+                adopt: None,
                 tx_slot: 0,
                 port_index: port_index.clone(),
             });

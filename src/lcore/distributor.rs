@@ -258,7 +258,7 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> DistributorLoop<I, K, L> {
             let target = if self.bad[i] {
                 None
             } else {
-                let node = self.values[j] as usize;
+                let node = self.d.sync.slot(self.values[j]) as usize;
                 j += 1;
                 if node < num_nodes {
                     Some(node)

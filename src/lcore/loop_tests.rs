@@ -201,6 +201,7 @@ fn worker(
                 .map(Ipv4Dst::from_u32)
                 .collect::<FlowTable<_>>(),
             changes: node_channel().0,
+            adopt: None,
             tx_slot: n,
             port_index: port_index.clone(),
         })
@@ -389,6 +390,7 @@ fn a_key_wider_than_the_tag_is_parsed_again_and_a_keyless_frame_never_passes() {
         ring: rig.rings[0].clone(),
         flows: (0..64u32).map(WideKey::seed).collect(),
         changes: node_channel().0,
+        adopt: None,
         tx_slot: 0,
         port_index,
     };

@@ -12,7 +12,7 @@
 use super::flow_table::FlowTable;
 use super::io::{Io, Packet, PacketBurst, RingConsumer, TxQueue};
 use super::{StopFlags, MAX_BURST};
-use crate::control::sync::NodeChanges;
+use crate::control::sync::{Adopter, NodeChanges};
 use crate::ids::{NodeId, PortIndex};
 use crate::key::FlowKey;
 use crate::stats::{NodeCounters, Stats};
@@ -29,6 +29,10 @@ pub struct Node<I: Io, K: FlowKey> {
     pub flows: FlowTable<K>,
     /// Changes to `flows` from the control thread, applied between bursts.
     pub changes: NodeChanges<K>,
+    /// With the unknown-flow policy `assign`: packets of flows not in
+    /// `flows` are forwarded and the flow's adoption asked for (`None`:
+    /// they are dropped, the C sample's behaviour).
+    pub adopt: Option<Adopter<K>>,
     /// Which of its worker's TX queue sets it sends through (its own when the
     /// devices have a queue per node, else one shared by the lcore's nodes).
     pub tx_slot: usize,
@@ -182,7 +186,7 @@ struct Scratch<I: Io, K: FlowKey> {
 /// the port paired with their input port and sent (a buffer that reaches
 /// `burst` packets at once), the rest freed; all counted. Leaves `rx` empty.
 fn filter_and_send<I: Io, K: FlowKey>(
-    node: &Node<I, K>,
+    node: &mut Node<I, K>,
     rx: &mut I::Burst<MAX_BURST>,
     bufs: &mut [I::Burst<MAX_BURST>],
     txq: &mut [I::Tx],
@@ -213,6 +217,16 @@ fn filter_and_send<I: Io, K: FlowKey>(
     }
     node.flows
         .contains_burst(&scratch.keys[..n], &mut scratch.owned[..n]);
+    if let Some(adopt) = node.adopt.as_mut() {
+        adopt_unknown(
+            adopt,
+            node.id,
+            &scratch.keys[..n],
+            &mut scratch.owned[..n],
+            &scratch.keyless[..n],
+            nc,
+        );
+    }
     if unparsed {
         // Never forward what has no key.
         for (o, k) in scratch.owned[..n].iter_mut().zip(&mut scratch.keyless[..n]) {
@@ -244,6 +258,36 @@ fn filter_and_send<I: Io, K: FlowKey>(
     for (out, buf) in bufs.iter_mut().enumerate() {
         flush::<I>(&mut txq[out], buf, nc, out);
     }
+}
+
+/// The policy `assign`: a packet of a flow the node does not own (with a
+/// key) is forwarded and the flow's adoption asked for, or, when the table
+/// is full, left to be dropped and counted as `table_full`.
+#[cold]
+fn adopt_unknown<K: FlowKey>(
+    adopt: &mut Adopter<K>,
+    node: NodeId,
+    keys: &[K],
+    owned: &mut [bool],
+    keyless: &[bool],
+    nc: &NodeCounters,
+) {
+    let full = adopt.table_full();
+    let (mut forwarded, mut refused) = (0u64, 0u64);
+    for ((key, o), &k) in keys.iter().zip(owned.iter_mut()).zip(keyless) {
+        if *o || k {
+            continue;
+        }
+        if full {
+            refused += 1;
+        } else {
+            *o = true;
+            forwarded += 1;
+            adopt.ask(*key, node);
+        }
+    }
+    nc.unknown_forwarded.add(forwarded);
+    nc.table_full.add(refused);
 }
 
 /// Sends a node's buffered packets on one port; what the device does not take

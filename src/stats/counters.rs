@@ -71,6 +71,12 @@ pub struct NodeCounters {
     pub filter_passed: Counter,
     /// Packets whose flow is not in the node's table (worker).
     pub filter_drop: Counter,
+    /// Of `filter_passed`: packets of flows not (yet) in the node's table,
+    /// forwarded under the unknown-flow policy `assign` (worker).
+    pub unknown_forwarded: Counter,
+    /// Of `filter_drop`: packets of unknown flows dropped because the flow
+    /// table is full (`assign`; worker).
+    pub table_full: Counter,
     /// Packets transmitted, per port index (worker).
     pub tx: Box<[Counter]>,
     /// Packets the TX queue did not take, per port index (worker).
@@ -87,6 +93,8 @@ impl NodeCounters {
             _distributor_line: [0; 6],
             filter_passed: Counter::default(),
             filter_drop: Counter::default(),
+            unknown_forwarded: Counter::default(),
+            table_full: Counter::default(),
             tx: zeros(),
             tx_drop: zeros(),
         }
@@ -234,6 +242,10 @@ pub struct NodeSnapshot {
     pub filter_passed: u64,
     /// Packets of flows not owned by the node.
     pub filter_drop: u64,
+    /// Of `filter_passed`: packets of unknown flows forwarded (`assign`).
+    pub unknown_forwarded: u64,
+    /// Of `filter_drop`: packets of unknown flows dropped, table full.
+    pub table_full: u64,
 }
 
 /// A worker lcore in a snapshot.
@@ -345,6 +357,8 @@ impl Stats {
                     tx_drop,
                     filter_passed: n.filter_passed.get(),
                     filter_drop: n.filter_drop.get(),
+                    unknown_forwarded: n.unknown_forwarded.get(),
+                    table_full: n.table_full.get(),
                 }
             })
             .collect();
