@@ -26,6 +26,7 @@
 //! moves a million flows.
 
 pub mod api;
+pub mod snapshot;
 pub mod status;
 pub mod sync;
 
