@@ -165,6 +165,59 @@ impl std::error::Error for FlowFileError {
     }
 }
 
+/// A flow-file line without its comment (`#` to the end), trimmed: empty
+/// for a blank or comment-only line.
+pub(crate) fn line_content(raw: &str) -> &str {
+    match raw.find('#') {
+        Some(i) => &raw[..i],
+        None => raw,
+    }
+    .trim()
+}
+
+/// One flow from a line's content ([`line_content`], not empty): `key,node`
+/// with `node < num_nodes`. `path` and `line` (1-based) only go into the
+/// error. Duplicates are the caller's to detect.
+pub(crate) fn parse_flow_line<K: FlowKey>(
+    content: &str,
+    path: &Path,
+    line: usize,
+    num_nodes: u16,
+) -> Result<Flow<K>, FlowFileError> {
+    let p = || path.to_path_buf();
+    let Some((key_s, node_s)) = content.split_once(',') else {
+        return Err(FlowFileError::Syntax {
+            path: p(),
+            line,
+            text: content.to_string(),
+        });
+    };
+    let (key_s, node_s) = (key_s.trim(), node_s.trim());
+    let key = K::parse_text(key_s).ok_or_else(|| FlowFileError::BadKey {
+        path: p(),
+        line,
+        text: key_s.to_string(),
+        form: K::TEXT_FORM,
+    })?;
+    let node: u64 = node_s.parse().map_err(|_| FlowFileError::BadNode {
+        path: p(),
+        line,
+        text: node_s.to_string(),
+    })?;
+    if node >= u64::from(num_nodes) {
+        return Err(FlowFileError::NodeOutOfRange {
+            path: p(),
+            line,
+            node,
+            num_nodes,
+        });
+    }
+    Ok(Flow {
+        key,
+        node: NodeId::new(node as u16),
+    })
+}
+
 /// Parses flow-file text (see [`load_flow_file`]); `path` is only used in
 /// error messages.
 pub fn parse_flows<K: FlowKey>(
@@ -172,62 +225,30 @@ pub fn parse_flows<K: FlowKey>(
     path: &Path,
     num_nodes: u16,
 ) -> Result<Vec<Flow<K>>, FlowFileError> {
-    let p = || path.to_path_buf();
     let mut flows = Vec::new();
     let mut seen: hashbrown::HashMap<K, usize> = hashbrown::HashMap::new();
     for (idx, raw) in text.lines().enumerate() {
         let line = idx + 1;
-        let content = match raw.find('#') {
-            Some(i) => &raw[..i],
-            None => raw,
-        }
-        .trim();
+        let content = line_content(raw);
         if content.is_empty() {
             continue;
         }
-        let Some((key_s, node_s)) = content.split_once(',') else {
-            return Err(FlowFileError::Syntax {
-                path: p(),
-                line,
-                text: content.to_string(),
-            });
-        };
-        let (key_s, node_s) = (key_s.trim(), node_s.trim());
-        let key = K::parse_text(key_s).ok_or_else(|| FlowFileError::BadKey {
-            path: p(),
-            line,
-            text: key_s.to_string(),
-            form: K::TEXT_FORM,
-        })?;
-        let node: u64 = node_s.parse().map_err(|_| FlowFileError::BadNode {
-            path: p(),
-            line,
-            text: node_s.to_string(),
-        })?;
-        if node >= u64::from(num_nodes) {
-            return Err(FlowFileError::NodeOutOfRange {
-                path: p(),
-                line,
-                node,
-                num_nodes,
-            });
-        }
-        if let Some(&first) = seen.get(&key) {
+        let flow = parse_flow_line::<K>(content, path, line, num_nodes)?;
+        if let Some(&first) = seen.get(&flow.key) {
             return Err(FlowFileError::Duplicate {
-                path: p(),
+                path: path.to_path_buf(),
                 line,
-                key: key.to_string(),
+                key: flow.key.to_string(),
                 first,
             });
         }
-        seen.insert(key, line);
-        flows.push(Flow {
-            key,
-            node: NodeId::new(node as u16),
-        });
+        seen.insert(flow.key, line);
+        flows.push(flow);
     }
     if flows.is_empty() {
-        return Err(FlowFileError::Empty { path: p() });
+        return Err(FlowFileError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(flows)
 }

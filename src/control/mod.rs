@@ -28,6 +28,7 @@
 pub mod api;
 pub mod balance;
 pub mod http;
+pub mod snapshot;
 pub mod status;
 pub mod sync;
 
