@@ -13,7 +13,11 @@ pub mod launch;
 pub mod plan;
 pub mod supervisor;
 
-use crate::config::{Settings, TrafficConfig};
+use crate::config::{Settings, TrafficConfig, UnknownFlows};
+use crate::control::balance::NodePolicy;
+use crate::control::service::ServiceConfig;
+use crate::control::snapshot;
+use crate::control::status::NodeState;
 use crate::efd::Efd;
 use crate::flows::{self, Flow};
 use crate::key::{FlowKey, Ipv4Dst};
@@ -69,9 +73,10 @@ where
 {
     // Everything that can be checked without DPDK is checked before EAL init,
     // so a bad flow file costs nothing and starts nothing.
-    let flows = load_flows::<K>(settings)?;
-    let efd = build_efd(&flows, settings.value_bits)?;
-    let tables = node_tables(&flows, settings.num_nodes);
+    let (flows, policy) = start_flows::<K>(settings)?;
+    let capacity = table_capacity(settings, flows.len())?;
+    let efd = build_efd_with_capacity(&flows, settings.value_bits, capacity)?;
+    let tables = node_tables(&flows, settings.num_nodes, capacity);
     drop(flows);
 
     let stop_signal = Arc::new(AtomicBool::new(false));
@@ -99,10 +104,35 @@ where
             stats_period: settings.stats_period,
             stats_format: settings.stats_format,
         };
-        Supervisor::new(efd, launched, config).run(&stop_signal)
+        let service = ServiceConfig {
+            capacity,
+            value_bits: u32::from(settings.value_bits),
+            assign: settings.control.unknown_flows == UnknownFlows::Assign,
+            snapshot: settings.control.snapshot.clone(),
+            snapshot_period: settings.control.snapshot_period,
+        };
+        Supervisor::new(efd, launched, config, policy, service, &settings.control)?
+            .run(&stop_signal)
     })();
     drop(eal);
     result
+}
+
+/// The table's capacity in flows: `control.capacity`, or the start-up
+/// flows + 25 % (at least 1024). Start-up flows beyond it are refused.
+pub fn table_capacity(settings: &Settings, flows: usize) -> Result<usize, AppError> {
+    match settings.control.capacity {
+        None => Ok(default_capacity(flows)),
+        Some(c) if flows <= c as usize => Ok(c as usize),
+        Some(c) => Err(AppError(format!(
+            "{}: control.capacity = {c} is below the {flows} flows to start with",
+            settings.config_source
+        ))),
+    }
+}
+
+fn default_capacity(flows: usize) -> usize {
+    (flows + flows / 4).max(1024)
 }
 
 /// The EFD table for the flows: key = the flow key's bytes, value = node
@@ -112,7 +142,18 @@ pub fn build_efd<K, const N: usize>(flows: &[Flow<K>], value_bits: u8) -> Result
 where
     K: FlowKey<Bytes = [u8; N]>,
 {
-    let capacity = (flows.len() + flows.len() / 4).max(1024);
+    build_efd_with_capacity(flows, value_bits, default_capacity(flows.len()))
+}
+
+/// [`build_efd`] for a table of `capacity` flows.
+pub fn build_efd_with_capacity<K, const N: usize>(
+    flows: &[Flow<K>],
+    value_bits: u8,
+    capacity: usize,
+) -> Result<Efd<N>, AppError>
+where
+    K: FlowKey<Bytes = [u8; N]>,
+{
     Efd::build(
         capacity,
         u32::from(value_bits),
@@ -126,18 +167,46 @@ where
     })
 }
 
-/// Each node's flow table, indexed by node id.
-fn node_tables<K: FlowKey>(flows: &[Flow<K>], num_nodes: u16) -> Vec<FlowTable<K>> {
+/// Each node's flow table, indexed by node id, with room for its share of
+/// the table's capacity (so that adds rarely grow a table on a worker).
+fn node_tables<K: FlowKey>(flows: &[Flow<K>], num_nodes: u16, capacity: usize) -> Vec<FlowTable<K>> {
     let mut per_node = vec![0usize; usize::from(num_nodes)];
     for f in flows {
         per_node[f.node.index()] += 1;
     }
-    let mut tables: Vec<FlowTable<K>> =
-        per_node.into_iter().map(FlowTable::with_capacity).collect();
+    let share = capacity.div_ceil(usize::from(num_nodes));
+    let mut tables: Vec<FlowTable<K>> = per_node
+        .into_iter()
+        .map(|n| FlowTable::with_capacity(n.max(share)))
+        .collect();
     for f in flows {
         tables[f.node.index()].insert(f.key);
     }
     tables
+}
+
+/// The flows to start with and each node's state and weight: the snapshot
+/// when one is configured and exists, else the flow file or the C sample's
+/// population with every node active at weight 1.
+fn start_flows<K: FlowKey>(settings: &Settings) -> Result<(Vec<Flow<K>>, Vec<NodePolicy>), AppError> {
+    if let Some(path) = settings.control.snapshot.as_ref().filter(|p| p.exists()) {
+        let snap = snapshot::load::<K>(path, settings.num_nodes).map_err(|e| AppError(e.to_string()))?;
+        tracing::info!(path = %path.display(), flows = snap.flows.len(), "starting from the snapshot");
+        let policy = snap
+            .nodes
+            .iter()
+            .map(|&(state, weight)| NodePolicy { state, weight })
+            .collect();
+        return Ok((snap.flows, policy));
+    }
+    let policy = vec![
+        NodePolicy {
+            state: NodeState::Active,
+            weight: 1
+        };
+        usize::from(settings.num_nodes)
+    ];
+    Ok((load_flows::<K>(settings)?, policy))
 }
 
 /// The flows to distribute: the flow file, or the C sample's population.

@@ -28,6 +28,7 @@
 pub mod api;
 pub mod balance;
 pub mod http;
+pub mod service;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
@@ -236,6 +237,85 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         self.wait_applied(&sources)?;
         report.moved = plan.len();
         Ok(report)
+    }
+
+    /// Adds new flows, each `(key, node, EFD value)` (the value must send
+    /// to the node through the distributor's value slots): every node's
+    /// table first (waiting for the workers unless `wait_nodes` is false,
+    /// for flows whose packets already reach their node and are forwarded
+    /// there), then the EFD table in one batch. All or nothing: a key
+    /// already in the table, a bad node, or a key the table cannot place
+    /// leaves everything as it was. Returns how many were added.
+    pub fn add_many(
+        &mut self,
+        flows: &[(K, NodeId, u8)],
+        wait_nodes: bool,
+    ) -> Result<usize, ControlError> {
+        for &(key, node, _) in flows {
+            self.check_node(node)?;
+            if self.efd.contains(&key.to_bytes()) {
+                return Err(ControlError::Exists(key.to_string()));
+            }
+        }
+        if flows.is_empty() {
+            return Ok(0);
+        }
+        let nodes = node_set(self.nodes.len(), flows.iter().map(|f| f.1));
+        for &(key, node, _) in flows {
+            self.send(node, TableChange::Add(key))?;
+        }
+        if wait_nodes {
+            self.wait_applied(&nodes)?;
+        }
+        let entries: Vec<(K::Bytes, u8)> =
+            flows.iter().map(|&(k, _, v)| (k.to_bytes(), v)).collect();
+        let results = self.efd.insert_batch(&entries);
+        if let Some(i) = results.iter().position(Result::is_err) {
+            let err = results[i].clone().unwrap_err();
+            // Undo: out of the EFD table the ones that went in, then out of
+            // the nodes' tables (after the packets looked up meanwhile).
+            for (&(key, _, _), r) in flows.iter().zip(&results) {
+                if r.is_ok() {
+                    self.efd.remove(&key.to_bytes());
+                }
+            }
+            self.drain_old(&nodes)?;
+            for &(key, node, _) in flows {
+                self.send(node, TableChange::Remove(key))?;
+            }
+            self.wait_applied(&nodes)?;
+            return Err(table_error(err));
+        }
+        Ok(flows.len())
+    }
+
+    /// Gives flows a new EFD value that sends to the node they are on
+    /// already (through the value slots): no packet changes node.
+    pub fn revalue(&mut self, flows: &[(K, u8)]) -> Result<(), ControlError> {
+        for &(key, v) in flows {
+            self.efd.insert(&key.to_bytes(), v).map_err(table_error)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the distributor's value slots: once every packet looked up
+    /// before has been handed to its node (a flush), the new slots are
+    /// published. Flows whose value's slot changes owner must have been
+    /// given another value first ([`FlowControl::revalue`]).
+    pub fn set_value_slots(&mut self, slots: &[u16]) -> Result<(), ControlError> {
+        let n = self.distributor.request_flush();
+        self.wait(
+            || self.distributor.flushed(n),
+            || "the distributor did not answer a flush".to_string(),
+        )?;
+        self.distributor.set_slots(slots);
+        Ok(())
+    }
+
+    /// The value EFD answers for `key` now (for keys not in the table, the
+    /// value their packets get).
+    pub fn lookup_value(&self, key: K) -> u8 {
+        self.efd.lookup(&key.to_bytes())
     }
 
     /// Moves every flow of `node` to the nodes `to`, round robin, without

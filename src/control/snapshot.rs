@@ -230,12 +230,7 @@ impl fmt::Display for SnapshotError {
                 path,
                 action,
                 source,
-            } => write!(
-                f,
-                "{}: {action}: {}",
-                path.display(),
-                io_error_text(source)
-            ),
+            } => write!(f, "{}: {action}: {}", path.display(), io_error_text(source)),
             Invalid { path, reason } => {
                 write!(f, "{}: snapshot not written: {reason}", path.display())
             }
@@ -277,7 +272,11 @@ impl fmt::Display for SnapshotError {
                 line,
                 expected,
                 text,
-            } => write!(f, "{}:{line}: expected {expected}, got {text:?}", path.display()),
+            } => write!(
+                f,
+                "{}:{line}: expected {expected}, got {text:?}",
+                path.display()
+            ),
             BadNode {
                 path,
                 line,
@@ -479,7 +478,11 @@ struct TempFile {
 
 impl TempFile {
     /// Creates `.<name>.tmp-<pid>-<n>` in `dir`, exclusively.
-    fn create(snapshot: &Path, dir: &Path, name: &OsStr) -> Result<(TempFile, File), SnapshotError> {
+    fn create(
+        snapshot: &Path,
+        dir: &Path,
+        name: &OsStr,
+    ) -> Result<(TempFile, File), SnapshotError> {
         let prefix = temp_prefix(name);
         loop {
             let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
@@ -721,7 +724,8 @@ fn parse<K: FlowKey>(
                 section = Section::End;
             }
             Section::KeyKind => {
-                let kind = field(content, "key_kind").ok_or_else(|| bad_line("\"key_kind <kind>\""))?;
+                let kind =
+                    field(content, "key_kind").ok_or_else(|| bad_line("\"key_kind <kind>\""))?;
                 if kind != K::KIND {
                     return Err(SnapshotError::KeyKind {
                         path: p(),
@@ -751,12 +755,14 @@ fn parse<K: FlowKey>(
                 };
             }
             Section::Node(id) => {
-                nodes.push(parse_node(content, id).map_err(|reason| SnapshotError::BadNode {
-                    path: p(),
-                    line,
-                    text: content.to_string(),
-                    reason,
-                })?);
+                nodes.push(
+                    parse_node(content, id).map_err(|reason| SnapshotError::BadNode {
+                        path: p(),
+                        line,
+                        text: content.to_string(),
+                        reason,
+                    })?,
+                );
                 section = if id + 1 == usize::from(expect_nodes) {
                     Section::Flows
                 } else {
