@@ -120,9 +120,8 @@ impl Op {
 
 /// Upper bounds (seconds) of the latency histogram buckets, Prometheus
 /// style (cumulative, plus `+Inf`).
-pub const LATENCY_BUCKETS_S: [f64; 10] = [
-    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
-];
+pub const LATENCY_BUCKETS_S: [f64; 10] =
+    [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
 
 /// One operation's count, failures and latency histogram.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
