@@ -20,6 +20,7 @@ pub mod ids;
 pub mod key;
 pub mod lcore;
 pub mod mem;
+pub mod metrics;
 pub mod packet;
 pub mod pcap;
 pub mod rng;
