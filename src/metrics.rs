@@ -113,6 +113,8 @@ const NODE: &[Family<NodeSnapshot>] = &[
     counter("node_transmit_dropped_packets_total", "Packets the node's TX queues did not take, summed over ports.", |n| n.tx_drop),
     counter("node_filter_passed_packets_total", "Packets of flows the node owns.", |n| n.filter_passed),
     counter("node_filter_dropped_packets_total", "Packets of flows the node does not own (dropped).", |n| n.filter_drop),
+    counter("node_unknown_forwarded_packets_total", "Of the passed packets: packets of flows not (yet) in the node's table, forwarded under unknown_flows = assign.", |n| n.unknown_forwarded),
+    counter("node_table_full_dropped_packets_total", "Of the dropped packets: packets of unknown flows dropped because the flow table is full (assign).", |n| n.table_full),
 ];
 
 /// Per worker lcore (label `worker`).

@@ -169,7 +169,11 @@ where
 
 /// Each node's flow table, indexed by node id, with room for its share of
 /// the table's capacity (so that adds rarely grow a table on a worker).
-fn node_tables<K: FlowKey>(flows: &[Flow<K>], num_nodes: u16, capacity: usize) -> Vec<FlowTable<K>> {
+fn node_tables<K: FlowKey>(
+    flows: &[Flow<K>],
+    num_nodes: u16,
+    capacity: usize,
+) -> Vec<FlowTable<K>> {
     let mut per_node = vec![0usize; usize::from(num_nodes)];
     for f in flows {
         per_node[f.node.index()] += 1;
@@ -188,9 +192,12 @@ fn node_tables<K: FlowKey>(flows: &[Flow<K>], num_nodes: u16, capacity: usize) -
 /// The flows to start with and each node's state and weight: the snapshot
 /// when one is configured and exists, else the flow file or the C sample's
 /// population with every node active at weight 1.
-fn start_flows<K: FlowKey>(settings: &Settings) -> Result<(Vec<Flow<K>>, Vec<NodePolicy>), AppError> {
+fn start_flows<K: FlowKey>(
+    settings: &Settings,
+) -> Result<(Vec<Flow<K>>, Vec<NodePolicy>), AppError> {
     if let Some(path) = settings.control.snapshot.as_ref().filter(|p| p.exists()) {
-        let snap = snapshot::load::<K>(path, settings.num_nodes).map_err(|e| AppError(e.to_string()))?;
+        let snap =
+            snapshot::load::<K>(path, settings.num_nodes).map_err(|e| AppError(e.to_string()))?;
         tracing::info!(path = %path.display(), flows = snap.flows.len(), "starting from the snapshot");
         let policy = snap
             .nodes

@@ -8,14 +8,53 @@
 
 use super::launch::Launched;
 use super::{AppError, Outcome};
+use crate::config::ControlSettings;
+use crate::control::api::ControlHandle;
+use crate::control::balance::NodePolicy;
+use crate::control::http::{self, HttpConfig, HttpServer, Views};
+use crate::control::service::{ControlService, ServiceConfig};
+use crate::control::status::{ControlStatus, ControlStatusCell};
 use crate::control::FlowControl;
 use crate::efd::Efd;
 use crate::key::FlowKey;
+use crate::metrics;
 use crate::stats::{render, render_final, PortInfo, Snapshot, StatsFormat};
 use dpdk::port::Port;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// How often the counters are sampled for `/stats` and `/metrics`.
+const SAMPLE_PERIOD: Duration = Duration::from_millis(100);
+
+/// The JSON of `--stats-format json` for one snapshot (what `GET /stats`
+/// returns), without the trailing newline.
+fn stats_json(snap: &Snapshot) -> String {
+    let mut buf = Vec::new();
+    let _ = render(StatsFormat::Json, snap, None, &mut buf);
+    String::from_utf8_lossy(&buf).trim_end().to_string()
+}
+
+/// The control plane's view of the nodes, under the stats screen.
+fn render_nodes(status: &ControlStatus, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Control - flows: {} of {}, unknown flows: {}, adopted: {}, table_full: {}",
+        status.flows, status.capacity, status.unknown_flows, status.adopted, status.table_full
+    )?;
+    for n in &status.nodes {
+        writeln!(
+            out,
+            "Node {:3} - state: {:8}, weight: {:5}, flows: {:9}",
+            n.id,
+            n.state.name(),
+            n.weight,
+            n.flows
+        )?;
+    }
+    Ok(())
+}
 
 /// How the supervisor reports and when it stops.
 #[derive(Debug, Clone, Copy)]
@@ -30,30 +69,105 @@ pub struct SupervisorConfig {
 
 /// A running appliance and the writer of its flow tables.
 pub struct Supervisor<K: FlowKey<Bytes = [u8; N]>, const N: usize> {
-    control: FlowControl<K, N>,
     run: Launched<K>,
     config: SupervisorConfig,
+    /// The control thread; it hands the flow control back when it stops.
+    control: std::thread::JoinHandle<FlowControl<K, N>>,
+    control_stop: Arc<AtomicBool>,
+    handle: ControlHandle,
+    http: Option<HttpServer>,
+    status: ControlStatusCell,
+    latest: Arc<Mutex<Option<Snapshot>>>,
 }
 
 impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
-    /// Takes over a launched run whose distributor reads `efd`.
-    pub fn new(efd: Efd<N>, mut run: Launched<K>, config: SupervisorConfig) -> Self {
+    /// Takes over a launched run whose distributor reads `efd`: starts the
+    /// control thread (the only writer of the tables from now on, pinned to
+    /// `control.cpu` or the main lcore's CPU) and, with `control.listen`,
+    /// the HTTP API.
+    pub fn new(
+        efd: Efd<N>,
+        mut run: Launched<K>,
+        config: SupervisorConfig,
+        policy: Vec<NodePolicy>,
+        service: ServiceConfig,
+        settings: &ControlSettings,
+    ) -> Result<Self, AppError> {
         let control = FlowControl::new(
             efd,
             std::mem::take(&mut run.node_links),
             run.distributor_sync.clone(),
             run.stats.clone(),
         );
-        Supervisor {
+        let status = ControlStatusCell::default();
+        let service = ControlService::new(
             control,
+            policy,
+            service,
+            run.adoption.take(),
+            run.stats.clone(),
+            status.clone(),
+        )
+        .map_err(|e| AppError(format!("control plane: {e}")))?;
+        // SAFETY: sched_getcpu has no preconditions.
+        let here = unsafe { libc::sched_getcpu() };
+        let cpu = settings.cpu.or((here >= 0).then_some(here as usize));
+        let (handle, requests) = ControlHandle::channel();
+        let control_stop = Arc::new(AtomicBool::new(false));
+        let stop = control_stop.clone();
+        let control = std::thread::Builder::new()
+            .name("efd-lb-control".into())
+            .spawn(move || {
+                if let Some(c) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                }
+                service.run(requests, &stop)
+            })
+            .map_err(|e| AppError(format!("control thread: {e}")))?;
+        let latest: Arc<Mutex<Option<Snapshot>>> = Arc::new(Mutex::new(None));
+        *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(run.stats.snapshot(&port_infos(&run.ports)));
+        let http = match settings.listen {
+            None => None,
+            Some(listen) => {
+                let (l1, l2, st) = (latest.clone(), latest.clone(), status.clone());
+                let views = Views::new(
+                    move || {
+                        let snap = l1.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        snap.map_or_else(String::new, |s| stats_json(&s))
+                    },
+                    move || {
+                        let snap = l2.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        snap.map_or_else(String::new, |s| metrics::render(&s, &st.get()))
+                    },
+                );
+                let http_config = HttpConfig {
+                    listen,
+                    token: settings.token.clone(),
+                    max_body: settings.max_body,
+                    cpu,
+                };
+                let server = http::start(http_config, handle.clone(), views).map_err(AppError)?;
+                tracing::info!(address = %server.local_addr(), "control API listening");
+                Some(server)
+            }
+        };
+        Ok(Supervisor {
             run,
             config,
-        }
+            control,
+            control_stop,
+            handle,
+            http,
+            status,
+            latest,
+        })
     }
 
-    /// The flow control, for changes while the appliance runs.
-    pub fn control(&mut self) -> &mut FlowControl<K, N> {
-        &mut self.control
+    /// A handle on the control thread (the API's way in; tests call it
+    /// directly).
+    pub fn handle(&self) -> ControlHandle {
+        self.handle.clone()
     }
 
     /// Draws the stats until `stop_signal` is set or the duration ends, then
@@ -61,9 +175,14 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
     /// returned to the pool.
     pub fn run(self, stop_signal: &AtomicBool) -> Result<Outcome, AppError> {
         let Supervisor {
-            control,
             run,
             config,
+            control,
+            control_stop,
+            handle,
+            http,
+            status,
+            latest,
         } = self;
         let started = Instant::now();
         let mut out = std::io::stdout().lock();
@@ -72,6 +191,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
             .resolve(std::io::IsTerminal::is_terminal(&std::io::stdout()));
         let mut prev: Option<Snapshot> = None;
         let mut next_draw = started + config.stats_period;
+        let mut next_sample = started;
         loop {
             if stop_signal.load(Ordering::Relaxed) {
                 break;
@@ -80,10 +200,19 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
                 break;
             }
             let now = Instant::now();
+            if now >= next_sample {
+                // What /stats and /metrics serve: at most 100 ms old.
+                let snap = run.stats.snapshot(&port_infos(&run.ports));
+                *latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(snap);
+                next_sample = now + SAMPLE_PERIOD;
+            }
             if now >= next_draw {
                 let snap = run.stats.snapshot(&port_infos(&run.ports));
                 let rates = prev.as_ref().map(|p| crate::stats::rates(p, &snap));
                 let _ = render(fmt, &snap, rates.as_ref(), &mut out);
+                if fmt != StatsFormat::Json {
+                    let _ = render_nodes(&status.get(), &mut out);
+                }
                 let _ = out.flush();
                 prev = Some(snap);
                 next_draw += config.stats_period;
@@ -94,6 +223,14 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
             std::thread::sleep(Duration::from_millis(20));
         }
 
+        // The API and the control thread stop first: no change starts
+        // during shutdown.
+        if let Some(h) = http {
+            h.stop();
+        }
+        drop(handle);
+        control_stop.store(true, Ordering::Relaxed);
+        let control = control.join();
         // Shutdown: distributor first, then workers drain their rings.
         let Launched {
             ports,
@@ -106,6 +243,9 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
         } = run;
         stop.stop_rx();
         let mut failures = Vec::new();
+        if control.is_err() {
+            failures.push("the control thread panicked".to_string());
+        }
         if let Err(e) = distributor.join() {
             failures.push(e);
         }

@@ -271,7 +271,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
             flows.iter().map(|&(k, _, v)| (k.to_bytes(), v)).collect();
         let results = self.efd.insert_batch(&entries);
         if let Some(i) = results.iter().position(Result::is_err) {
-            let err = results[i].clone().unwrap_err();
+            let err = results[i].unwrap_err();
             // Undo: out of the EFD table the ones that went in, then out of
             // the nodes' tables (after the packets looked up meanwhile).
             for (&(key, _, _), r) in flows.iter().zip(&results) {

@@ -37,7 +37,14 @@ fn fill_distinct(s: &Stats) {
     }
     d.drop.iter().for_each(&mut next);
     for n in s.nodes.iter() {
-        for c in [&n.rx, &n.rx_drop, &n.filter_passed, &n.filter_drop] {
+        for c in [
+            &n.rx,
+            &n.rx_drop,
+            &n.filter_passed,
+            &n.filter_drop,
+            &n.unknown_forwarded,
+            &n.table_full,
+        ] {
             next(c);
         }
         n.tx.iter().for_each(&mut next);
@@ -429,6 +436,8 @@ const SNAPSHOT_JSON: &[(&str, Expect)] = &[
     ("nodes[].tx_drop", Sample("efd_lb_node_transmit_dropped_packets_total", &[])),
     ("nodes[].filter_passed", Sample("efd_lb_node_filter_passed_packets_total", &[])),
     ("nodes[].filter_drop", Sample("efd_lb_node_filter_dropped_packets_total", &[])),
+    ("nodes[].unknown_forwarded", Sample("efd_lb_node_unknown_forwarded_packets_total", &[])),
+    ("nodes[].table_full", Sample("efd_lb_node_table_full_dropped_packets_total", &[])),
     ("workers[].busy_cycles", Sample("efd_lb_worker_busy_cycles_total", &[])),
     ("workers[].packets", Sample("efd_lb_worker_processed_packets_total", &[])),
     ("workers[].bursts", Sample("efd_lb_worker_bursts_total", &[])),
