@@ -136,18 +136,22 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         self.nodes.len() as u16
     }
 
+    /// The node a stored flow with EFD value `v` is on (through the
+    /// distributor's value slots: adopted flows keep the value they had).
+    pub fn node_of_value(&self, v: u8) -> NodeId {
+        NodeId::new(self.distributor.slot(v))
+    }
+
     /// The node that owns `key`, if the flow is in the table.
     pub fn node_of(&self, key: K) -> Option<NodeId> {
-        self.efd
-            .get(&key.to_bytes())
-            .map(|v| NodeId::new(u16::from(v)))
+        self.efd.get(&key.to_bytes()).map(|v| self.node_of_value(v))
     }
 
     /// The flows of `node`, in table order.
     pub fn flows_of(&self, node: NodeId) -> Vec<K> {
         self.efd
             .iter()
-            .filter(|&(_, v)| u16::from(v) == node.get())
+            .filter(|&(_, v)| self.node_of_value(v) == node)
             .map(|(k, _)| K::from_bytes(&k))
             .collect()
     }
@@ -188,7 +192,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         let Some(v) = self.efd.remove(&key.to_bytes()) else {
             return Err(ControlError::NotFound(key.to_string()));
         };
-        let node = NodeId::new(u16::from(v));
+        let node = self.node_of_value(v);
         self.drain_old(&[node])?;
         self.send(node, TableChange::Remove(key))?;
         self.wait_applied(&[node])?;

@@ -84,6 +84,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         status: ControlStatusCell,
     ) -> Result<Self, ControlError> {
         let mut counts = vec![0u64; policy.len()];
+        // The start-up flows have their node's own value.
         for (_, v) in control.efd().iter() {
             counts[usize::from(v)] += 1;
         }
@@ -595,6 +596,9 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             if let Some(desk) = &self.adoption {
                 desk.set_full(true);
             }
+        }
+        if let Some(desk) = &self.adoption {
+            desk.next_round();
         }
         self.ops[Op::Adopt as usize].record(started.elapsed().as_secs_f64(), n, ok);
         self.publish();

@@ -9,7 +9,7 @@
 use crate::key::FlowKey;
 use crate::lcore::flow_table::FlowTable;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A change to one node's flow table.
@@ -198,12 +198,16 @@ pub const RECENT_ASKS: usize = 1024;
 
 /// A node's side of the unknown-flow policy `assign`: a worker that finds
 /// a packet of a flow its node does not own forwards it and asks the control
-/// thread to adopt the flow, at most once per flow while the ask is recent.
+/// thread to adopt the flow, at most once per flow and round of the
+/// control thread (an ask older than a round is made again, so a lost one
+/// is not lost for good).
 #[derive(Debug)]
 pub struct Adopter<K> {
     asks: Sender<(K, crate::ids::NodeId)>,
     full: Arc<AtomicBool>,
-    recent: Box<[u32; RECENT_ASKS]>,
+    round: Arc<AtomicU32>,
+    /// `round << 32 | tag` of recent asks; 0 = none.
+    recent: Box<[u64; RECENT_ASKS]>,
 }
 
 impl<K: FlowKey> Adopter<K> {
@@ -213,18 +217,19 @@ impl<K: FlowKey> Adopter<K> {
         self.full.load(Ordering::Relaxed)
     }
 
-    /// Asks for `key` to be adopted on `node`, unless it was asked for
-    /// recently. Never blocks: a full queue loses the ask (the flow's next
-    /// packet asks again).
+    /// Asks for `key` to be adopted on `node`, unless it was asked for in
+    /// this round or the one before. Never blocks: a full queue loses the
+    /// ask (a later packet asks again).
     #[inline]
     pub fn ask(&mut self, key: K, node: crate::ids::NodeId) {
-        let tag = key.tag() | 1;
+        let tag = key.tag();
+        let round = u64::from(self.round.load(Ordering::Relaxed) | 1);
         let slot = &mut self.recent[(crate::rng::mix(u64::from(tag)) as usize) & (RECENT_ASKS - 1)];
-        if *slot == tag {
+        if *slot & 0xffff_ffff == u64::from(tag) && (*slot >> 32) + 2 >= round {
             return;
         }
         if self.asks.try_send((key, node)).is_ok() {
-            *slot = tag;
+            *slot = round << 32 | u64::from(tag);
         }
     }
 }
@@ -236,6 +241,7 @@ pub struct AdoptionDesk<K> {
     /// Asks from every node: the flow and the node that saw it.
     pub asks: Receiver<(K, crate::ids::NodeId)>,
     full: Arc<AtomicBool>,
+    round: Arc<AtomicU32>,
     sender: Sender<(K, crate::ids::NodeId)>,
 }
 
@@ -249,6 +255,7 @@ impl<K: FlowKey> AdoptionDesk<K> {
         AdoptionDesk {
             asks,
             full: Arc::new(AtomicBool::new(false)),
+            round: Arc::new(AtomicU32::new(0)),
             sender,
         }
     }
@@ -258,8 +265,15 @@ impl<K: FlowKey> AdoptionDesk<K> {
         Adopter {
             asks: self.sender.clone(),
             full: self.full.clone(),
+            round: self.round.clone(),
             recent: Box::new([0; RECENT_ASKS]),
         }
+    }
+
+    /// Ends a round of adoptions: asks older than the previous round are
+    /// made again.
+    pub fn next_round(&self) {
+        self.round.fetch_add(2, Ordering::Relaxed);
     }
 
     /// Tells the workers whether the table is full.

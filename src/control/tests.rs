@@ -2,13 +2,14 @@
 //! distributor and a worker on their own threads, a feeder thread that never
 //! stops sending, and the control thread (the test) moving flows.
 
-use super::sync::{node_channel, DistributorSync};
+use super::sync::{node_channel, AdoptionDesk, DistributorSync};
 use super::{ControlError, FlowControl};
 use crate::efd::Efd;
 use crate::ids::{NodeId, PortIndex};
 use crate::key::{FlowKey, Ipv4Dst};
 use crate::lcore::distributor::{Distributor, RxPort};
 use crate::lcore::flow_table::FlowTable;
+use crate::lcore::loopback::LoopPacket;
 use crate::lcore::loopback::{LoopPool, LoopRing, LoopRx, LoopTx, Loopback};
 use crate::lcore::worker::{Node, Worker};
 use crate::lcore::StopFlags;
@@ -34,12 +35,25 @@ struct Appliance {
     stop: Arc<StopFlags>,
     feeding: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    tx: LoopTx,
+    txs: Vec<LoopTx>,
     pool: LoopPool,
 }
 
 impl Appliance {
     fn start(flows: u32, nodes: u16) -> Appliance {
+        Appliance::start_with(flows, nodes, None, (0..flows).collect())
+    }
+
+    /// `known` flows in the tables, a feeder sending packets to `feed`
+    /// round and round, each node on its own TX queue (`txs`), and with
+    /// `adoption` the policy `assign`.
+    fn start_with(
+        known: u32,
+        nodes: u16,
+        adoption: Option<&AdoptionDesk<Ipv4Dst>>,
+        feed: Vec<u32>,
+    ) -> Appliance {
+        let flows = known;
         let pool = LoopPool::new();
         let rx = LoopRx::new();
         let rings: Vec<LoopRing> = (0..nodes).map(|_| LoopRing::new(1 << 14)).collect();
@@ -47,7 +61,7 @@ impl Appliance {
         let stop = Arc::new(StopFlags::default());
         let sync = Arc::new(DistributorSync::default());
         let efd = Efd::<4>::build(
-            2 * flows as usize,
+            (2 * flows as usize).max(4 * feed.len()),
             8,
             (0..flows).map(|k| (Ipv4Dst::seed(k).to_bytes(), (k % u32::from(nodes)) as u8)),
         )
@@ -55,10 +69,11 @@ impl Appliance {
         let port_index: Arc<[u8]> = vec![0u8; 256].into();
         let mut links = Vec::new();
         let mut node_list = Vec::new();
+        let txs: Vec<LoopTx> = (0..nodes).map(|_| LoopTx::new(0)).collect();
         for n in 0..nodes {
             let (changes, link) = node_channel();
             links.push(link);
-            let mut table = FlowTable::with_capacity(flows as usize);
+            let mut table = FlowTable::with_capacity(flows.max(feed.len() as u32) as usize);
             for k in (0..flows).filter(|k| k % u32::from(nodes) == u32::from(n)) {
                 table.insert(Ipv4Dst::seed(k));
             }
@@ -67,16 +82,15 @@ impl Appliance {
                 ring: rings[usize::from(n)].clone(),
                 flows: table,
                 changes,
-                adopt: None,
-                tx_slot: 0,
+                adopt: adoption.map(AdoptionDesk::adopter),
+                tx_slot: usize::from(n),
                 port_index: port_index.clone(),
             });
         }
-        let tx = LoopTx::new(0);
         let worker = Worker {
             index: 0,
             nodes: node_list,
-            tx: vec![vec![tx.clone()]],
+            tx: txs.iter().map(|t| vec![t.clone()]).collect(),
             stats: stats.clone(),
             stop: stop.clone(),
             burst: 32,
@@ -100,7 +114,7 @@ impl Appliance {
         ];
         let (f, p, q) = (feeding.clone(), pool.clone(), rx.clone());
         threads.push(std::thread::spawn(move || {
-            let frames: Vec<Vec<u8>> = (0..flows).map(frame).collect();
+            let frames: Vec<Vec<u8>> = feed.iter().map(|&k| frame(k)).collect();
             while f.load(Ordering::Relaxed) {
                 // Keep a few bursts queued, never drain dry for long.
                 if q.pending() < 256 {
@@ -118,7 +132,7 @@ impl Appliance {
             stop,
             feeding,
             threads,
-            tx,
+            txs,
             pool,
         }
     }
@@ -143,6 +157,26 @@ impl Appliance {
         }
     }
 
+    /// Waits until the nodes together have passed `more` more packets.
+    fn traffic_total(&self, more: u64) {
+        let sum = || {
+            (0..self.stats.nodes.len())
+                .map(|n| self.passed(n))
+                .sum::<u64>()
+        };
+        let start = sum();
+        let t = Instant::now();
+        while sum() < start + more {
+            assert!(t.elapsed() < Duration::from_secs(20), "traffic stalled");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// What each node sent, by flow.
+    fn sent_by_node(&self) -> Vec<Vec<LoopPacket>> {
+        self.txs.iter().map(LoopTx::take_sent).collect()
+    }
+
     fn stop(mut self) -> (Arc<Stats>, LoopPool) {
         self.feeding.store(false, Ordering::Relaxed);
         let feeder = self.threads.pop().unwrap();
@@ -154,7 +188,9 @@ impl Appliance {
         for t in self.threads.drain(..) {
             t.join().unwrap();
         }
-        drop(self.tx.take_sent());
+        for t in &self.txs {
+            drop(t.take_sent());
+        }
         (self.stats, self.pool)
     }
 }
@@ -246,4 +282,344 @@ fn add_and_remove_single_flows_and_refuse_bad_requests() {
     app.traffic_for(500);
     assert_eq!(app.filter_drops(), 0);
     app.stop();
+}
+
+// ----- the control service: requests, node states, the assign policy -----
+
+use super::api::{ApiError, BulkSource, ChangeReply, Reply, Request};
+use super::balance::NodePolicy;
+use super::service::{ControlService, ServiceConfig};
+use super::status::{ControlStatusCell, NodeState};
+use crate::lcore::io::Packet;
+
+fn policy(weights: &[u32]) -> Vec<NodePolicy> {
+    weights
+        .iter()
+        .map(|&weight| NodePolicy {
+            state: NodeState::Active,
+            weight,
+        })
+        .collect()
+}
+
+/// Takes the appliance's flow control into a service.
+fn service(
+    app: &mut Appliance,
+    weights: &[u32],
+    capacity: usize,
+    adoption: Option<AdoptionDesk<Ipv4Dst>>,
+) -> (ControlService<Ipv4Dst, 4>, ControlStatusCell) {
+    let dummy = FlowControl::new(
+        Efd::new(1024, 8).unwrap(),
+        Vec::new(),
+        Arc::default(),
+        app.stats.clone(),
+    );
+    let control = std::mem::replace(&mut app.control, dummy);
+    let status = ControlStatusCell::default();
+    let config = ServiceConfig {
+        capacity,
+        value_bits: 8,
+        assign: adoption.is_some(),
+        snapshot: None,
+        snapshot_period: None,
+    };
+    let s = ControlService::new(
+        control,
+        policy(weights),
+        config,
+        adoption,
+        app.stats.clone(),
+        status.clone(),
+    )
+    .unwrap();
+    (s, status)
+}
+
+fn table(s: &ControlService<Ipv4Dst, 4>) -> Vec<([u8; 4], u8)> {
+    let mut t: Vec<_> = s.control().efd().iter().collect();
+    t.sort_unstable();
+    t
+}
+
+#[test]
+fn drain_and_restore_requests_move_flows_by_weight_without_a_drop() {
+    let mut app = Appliance::start(6000, 3);
+    let (mut s, status) = service(&mut app, &[1, 1, 2], 20_000, None);
+    app.traffic_total(2000);
+    for round in 0..3 {
+        let on_0 = status.get().nodes[0].flows;
+        let r = s.handle(Request::Drain { node: 0 }).unwrap();
+        assert_eq!(
+            r,
+            Reply::Changed(ChangeReply {
+                moved: on_0,
+                ..Default::default()
+            })
+        );
+        let st = status.get();
+        assert_eq!(st.nodes[0].state, NodeState::Out);
+        // Node 1 (weight 1) goes 2000 -> 2000, node 2 (weight 2) 2000 -> 4000:
+        // targets 2000 / 4000 of 6000.
+        assert_eq!(
+            (st.nodes[0].flows, st.nodes[1].flows, st.nodes[2].flows),
+            (0, 2000, 4000)
+        );
+        assert!(s.control().flows_of(NodeId::new(0)).is_empty());
+        app.traffic_total(2000);
+        let r = s.handle(Request::Restore { node: 0 }).unwrap();
+        assert_eq!(
+            r,
+            Reply::Changed(ChangeReply {
+                moved: 1500,
+                ..Default::default()
+            })
+        );
+        let st = status.get();
+        assert_eq!(
+            (st.nodes[0].flows, st.nodes[1].flows, st.nodes[2].flows),
+            (1500, 1500, 3000)
+        );
+        app.traffic_total(2000);
+        assert_eq!(app.filter_drops(), 0, "round {round}");
+    }
+    // A weight change moves the fewest flows: 1,1,2 -> 1,1,1 moves 1000 of
+    // node 2's 3000 (500 to each other node).
+    let r = s.handle(Request::SetWeight { node: 2, weight: 1 }).unwrap();
+    assert_eq!(
+        r,
+        Reply::Changed(ChangeReply {
+            moved: 1000,
+            ..Default::default()
+        })
+    );
+    app.traffic_total(2000);
+    assert_eq!(app.filter_drops(), 0);
+    drop(s);
+    let (stats, pool) = app.stop();
+    assert_eq!(
+        stats.nodes.iter().map(|n| n.filter_drop.get()).sum::<u64>(),
+        0
+    );
+    assert_eq!(pool.live(), 0);
+}
+
+#[test]
+fn refused_requests_change_nothing() {
+    let mut app = Appliance::start(1000, 2);
+    let (mut s, _) = service(&mut app, &[1, 1], 1002, None);
+    let before = table(&s);
+    let cases: Vec<(Request, u16, &str)> = vec![
+        (
+            Request::GetFlow {
+                key: "10.0.0".into(),
+            },
+            400,
+            "bad key \"10.0.0\"",
+        ),
+        (
+            Request::PutFlow {
+                key: "1.2.3.400".into(),
+                node: 0,
+            },
+            400,
+            "bad key",
+        ),
+        (
+            Request::PutFlow {
+                key: "10.0.0.1".into(),
+                node: 2,
+            },
+            400,
+            "node 2 out of range (2 nodes)",
+        ),
+        (
+            Request::DeleteFlow {
+                key: "10.0.0.1".into(),
+            },
+            404,
+            "flow 10.0.0.1 not found",
+        ),
+        (Request::Node { node: 7 }, 404, "node 7 out of range"),
+        (Request::Drain { node: 9 }, 404, "node 9 out of range"),
+        (Request::Restore { node: 0 }, 409, "already active"),
+        (
+            Request::Bulk(BulkSource::Text(
+                "10.0.0.1,0\n10.0.0.2,1\n10.0.0.3,0\n".into(),
+            )),
+            409,
+            "table full: 1000 flows + 3 new exceed the capacity of 1002",
+        ),
+        (
+            Request::Bulk(BulkSource::Text("10.0.0.1,0\nnot-an-address,1\n".into())),
+            400,
+            "request body:2",
+        ),
+        (
+            Request::Bulk(BulkSource::Text("0.0.0.1,0\n0.0.0.1,1\n".into())),
+            400,
+            "request body:2",
+        ),
+        (
+            Request::Bulk(BulkSource::Text("0.0.0.1,0\n10.0.0.1,5\n".into())),
+            400,
+            "request body:2",
+        ),
+        (
+            Request::Bulk(BulkSource::File("/nonexistent/flows.txt".into())),
+            400,
+            "/nonexistent/flows.txt",
+        ),
+        (Request::Snapshot { path: None }, 400, "no snapshot path"),
+    ];
+    for (req, status, text) in cases {
+        let what = format!("{req:?}");
+        match s.handle(req) {
+            Err(ApiError { status: st, error }) => {
+                assert_eq!(st, status, "{what}: {error}");
+                assert!(error.contains(text), "{what}: {error:?} lacks {text:?}");
+                assert!(!error.contains('\n'));
+            }
+            Ok(r) => panic!("{what} was accepted: {r:?}"),
+        }
+        assert_eq!(table(&s), before, "{what} changed the table");
+    }
+    // A drained node takes no flow until restored.
+    s.handle(Request::Drain { node: 1 }).unwrap();
+    let after_drain = table(&s);
+    let e = s
+        .handle(Request::PutFlow {
+            key: "10.0.0.1".into(),
+            node: 1,
+        })
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.error.as_str()),
+        (409, "node 1 is out: restore it before giving it flows")
+    );
+    let e = s.handle(Request::Drain { node: 1 }).unwrap_err();
+    assert_eq!(e.status, 409);
+    let e = s.handle(Request::Drain { node: 0 }).unwrap_err();
+    assert_eq!(e.status, 409, "{}", e.error);
+    assert_eq!(table(&s), after_drain);
+    app.traffic_total(500);
+    assert_eq!(app.filter_drops(), 0);
+    drop(s);
+    app.stop();
+}
+
+/// `assign`: a stream of only new flows is forwarded completely, each flow
+/// on one node from its first packet to its last, spread by weight.
+#[test]
+fn assign_forwards_new_flows_on_one_node_each_spread_by_weight() {
+    const NEW: u32 = 80_000;
+    let weights = [1u32, 1, 2, 4];
+    let desk = AdoptionDesk::new();
+    let feed: Vec<u32> = (0..NEW).map(|i| 0x0a00_0000 + i).collect();
+    let mut app = Appliance::start_with(0, 4, Some(&desk), feed.clone());
+    let (s, status) = service(&mut app, &weights, 4 * NEW as usize, Some(desk));
+    let (handle, requests) = super::api::ControlHandle::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let control = std::thread::spawn(move || s.run(requests, &st));
+    let t = Instant::now();
+    while status.get().adopted < u64::from(NEW) {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "adopted {} of {NEW}",
+            status.get().adopted
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Then every flow again, after adoption.
+    app.traffic_total(3 * u64::from(NEW) / 8);
+    let sent = app.sent_by_node();
+    stop.store(true, Ordering::Relaxed);
+    drop(handle);
+    let control = control.join().unwrap();
+    assert_eq!(app.filter_drops(), 0, "a packet of a new flow was dropped");
+    let mut node_of = vec![u8::MAX; NEW as usize];
+    for (n, packets) in sent.iter().enumerate() {
+        for p in packets {
+            let d = p.data();
+            let i = (u32::from_be_bytes([d[30], d[31], d[32], d[33]]) - 0x0a00_0000) as usize;
+            assert!(
+                node_of[i] == u8::MAX || node_of[i] == n as u8,
+                "flow {i} on nodes {} and {n}",
+                node_of[i]
+            );
+            node_of[i] = n as u8;
+        }
+    }
+    // Every flow is in the table on the node that forwarded it.
+    for (i, &n) in node_of.iter().enumerate() {
+        let key = Ipv4Dst::seed(0x0a00_0000 + i as u32);
+        if n != u8::MAX {
+            assert_eq!(
+                control.node_of(key),
+                Some(NodeId::new(u16::from(n))),
+                "flow {i}"
+            );
+        }
+    }
+    let counts: Vec<u64> = status.get().nodes.iter().map(|n| n.flows).collect();
+    let total: u64 = counts.iter().sum();
+    assert_eq!(total, u64::from(NEW));
+    let wsum: u32 = weights.iter().sum();
+    for (n, (&c, &w)) in counts.iter().zip(&weights).enumerate() {
+        let want = f64::from(NEW) * f64::from(w) / f64::from(wsum);
+        let off = (c as f64 - want).abs() / want;
+        eprintln!(
+            "node {n}: {c} flows, weight share {want:.0}, off {:.2} %",
+            off * 100.0
+        );
+        assert!(
+            off < 0.05,
+            "node {n}: {c} flows against {want:.0} by weight"
+        );
+    }
+    drop(sent);
+    drop(control);
+    let (stats, pool) = app.stop();
+    let fwd: u64 = stats.nodes.iter().map(|n| n.unknown_forwarded.get()).sum();
+    assert!(fwd > 0);
+    assert_eq!(pool.live(), 0);
+}
+
+/// `assign` with a full table: new flows beyond the capacity are dropped
+/// and counted as `table_full`; the flows adopted before keep flowing.
+#[test]
+fn assign_with_a_full_table_drops_and_counts_table_full() {
+    let desk = AdoptionDesk::new();
+    let feed: Vec<u32> = (0..3000).map(|i| 0x0a00_0000 + i).collect();
+    let mut app = Appliance::start_with(0, 2, Some(&desk), feed);
+    let (s, status) = service(&mut app, &[1, 1], 1000, Some(desk));
+    let (handle, requests) = super::api::ControlHandle::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let control = std::thread::spawn(move || s.run(requests, &st));
+    let t = Instant::now();
+    while app
+        .stats
+        .nodes
+        .iter()
+        .map(|n| n.table_full.get())
+        .sum::<u64>()
+        < 10_000
+    {
+        assert!(t.elapsed() < Duration::from_secs(30), "no table_full drop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let st = status.get();
+    assert_eq!(st.flows, 1000);
+    assert_eq!(st.adopted, 1000);
+    assert!(st.table_full > 0);
+    stop.store(true, Ordering::Relaxed);
+    drop(handle);
+    drop(control.join().unwrap());
+    let (stats, pool) = app.stop();
+    for n in &stats.nodes {
+        assert_eq!(n.table_full.get() <= n.filter_drop.get(), true);
+    }
+    assert_eq!(pool.live(), 0);
 }
