@@ -619,7 +619,7 @@ fn assign_with_a_full_table_drops_and_counts_table_full() {
     drop(control.join().unwrap());
     let (stats, pool) = app.stop();
     for n in &stats.nodes {
-        assert_eq!(n.table_full.get() <= n.filter_drop.get(), true);
+        assert!(n.table_full.get() <= n.filter_drop.get());
     }
     assert_eq!(pool.live(), 0);
 }
