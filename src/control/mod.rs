@@ -227,10 +227,17 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         }
         self.wait_applied(&targets)?;
         // 2. Switch the EFD values (updates of existing keys cannot fail).
-        for &(key, _, to) in &plan {
-            self.efd
-                .insert(&key.to_bytes(), to.efd_value())
-                .map_err(table_error)?;
+        let entries: Vec<([u8; N], u8)> = plan
+            .iter()
+            .map(|&(key, _, to)| (key.to_bytes(), to.efd_value()))
+            .collect();
+        if let Some(Err(e)) = self
+            .efd
+            .insert_batch(&entries)
+            .into_iter()
+            .find(Result::is_err)
+        {
+            return Err(table_error(e));
         }
         // 3 and 4. Every packet looked up before has left the old rings.
         self.drain_old(&sources)?;
@@ -270,6 +277,8 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         }
         if wait_nodes {
             self.wait_applied(&nodes)?;
+        } else {
+            self.flush()?;
         }
         let entries: Vec<(K::Bytes, u8)> =
             flows.iter().map(|&(k, _, v)| (k.to_bytes(), v)).collect();
@@ -356,8 +365,19 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         }
     }
 
+    /// Sends every node's pending changes.
+    fn flush(&mut self) -> Result<(), ControlError> {
+        for (i, l) in self.nodes.iter_mut().enumerate() {
+            if !l.flush() {
+                return Err(ControlError::WorkerGone(i as u16));
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until the workers of `nodes` have applied every change sent.
-    fn wait_applied(&self, nodes: &[NodeId]) -> Result<(), ControlError> {
+    fn wait_applied(&mut self, nodes: &[NodeId]) -> Result<(), ControlError> {
+        self.flush()?;
         self.wait(
             || nodes.iter().all(|n| self.nodes[n.index()].caught_up()),
             || "a worker did not apply its flow table changes".to_string(),

@@ -44,7 +44,9 @@ impl NodeSync {
 /// A node's end of its change queue, held by the worker that runs it.
 #[derive(Debug)]
 pub struct NodeChanges<K> {
-    changes: Receiver<TableChange<K>>,
+    changes: Receiver<Box<[TableChange<K>]>>,
+    /// The chunk being applied and how far.
+    current: Option<(Box<[TableChange<K>]>, usize)>,
     sync: Arc<NodeSync>,
 }
 
@@ -53,37 +55,54 @@ impl<K: FlowKey> NodeChanges<K> {
     /// `table`; then publishes the new applied count. Called between bursts;
     /// when nothing is queued it costs two loads.
     #[inline]
-    pub fn apply(&self, table: &mut FlowTable<K>) {
-        if self.changes.is_empty() {
+    pub fn apply(&mut self, table: &mut FlowTable<K>) {
+        if self.current.is_none() && self.changes.is_empty() {
             return;
         }
         self.apply_queued(table);
     }
 
     #[cold]
-    fn apply_queued(&self, table: &mut FlowTable<K>) {
-        let mut n = 0u64;
-        while n < CHANGES_PER_POLL as u64 {
-            match self.changes.try_recv() {
-                Ok(TableChange::Add(k)) => {
-                    table.insert(k);
+    fn apply_queued(&mut self, table: &mut FlowTable<K>) {
+        let mut n = 0usize;
+        while n < CHANGES_PER_POLL {
+            let (chunk, at) = match self.current.take() {
+                Some(c) => c,
+                None => match self.changes.try_recv() {
+                    Ok(chunk) => (chunk, 0),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                },
+            };
+            let end = chunk.len().min(at + CHANGES_PER_POLL - n);
+            for c in &chunk[at..end] {
+                match *c {
+                    TableChange::Add(k) => {
+                        table.insert(k);
+                    }
+                    TableChange::Remove(k) => {
+                        table.remove(k);
+                    }
                 }
-                Ok(TableChange::Remove(k)) => {
-                    table.remove(k);
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
-            n += 1;
+            n += end - at;
+            if end < chunk.len() {
+                self.current = Some((chunk, end));
+            }
         }
         let a = &self.sync.applied;
-        a.store(a.load(Ordering::Relaxed) + n, Ordering::Release);
+        a.store(a.load(Ordering::Relaxed) + n as u64, Ordering::Release);
     }
 }
 
-/// The control thread's end of one node's change queue.
+/// Changes sent to a worker in one message.
+pub const CHUNK: usize = 1024;
+
+/// The control thread's end of one node's change queue. Changes are sent in
+/// chunks of [`CHUNK`]; [`NodeLink::flush`] sends a partial one.
 #[derive(Debug)]
 pub struct NodeLink<K> {
-    changes: Sender<TableChange<K>>,
+    changes: Sender<Box<[TableChange<K>]>>,
+    pending: Vec<TableChange<K>>,
     sync: Arc<NodeSync>,
     sent: u64,
 }
@@ -92,14 +111,29 @@ impl<K> NodeLink<K> {
     /// Queues a change (waits while the queue is full). False if the worker
     /// is gone.
     pub fn send(&mut self, change: TableChange<K>) -> bool {
-        if self.changes.send(change).is_err() {
-            return false;
+        self.pending.push(change);
+        if self.pending.len() >= CHUNK {
+            return self.flush();
         }
-        self.sent += 1;
         true
     }
 
-    /// Whether the worker has applied every change sent so far.
+    /// Sends the changes not sent yet. False if the worker is gone.
+    pub fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let n = self.pending.len() as u64;
+        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+        if self.changes.send(chunk.into_boxed_slice()).is_err() {
+            return false;
+        }
+        self.sent += n;
+        true
+    }
+
+    /// Whether the worker has applied every change sent so far (flushed
+    /// ones: call [`NodeLink::flush`] first).
     pub fn caught_up(&self) -> bool {
         self.sync.applied() >= self.sent
     }
@@ -107,15 +141,17 @@ impl<K> NodeLink<K> {
 
 /// A change queue for one node: the worker's end and the control thread's.
 pub fn node_channel<K>() -> (NodeChanges<K>, NodeLink<K>) {
-    let (tx, rx) = crossbeam_channel::bounded(CHANGE_QUEUE);
+    let (tx, rx) = crossbeam_channel::bounded(CHANGE_QUEUE / CHUNK);
     let sync = Arc::new(NodeSync::default());
     (
         NodeChanges {
             changes: rx,
+            current: None,
             sync: sync.clone(),
         },
         NodeLink {
             changes: tx,
+            pending: Vec::with_capacity(CHUNK),
             sync,
             sent: 0,
         },
