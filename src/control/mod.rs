@@ -231,14 +231,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
             .iter()
             .map(|&(key, _, to)| (key.to_bytes(), to.efd_value()))
             .collect();
-        if let Some(Err(e)) = self
-            .efd
-            .insert_batch(&entries)
-            .into_iter()
-            .find(Result::is_err)
-        {
-            return Err(table_error(e));
-        }
+        self.efd.update_batch(&entries).map_err(table_error)?;
         // 3 and 4. Every packet looked up before has left the old rings.
         self.drain_old(&sources)?;
         // 5. Remove at the old nodes.
@@ -305,9 +298,8 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
     /// Gives flows a new EFD value that sends to the node they are on
     /// already (through the value slots): no packet changes node.
     pub fn revalue(&mut self, flows: &[(K, u8)]) -> Result<(), ControlError> {
-        for &(key, v) in flows {
-            self.efd.insert(&key.to_bytes(), v).map_err(table_error)?;
-        }
+        let entries: Vec<([u8; N], u8)> = flows.iter().map(|&(k, v)| (k.to_bytes(), v)).collect();
+        self.efd.update_batch(&entries).map_err(table_error)?;
         Ok(())
     }
 

@@ -670,6 +670,73 @@ impl<const N: usize> Efd<N> {
         out
     }
 
+    /// Changes the values of stored keys, group by group: a group with
+    /// several changed keys is solved once for all of them (a change of
+    /// one key at a time re-solves its group each time once the group's
+    /// cached null-space vectors run out). Keys not stored are skipped.
+    /// Readers see each group switch all its changed keys at once. On error
+    /// (a group that no longer solves and cannot bump) that group is as it
+    /// was, the groups before it are changed; returns how many keys
+    /// changed value.
+    pub fn update_batch(&mut self, entries: &[([u8; N], u8)]) -> Result<usize, EfdError> {
+        for &(_, v) in entries {
+            self.check_value(v)?;
+        }
+        let mut located: Vec<(u32, u32, u32, u8, KeyHash)> = Vec::with_capacity(entries.len());
+        for (i, (key, _)) in entries.iter().enumerate() {
+            let kh = key_hash(key, &self.online.seeds);
+            if let Some((l, g, fp)) = self.home(0, kh.base) {
+                located.push((l as u32, g as u32, i as u32, fp, kh));
+            }
+        }
+        located.sort_unstable_by_key(|&(l, g, i, _, _)| (l, g, i));
+        let mut changed = 0;
+        let mut start = 0;
+        while start < located.len() {
+            let (l, g) = (located[start].0 as usize, located[start].1 as usize);
+            let mut end = start;
+            while end < located.len()
+                && located[end].0 as usize == l
+                && located[end].1 as usize == g
+            {
+                end += 1;
+            }
+            self.undo.recs.clear();
+            self.undo.keys.clear();
+            self.undo.vals.clear();
+            self.touch(l, g);
+            let mut last = None;
+            for &(_, _, i, fp, kh) in &located[start..end] {
+                let (key, val) = &entries[i as usize];
+                if let Some(s) = self.find(l, g, key) {
+                    if self.lv[l].vals[g * SLOTS + s] != *val {
+                        self.lv[l].vals[g * SLOTS + s] = *val;
+                        changed += 1;
+                        last = Some((s, *key, *val, fp, kh));
+                    }
+                }
+            }
+            if let Some((s, key, val, fp, kh)) = last {
+                // Take one changed key out and put it back with a forced
+                // re-solve: the group is solved with every new value.
+                self.remove_slot(l, g, s);
+                let item = Item {
+                    r: kh.r,
+                    base: kh.base,
+                    fp,
+                    val,
+                    idx: NEW,
+                };
+                if let Err(e) = self.place(l, g, &key, item, false, true) {
+                    self.rollback();
+                    return Err(e);
+                }
+            }
+            start = end;
+        }
+        Ok(changed)
+    }
+
     /// [`Efd::insert`] with the key's hash already computed.
     fn insert_hashed(
         &mut self,
@@ -702,7 +769,7 @@ impl<const N: usize> Efd<N> {
             val: value,
             idx: NEW,
         };
-        match self.place(l, g, key, item, false) {
+        match self.place(l, g, key, item, false, false) {
             Ok(()) => {
                 if outcome == InsertOutcome::Inserted {
                     self.len += 1;
@@ -869,13 +936,14 @@ impl<const N: usize> Efd<N> {
         key: &[u8; N],
         item: Item,
         log: bool,
+        resolve: bool,
     ) -> Result<(), EfdError> {
         if log {
             self.touch(l, g);
         }
         let vb = self.online.vbits;
         let n = self.lv[l].count[g] as usize;
-        if n < SLOTS {
+        if n < SLOTS && !resolve {
             // Fast path: the current solution already gives the value, or a
             // cached null-space vector fixes it without disturbing the others.
             let mut w = self.online.read_words(l, g);
@@ -932,7 +1000,7 @@ impl<const N: usize> Efd<N> {
                         idx: NEW,
                         ..*it
                     };
-                    self.place(l2, g2, &k, moved, true)?;
+                    self.place(l2, g2, &k, moved, true, false)?;
                 }
                 t
             }
@@ -1173,6 +1241,57 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         let calls = reader.join().expect("reader failed");
         assert!(flips > 1000 && calls > 1000, "{flips} flips, {calls} calls");
+    }
+
+    /// `update_batch` changes many stored values group by group: every key
+    /// then looks up to its new value (and the others keep theirs), also
+    /// while readers look up, and keys not stored are skipped.
+    #[test]
+    fn update_batch_changes_stored_values() {
+        for bits in [2u32, 8] {
+            let vmax = (1u32 << bits) as u8 - 1;
+            let n = 200_000u32;
+            let mut efd = Efd::<4>::build(
+                n as usize * 5 / 4,
+                bits,
+                (0..n).map(|i| (i.to_be_bytes(), (i % 3) as u8)),
+            )
+            .unwrap();
+            let reader = efd.reader();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let st = stop.clone();
+            // Keys never changed keep their value throughout.
+            let watcher = std::thread::spawn(move || {
+                while !st.load(std::sync::atomic::Ordering::Relaxed) {
+                    for i in (1..n).step_by(2).take(5000) {
+                        assert_eq!(reader.lookup(&i.to_be_bytes()), (i % 3) as u8, "key {i}");
+                    }
+                }
+            });
+            let mut changes: Vec<([u8; 4], u8)> = (0..n)
+                .step_by(2)
+                .map(|i| (i.to_be_bytes(), ((i / 2) as u8 % vmax) + 1))
+                .collect();
+            changes.push((u32::MAX.to_be_bytes(), 1)); // not stored
+            let expect_changed = changes[..changes.len() - 1]
+                .iter()
+                .filter(|(k, v)| u32::from_be_bytes(*k) % 3 != u32::from(*v))
+                .count();
+            assert_eq!(efd.update_batch(&changes).unwrap(), expect_changed);
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            watcher.join().unwrap();
+            for i in 0..n {
+                let want = if i % 2 == 0 {
+                    ((i / 2) as u8 % vmax) + 1
+                } else {
+                    (i % 3) as u8
+                };
+                assert_eq!(efd.lookup(&i.to_be_bytes()), want, "bits {bits}, key {i}");
+                assert_eq!(efd.get(&i.to_be_bytes()), Some(want));
+            }
+            assert_eq!(efd.len(), n as usize);
+            assert_eq!(efd.get(&u32::MAX.to_be_bytes()), None);
+        }
     }
 
     /// Values of keys not in the table, 8 bits: spread over all 256 values
