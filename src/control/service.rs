@@ -358,25 +358,20 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             if out.is_empty() {
                 continue;
             }
-            let mut flows = self.control.flows_of(NodeId::new(from as u16)).into_iter();
+            let from = NodeId::new(from as u16);
+            let mut flows = self.control.flows_of(from).into_iter();
             for t in out {
                 for k in flows.by_ref().take(t.count as usize) {
-                    moves.push((k, t.to));
+                    moves.push((k, from, t.to));
                 }
             }
         }
-        let mut from_of = Vec::with_capacity(moves.len());
-        for &(k, _) in &moves {
-            from_of.push(self.control.node_of(k).expect("listed flow"));
+        let moved = self.control.move_listed(&moves).map_err(control_error)?;
+        for &(_, from, to) in &moves {
+            self.counts[from.index()] -= 1;
+            self.counts[to.index()] += 1;
         }
-        let report = self.control.move_flows(&moves).map_err(control_error)?;
-        for (&(_, to), from) in moves.iter().zip(from_of) {
-            if from != to {
-                self.counts[from.index()] -= 1;
-                self.counts[to.index()] += 1;
-            }
-        }
-        Ok(report.moved as u64)
+        Ok(moved as u64)
     }
 
     /// Recomputes the value slots for the current states and weights; flows
