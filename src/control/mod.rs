@@ -147,6 +147,17 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         self.efd.get(&key.to_bytes()).map(|v| self.node_of_value(v))
     }
 
+    /// [`FlowControl::node_of`] of many keys (prefetched: for bulk
+    /// requests).
+    pub fn nodes_of(&self, keys: &[K]) -> Vec<Option<NodeId>> {
+        let bytes: Vec<[u8; N]> = keys.iter().map(FlowKey::to_bytes).collect();
+        self.efd
+            .get_batch(&bytes)
+            .into_iter()
+            .map(|v| v.map(|v| self.node_of_value(v)))
+            .collect()
+    }
+
     /// The flows of `node`, in table order.
     pub fn flows_of(&self, node: NodeId) -> Vec<K> {
         self.efd
@@ -271,11 +282,12 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         flows: &[(K, NodeId, u8)],
         wait_nodes: bool,
     ) -> Result<usize, ControlError> {
-        for &(key, node, _) in flows {
+        for &(_, node, _) in flows {
             self.check_node(node)?;
-            if self.efd.contains(&key.to_bytes()) {
-                return Err(ControlError::Exists(key.to_string()));
-            }
+        }
+        let keys: Vec<[u8; N]> = flows.iter().map(|f| f.0.to_bytes()).collect();
+        if let Some(i) = self.efd.get_batch(&keys).iter().position(Option::is_some) {
+            return Err(ControlError::Exists(flows[i].0.to_string()));
         }
         if flows.is_empty() {
             return Ok(0);

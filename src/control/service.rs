@@ -310,25 +310,28 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         let mut adds = Vec::new();
         let mut moves = Vec::new();
         let mut reply = ChangeReply::default();
-        for f in &parsed {
+        let keys: Vec<K> = parsed.iter().map(|f| f.key).collect();
+        let now = self.control.nodes_of(&keys);
+        drop(keys);
+        for (f, now) in parsed.iter().zip(now) {
             self.check_active(f.node)?;
-            match self.control.node_of(f.key) {
+            match now {
                 None => adds.push((f.key, f.node, f.node.efd_value())),
                 Some(n) if n == f.node => reply.unchanged += 1,
                 Some(n) => moves.push((f.key, n, f.node)),
             }
         }
         self.check_room(adds.len())?;
-        let move_list: Vec<(K, NodeId)> = moves.iter().map(|&(k, _, to)| (k, to)).collect();
-        self.control.move_flows(&move_list).map_err(control_error)?;
+        self.control.move_listed(&moves).map_err(control_error)?;
         for &(_, from, to) in &moves {
             self.counts[from.index()] -= 1;
             self.counts[to.index()] += 1;
         }
         if let Err(e) = self.control.add_many(&adds, true) {
             // All or nothing: move the moved flows back.
-            let back: Vec<(K, NodeId)> = moves.iter().map(|&(k, from, _)| (k, from)).collect();
-            let _ = self.control.move_flows(&back);
+            let back: Vec<(K, NodeId, NodeId)> =
+                moves.iter().map(|&(k, from, to)| (k, to, from)).collect();
+            let _ = self.control.move_listed(&back);
             for &(_, from, to) in &moves {
                 self.counts[from.index()] += 1;
                 self.counts[to.index()] -= 1;

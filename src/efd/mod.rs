@@ -613,6 +613,27 @@ impl<const N: usize> Efd<N> {
         self.find(l, g, key).map(|s| self.lv[l].vals[g * SLOTS + s])
     }
 
+    /// [`Efd::get`] of many keys, with the groups of the next keys
+    /// prefetched while the current one is searched (their misses overlap).
+    pub fn get_batch(&self, keys: &[[u8; N]]) -> Vec<Option<u8>> {
+        const AHEAD: usize = 8;
+        let mut hashes = [KeyHash { base: 0, r: 0 }; AHEAD];
+        for (i, key) in keys.iter().enumerate().take(AHEAD) {
+            hashes[i] = self.hash_and_prefetch(key);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let kh = hashes[i % AHEAD];
+            if let Some(next) = keys.get(i + AHEAD) {
+                hashes[i % AHEAD] = self.hash_and_prefetch(next);
+            }
+            out.push(self.home(0, kh.base).and_then(|(l, g, _)| {
+                self.find(l, g, key).map(|s| self.lv[l].vals[g * SLOTS + s])
+            }));
+        }
+        out
+    }
+
     /// Whether `key` is stored (writer side).
     pub fn contains(&self, key: &[u8; N]) -> bool {
         self.get(key).is_some()
@@ -1241,6 +1262,22 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         let calls = reader.join().expect("reader failed");
         assert!(flips > 1000 && calls > 1000, "{flips} flips, {calls} calls");
+    }
+
+    #[test]
+    fn get_batch_agrees_with_get() {
+        let efd = Efd::<4>::build(
+            50_000,
+            8,
+            (0..40_000u32).map(|i| (i.to_be_bytes(), (i % 7) as u8)),
+        )
+        .unwrap();
+        let keys: Vec<[u8; 4]> = (0..45_000u32).rev().map(|i| i.to_be_bytes()).collect();
+        let got = efd.get_batch(&keys);
+        for (k, g) in keys.iter().zip(&got) {
+            assert_eq!(*g, efd.get(k));
+        }
+        assert_eq!(got.iter().filter(|g| g.is_some()).count(), 40_000);
     }
 
     /// `update_batch` changes many stored values group by group: every key
