@@ -13,7 +13,7 @@ use crate::key::{FlowKey, Ipv4Dst};
 use std::io;
 use std::path::Path;
 
-use crate::pcap::{PcapWriter, SNAPLEN};
+use crate::pcap::{PcapWriter, GLOBAL_HEADER_LEN, RECORD_HEADER_LEN, SNAPLEN};
 use crate::rng::SplitMix64;
 
 /// What the generator should produce.
@@ -301,6 +301,14 @@ fn unknown_dst(table_flows: u32, j: u64) -> u32 {
 /// given spec.
 pub fn generate(spec: &TrafficSpec) -> impl Iterator<Item = Vec<u8>> {
     generate_labeled(spec).map(|(_, f)| f)
+}
+
+/// The most bytes the pcap of `packets` frames of `frame_len` (with FCS,
+/// as [`TrafficSpec::frame_len`]) takes: global header, and per record its
+/// header and the frame (never shorter than the longest malformed one).
+pub fn pcap_file_bytes(packets: u64, frame_len: usize) -> u64 {
+    let frame = frame_len.saturating_sub(4).clamp(62, SNAPLEN as usize) as u64;
+    GLOBAL_HEADER_LEN as u64 + packets.saturating_mul(RECORD_HEADER_LEN as u64 + frame)
 }
 
 /// Writes the frames of `spec` to a classic pcap file at `path` (1 µs apart)
