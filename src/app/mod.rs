@@ -59,15 +59,101 @@ pub struct Outcome {
     pub last: Snapshot,
     /// Mbufs still taken from the pool after shutdown (0 when none was lost).
     pub mbufs_in_use: u32,
+    /// What else went wrong at the end, one line each: the final stats
+    /// could not be written, a `tx_pcap` file holds fewer packets than were
+    /// sent to it. Any makes the exit status 1.
+    pub problems: Vec<String>,
 }
 
+impl Outcome {
+    /// The outcome of a shutdown that wrote the final stats with `written`.
+    pub fn new(last: Snapshot, mbufs_in_use: u32, written: std::io::Result<()>) -> Outcome {
+        Outcome {
+            last,
+            mbufs_in_use,
+            problems: written
+                .err()
+                .map(|e| {
+                    format!(
+                        "the final stats were not written to stdout: {}",
+                        crate::flows::io_error_text(&e)
+                    )
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// Why [`run`] failed; the exit status follows from it.
+#[derive(Debug)]
+pub enum RunError {
+    /// Did not start forwarding: the configuration or an input it names
+    /// (flow file, snapshot, pcap, device) was refused, or does not fit
+    /// this machine (memory, DPDK). Exit status 2, as for a bad flag.
+    Start(String),
+    /// Failed while running or stopping. Exit status 1.
+    Run(String),
+}
+
+impl RunError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Start(_) => EXIT_START,
+            RunError::Run(_) => EXIT_RUN,
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Start(m) | RunError::Run(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Exit status of a run that failed or ended unclean (lost mbufs, output
+/// not written, an lcore failed).
+pub const EXIT_RUN: u8 = 1;
+/// Exit status when efd-lb did not start: a bad flag, configuration file
+/// or key, flow file, snapshot, pcap or device, or not enough memory.
+pub const EXIT_START: u8 = 2;
+
 /// Runs the appliance until SIGINT/SIGTERM or the configured duration.
-pub fn run(settings: &Settings) -> Result<Outcome, AppError> {
+pub fn run(settings: &Settings) -> Result<Outcome, RunError> {
     run_keyed::<Ipv4Dst, 4>(settings)
 }
 
 /// [`run`] for one key kind.
-fn run_keyed<K, const N: usize>(settings: &Settings) -> Result<Outcome, AppError>
+fn run_keyed<K, const N: usize>(settings: &Settings) -> Result<Outcome, RunError>
+where
+    K: FlowKey<Bytes = [u8; N]>,
+{
+    let supervisor = start::<K, N>(settings)?;
+    let (supervisor, stop_signal, eal) = supervisor;
+    let result = supervisor.run(&stop_signal).map_err(|e| RunError::Run(e.0));
+    drop(eal);
+    result
+}
+
+/// Everything up to a running supervisor: any error here means the
+/// appliance did not start ([`RunError::Start`]).
+#[allow(clippy::type_complexity)]
+fn start<K, const N: usize>(
+    settings: &Settings,
+) -> Result<(Supervisor<K, N>, Arc<AtomicBool>, Eal), RunError>
+where
+    K: FlowKey<Bytes = [u8; N]>,
+{
+    start_inner::<K, N>(settings).map_err(|e| RunError::Start(e.0))
+}
+
+#[allow(clippy::type_complexity)]
+fn start_inner<K, const N: usize>(
+    settings: &Settings,
+) -> Result<(Supervisor<K, N>, Arc<AtomicBool>, Eal), AppError>
 where
     K: FlowKey<Bytes = [u8; N]>,
 {
@@ -86,7 +172,7 @@ where
     }
 
     let eal = Eal::init(&settings.eal_argv("efd-lb"))?;
-    let result = (|| {
+    let started = (|| {
         let (ports, devices) = launch::probe(&eal, settings)?;
         let plan = plan::plan(settings, &devices)?;
         let launched = launch::launch(&eal, &plan, ports, efd.reader(), tables, settings)?;
@@ -111,11 +197,10 @@ where
             snapshot: settings.control.snapshot.clone(),
             snapshot_period: settings.control.snapshot_period,
         };
-        Supervisor::new(efd, launched, config, policy, service, &settings.control)?
-            .run(&stop_signal)
+        Supervisor::new(efd, launched, config, policy, service, &settings.control)
     })();
-    drop(eal);
-    result
+    // On an error the EAL is dropped (cleaned up) here, after what used it.
+    Ok((started?, stop_signal, eal))
 }
 
 /// The table's capacity in flows: `control.capacity`, or the start-up
