@@ -106,9 +106,13 @@ where
         settings.mempool_ops.driver(),
     )
     .map_err(|e| {
+        let page = super::memory::pool_page_bytes(eal.has_hugepages());
+        let object = u64::from(Mempool::pktmbuf_object_bytes());
+        let bytes = super::memory::pool_bytes(u64::from(plan.pool.mbufs), object, page);
         AppError(format!(
-            "{e} (about {} MiB: give EAL more memory with -m or hugepages, or set [mempool] mbufs)",
-            (u64::from(plan.pool.mbufs) * 2432) >> 20
+            "{e} (the pool takes about {} on {} KiB pages: give the EAL more memory with -m or hugepages, or set [mempool] mbufs)",
+            super::memory::human(bytes),
+            page >> 10
         ))
     })?;
 

@@ -10,6 +10,7 @@
 //! [`generate_test_traffic`], which `main` calls before [`run`].
 
 pub mod launch;
+pub mod memory;
 pub mod plan;
 pub mod supervisor;
 
@@ -158,9 +159,54 @@ where
     K: FlowKey<Bytes = [u8; N]>,
 {
     // Everything that can be checked without DPDK is checked before EAL init,
-    // so a bad flow file costs nothing and starts nothing.
-    let (flows, policy) = start_flows::<K>(settings)?;
+    // so a bad flow file costs nothing and starts nothing; so is the memory
+    // the tables need, before they are allocated.
+    let avail = memory::available();
+    let model = memory::HeapModel::new::<K, N>(settings.value_bits);
+    let snapshot_path = settings.control.snapshot.as_ref().filter(|p| p.exists());
+    let source = match (snapshot_path, &settings.flow_file) {
+        (Some(p), _) => memory::FlowSource::Snapshot(p),
+        (None, Some(p)) => memory::FlowSource::File(p),
+        (None, None) => memory::FlowSource::Population,
+    };
+    if let memory::FlowSource::Population = source {
+        let n = settings.num_flows as usize;
+        let capacity = table_capacity(settings, n)?;
+        memory::check_heap(
+            settings,
+            &model,
+            n as u64,
+            capacity as u64,
+            None,
+            source,
+            avail,
+        )
+        .map_err(AppError)?;
+    }
+    let limit = memory::flow_file_limit(settings, &model, avail);
+    let (flows, policy) = start_flows::<K>(settings, &limit)?;
     let capacity = table_capacity(settings, flows.len())?;
+    let mut per_node = vec![0u64; usize::from(settings.num_nodes)];
+    for f in &flows {
+        per_node[f.node.index()] += 1;
+    }
+    let need = memory::check_heap(
+        settings,
+        &model,
+        flows.len() as u64,
+        capacity as u64,
+        Some(&per_node),
+        source,
+        avail,
+    )
+    .map_err(AppError)?;
+    if need.peak() >= 1 << 30 {
+        tracing::info!(
+            memory = %memory::human(need.peak()),
+            available = %avail.map_or_else(|| "unknown".into(), memory::human),
+            "building the flow tables"
+        );
+    }
     let efd = build_efd_with_capacity(&flows, settings.value_bits, capacity)?;
     let tables = node_tables(&flows, settings.num_nodes, capacity);
     drop(flows);
@@ -175,6 +221,7 @@ where
     let started = (|| {
         let (ports, devices) = launch::probe(&eal, settings)?;
         let plan = plan::plan(settings, &devices)?;
+        memory::check_plan(&eal, settings, &plan, &devices).map_err(AppError)?;
         let launched = launch::launch(&eal, &plan, ports, efd.reader(), tables, settings)?;
         tracing::info!(
             ports = plan.ports.len(),
@@ -279,6 +326,7 @@ fn node_tables<K: FlowKey>(
 /// population with every node active at weight 1.
 fn start_flows<K: FlowKey>(
     settings: &Settings,
+    limit: &flows::FlowLimit,
 ) -> Result<(Vec<Flow<K>>, Vec<NodePolicy>), AppError> {
     if let Some(path) = settings.control.snapshot.as_ref().filter(|p| p.exists()) {
         let snap =
@@ -298,15 +346,18 @@ fn start_flows<K: FlowKey>(
         };
         usize::from(settings.num_nodes)
     ];
-    Ok((load_flows::<K>(settings)?, policy))
+    Ok((load_flows::<K>(settings, limit)?, policy))
 }
 
-/// The flows to distribute: the flow file, or the C sample's population.
-fn load_flows<K: FlowKey>(settings: &Settings) -> Result<Vec<Flow<K>>, AppError> {
+/// The flows to distribute: the flow file (up to `limit`), or the C
+/// sample's population.
+fn load_flows<K: FlowKey>(
+    settings: &Settings,
+    limit: &flows::FlowLimit,
+) -> Result<Vec<Flow<K>>, AppError> {
     match &settings.flow_file {
-        Some(path) => {
-            flows::load_flow_file(path, settings.num_nodes).map_err(|e| AppError(e.to_string()))
-        }
+        Some(path) => flows::load_flow_file_limited(path, settings.num_nodes, limit)
+            .map_err(|e| AppError(e.to_string())),
         None => Ok(flows::seed_population(settings.num_flows, settings.num_nodes).collect()),
     }
 }
