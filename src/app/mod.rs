@@ -9,6 +9,7 @@
 //! Test traffic (the embedded default's pcap) is made by one named step,
 //! [`generate_test_traffic`], which `main` calls before [`run`].
 
+pub mod devices;
 pub mod launch;
 pub mod memory;
 pub mod plan;
@@ -217,9 +218,10 @@ where
             .map_err(|e| AppError(format!("install signal handler: {e}")))?;
     }
 
+    let resident_mbufs = launch::check_pcap_inputs(&settings.eal_args)?;
     let eal = Eal::init(&settings.eal_argv("efd-lb"))?;
     let started = (|| {
-        let (ports, devices) = launch::probe(&eal, settings)?;
+        let (ports, devices) = launch::probe(&eal, settings, resident_mbufs)?;
         let plan = plan::plan(settings, &devices)?;
         memory::check_plan(&eal, settings, &plan, &devices).map_err(AppError)?;
         let launched = launch::launch(&eal, &plan, ports, efd.reader(), tables, settings)?;
@@ -363,16 +365,39 @@ fn load_flows<K: FlowKey>(
 }
 
 /// Generates the configured test traffic pcap (`[traffic]`, the embedded
-/// default's) when it is not there yet.
+/// default's) unless the file holds exactly what `[traffic]` generates.
+/// A file that does not (cut short by a crash, corrupt, or generated with
+/// other settings) is kept as `FILE.old` and made again. The file is
+/// written under a temporary name and renamed when complete, so an
+/// interrupted generation never leaves a part at the path.
 pub fn generate_test_traffic(t: &TrafficConfig) -> Result<(), AppError> {
     if t.pcap.exists() {
-        return Ok(());
+        match crate::traffic::check_pcap(&t.pcap, &t.spec) {
+            Ok(()) => return Ok(()),
+            Err(why) => {
+                let old = t.pcap.with_extension("pcap.old");
+                tracing::warn!(%why, kept_as = %old.display(), "generating the traffic pcap again");
+                std::fs::rename(&t.pcap, &old).map_err(|e| {
+                    AppError(format!(
+                        "{}: {}",
+                        t.pcap.display(),
+                        flows::io_error_text(&e)
+                    ))
+                })?;
+            }
+        }
     }
-    if let Some(dir) = t.pcap.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| AppError(format!("{}: {e}", dir.display())))?;
+    if let Some(dir) = t.pcap.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError(format!("{}: {}", dir.display(), flows::io_error_text(&e))))?;
     }
-    let n = crate::traffic::write_pcap(&t.pcap, &t.spec)
-        .map_err(|e| AppError(format!("{}: {e}", t.pcap.display())))?;
+    let n = crate::traffic::write_pcap_atomic(&t.pcap, &t.spec).map_err(|e| {
+        AppError(format!(
+            "{}: {}",
+            t.pcap.display(),
+            flows::io_error_text(&e)
+        ))
+    })?;
     tracing::info!(path = %t.pcap.display(), packets = n, "generated traffic pcap");
     Ok(())
 }
