@@ -22,6 +22,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let stdout_closed = efd_lb::app::stdout_was_closed();
+    if stdout_closed {
+        eprintln!("efd-lb: warning: stdout is closed: the stats will not be seen");
+    }
     let settings = match efd_lb::config::parse() {
         Ok(s) => s,
         Err(e) => {
@@ -43,6 +47,10 @@ fn main() -> ExitCode {
                     "efd-lb: {} mbufs were not returned to the pool at shutdown",
                     outcome.mbufs_in_use
                 );
+                clean = false;
+            }
+            if stdout_closed {
+                eprintln!("efd-lb: the final stats were not written: stdout is closed");
                 clean = false;
             }
             for p in &outcome.problems {

@@ -95,6 +95,9 @@ pub struct Launched<K> {
     pub distributor_sync: Arc<DistributorSync>,
     /// The control thread's side of adoption (`unknown_flows = "assign"`).
     pub adoption: Option<AdoptionDesk<K>>,
+    /// Watches the ports' links, interfaces and receive errors: call
+    /// `watch.poll(&ports)` from the supervisor's loop.
+    pub watch: super::portwatch::PortWatch,
 }
 
 /// Applies `plan`: the pool, the queues of `ports` (as [`probe`] returned
@@ -247,7 +250,9 @@ where
             return Err(e.into());
         }
     };
+    let watch = super::portwatch::PortWatch::new(&ports, &settings.eal_args);
     Ok(Launched {
+        watch,
         ports,
         pool,
         stats,
@@ -309,6 +314,70 @@ pub fn rx_pcaps(eal_args: &[String]) -> Vec<RxPcap> {
         }
     }
     out
+}
+
+/// The `tx_pcap=` files of the `--vdev net_pcap…` arguments that are
+/// regular files (or not there yet), with their device's name.
+pub fn tx_pcap_files(eal_args: &[String]) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut it = eal_args.iter();
+    while let Some(a) = it.next() {
+        let spec = match (a.as_str(), a.strip_prefix("--vdev=")) {
+            ("--vdev", _) => match it.next() {
+                Some(s) => s.as_str(),
+                None => break,
+            },
+            (_, Some(s)) => s,
+            _ => continue,
+        };
+        let kv: Vec<&str> = spec.split(',').map(str::trim).collect();
+        if !kv[0].starts_with("net_pcap") {
+            continue;
+        }
+        for p in &kv {
+            if let Some(f) = p.strip_prefix("tx_pcap=") {
+                let path = PathBuf::from(f);
+                let regular = std::fs::metadata(&path).map_or(true, |m| m.is_file());
+                if regular {
+                    out.push((kv[0].to_string(), path));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// After a run: each regular `tx_pcap=` file must hold every packet its
+/// port counted as sent. `net_pcap` ignores write errors (it counts a
+/// packet sent once libpcap buffered it), so a full disk or a file size
+/// limit only shows here. One line per file short of packets.
+pub fn check_tx_pcaps(eal_args: &[String], last: &crate::stats::Snapshot) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (device, path) in tx_pcap_files(eal_args) {
+        let Some(sent) = last
+            .ports
+            .iter()
+            .find(|p| p.name == device)
+            .and_then(|p| p.hw.as_ref())
+            .map(|hw| hw.opackets)
+        else {
+            continue;
+        };
+        let held = match crate::pcap::count_complete_records(&path) {
+            Ok(n) => n,
+            Err(e) => {
+                problems.push(format!("{device}: tx_pcap: {e}"));
+                continue;
+            }
+        };
+        if held < sent {
+            problems.push(format!(
+                "{device}: tx_pcap={} holds {held} of the {sent} packets sent to it (net_pcap does not report write errors: disk full, or a file size limit?)",
+                path.display()
+            ));
+        }
+    }
+    problems
 }
 
 /// Largest frame `net_pcap` replays with `infinite_rx=1`: one mbuf's data

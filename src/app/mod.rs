@@ -13,6 +13,7 @@ pub mod devices;
 pub mod launch;
 pub mod memory;
 pub mod plan;
+pub mod portwatch;
 pub mod supervisor;
 
 use crate::config::{Settings, TrafficConfig, UnknownFlows};
@@ -27,6 +28,7 @@ use crate::lcore::flow_table::FlowTable;
 use crate::stats::Snapshot;
 use dpdk::eal::Eal;
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use supervisor::{Supervisor, SupervisorConfig};
@@ -116,6 +118,22 @@ impl fmt::Display for RunError {
     }
 }
 
+/// Whether stdout was closed when the process started. Rust's runtime
+/// puts `/dev/null` in the place of a closed standard descriptor (opened
+/// read-write, where a shell's `>/dev/null` is write-only), and its stdout
+/// swallows the errors a closed descriptor would give, so the stats would
+/// vanish without a word.
+pub fn stdout_was_closed() -> bool {
+    let null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    let read_write = std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .is_some_and(|f| f & 3 == 2)
+    });
+    null && read_write
+}
+
 /// Exit status of a run that failed or ended unclean (lost mbufs, output
 /// not written, an lcore failed).
 pub const EXIT_RUN: u8 = 1;
@@ -135,8 +153,12 @@ where
 {
     let supervisor = start::<K, N>(settings)?;
     let (supervisor, stop_signal, eal) = supervisor;
-    let result = supervisor.run(&stop_signal).map_err(|e| RunError::Run(e.0));
+    let mut result = supervisor.run(&stop_signal).map_err(|e| RunError::Run(e.0));
     drop(eal);
+    if let Ok(outcome) = &mut result {
+        let short = launch::check_tx_pcaps(&settings.eal_args, &outcome.last);
+        outcome.problems.extend(short);
+    }
     result
 }
 
