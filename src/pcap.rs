@@ -178,6 +178,11 @@ impl fmt::Display for PcapError {
                 "{0}: is a pcapng file; convert with `editcap -F pcap {0} out.pcap`",
                 path.display()
             ),
+            PcapError::Truncated { path, offset: 0 } => write!(
+                f,
+                "{}: truncated: the file ends inside its {GLOBAL_HEADER_LEN}-byte header",
+                path.display()
+            ),
             PcapError::Truncated { path, offset } => {
                 write!(f, "{}: truncated record at offset {offset}", path.display())
             }
@@ -513,7 +518,7 @@ mod tests {
         // A header cut short after a good magic.
         assert_eq!(
             open_err(&MAGIC_USEC.to_le_bytes(), "h.pcap"),
-            "h.pcap: truncated record at offset 0"
+            "h.pcap: truncated: the file ends inside its 24-byte header"
         );
         // pcapng: Section Header Block, byte-order magic 0x1a2b3c4d.
         let mut ng = MAGIC_PCAPNG.to_le_bytes().to_vec();
