@@ -4,12 +4,12 @@
 //! the appliance can take, a counted drop. Blank and comment lines of a
 //! flow file are accepted.
 
-mod common;
+mod runner;
 
-use common::*;
 use efd_lb::key::Ipv4Dst;
 use efd_lb::pcap::PcapWriter;
 use efd_lb::traffic::udp_frame;
+use runner::*;
 use std::path::Path;
 
 /// A configuration on two `net_null` ports (no EAL run needed by the

@@ -5,9 +5,9 @@
 //! `net_ring` is refused; counts may be hexadecimal; exit statuses follow
 //! one convention (2: did not start, 1: failed at run time).
 
-mod common;
+mod runner;
 
-use common::*;
+use runner::*;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
