@@ -151,8 +151,8 @@ fn run_keyed<K, const N: usize>(settings: &Settings) -> Result<Outcome, RunError
 where
     K: FlowKey<Bytes = [u8; N]>,
 {
-    let supervisor = start::<K, N>(settings)?;
-    let (supervisor, stop_signal, eal) = supervisor;
+    let (supervisor, stop_signal, eal) =
+        start::<K, N>(settings).map_err(|e| RunError::Start(e.0))?;
     let mut result = supervisor.run(&stop_signal).map_err(|e| RunError::Run(e.0));
     drop(eal);
     if let Ok(outcome) = &mut result {
@@ -163,19 +163,10 @@ where
 }
 
 /// Everything up to a running supervisor: any error here means the
-/// appliance did not start ([`RunError::Start`]).
+/// appliance did not start ([`RunError::Start`]). The EAL comes back
+/// last, to be dropped after the supervisor.
 #[allow(clippy::type_complexity)]
 fn start<K, const N: usize>(
-    settings: &Settings,
-) -> Result<(Supervisor<K, N>, Arc<AtomicBool>, Eal), RunError>
-where
-    K: FlowKey<Bytes = [u8; N]>,
-{
-    start_inner::<K, N>(settings).map_err(|e| RunError::Start(e.0))
-}
-
-#[allow(clippy::type_complexity)]
-fn start_inner<K, const N: usize>(
     settings: &Settings,
 ) -> Result<(Supervisor<K, N>, Arc<AtomicBool>, Eal), AppError>
 where
@@ -184,6 +175,7 @@ where
     // Everything that can be checked without DPDK is checked before EAL init,
     // so a bad flow file costs nothing and starts nothing; so is the memory
     // the tables need, before they are allocated.
+    let resident_mbufs = launch::check_pcap_inputs(&settings.eal_args)?;
     let avail = memory::available();
     let model = memory::HeapModel::new::<K, N>(settings.value_bits);
     let snapshot_path = settings.control.snapshot.as_ref().filter(|p| p.exists());
@@ -240,7 +232,6 @@ where
             .map_err(|e| AppError(format!("install signal handler: {e}")))?;
     }
 
-    let resident_mbufs = launch::check_pcap_inputs(&settings.eal_args)?;
     let eal = Eal::init(&settings.eal_argv("efd-lb"))?;
     let started = (|| {
         let (ports, devices) = launch::probe(&eal, settings, resident_mbufs)?;
