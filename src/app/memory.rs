@@ -512,7 +512,7 @@ pub fn check_dpdk(need: &DpdkNeed, mem: &DpdkMemory, ram: Option<u64>) -> Result
     if total > can {
         let advice = if mem.no_huge || mem.growth == 0 {
             // What the EAL uses already, plus the need, with 5 % slack.
-            let used = mem.total - mem.free;
+            let used = mem.total.saturating_sub(mem.free);
             let mb = ((used + total) + (used + total) / 20).div_ceil(64 * MIB) * 64;
             format!("give the EAL -m {mb} or more, or hugepages, or set [mempool] mbufs")
         } else {
