@@ -175,7 +175,7 @@ pub struct Cli {
     pub eal_args: Vec<String>,
 }
 
-/// The traffic pcap to generate before start if it does not exist.
+/// The traffic pcap to generate before start unless it holds what `spec` generates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrafficConfig {
     /// Where the pcap goes (the same path net_pcap's `rx_pcap=` reads).
