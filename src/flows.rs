@@ -9,7 +9,7 @@
 use crate::ids::NodeId;
 use crate::key::FlowKey;
 use std::fmt;
-use std::io;
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// One flow: its key and the node that owns it.
@@ -110,6 +110,70 @@ pub enum FlowFileError {
         /// The file.
         path: PathBuf,
     },
+    /// A key appears again with another node.
+    Conflict {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the second occurrence.
+        line: usize,
+        /// The key, as written by its `Display`.
+        key: String,
+        /// The node it is given here.
+        node: u16,
+        /// 1-based line number of the first occurrence.
+        first: usize,
+        /// The node it was given there.
+        first_node: u16,
+    },
+    /// A line is not text: invalid UTF-8 or a NUL byte (a binary file).
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A line is longer than [`MAX_LINE_LEN`] (a binary file, or no
+    /// newlines).
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// More flows than the limit the caller set (what the EFD table holds,
+    /// or what fits in memory).
+    TooMany {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the first flow over the limit.
+        line: usize,
+        /// The limit.
+        max: usize,
+        /// Why there is a limit.
+        why: String,
+    },
+}
+
+/// Longest flow-file line, in bytes without the line end.
+pub const MAX_LINE_LEN: usize = 1024;
+
+/// The most flows a flow file may hold, and why (for the error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLimit {
+    /// Most flows.
+    pub max: usize,
+    /// Why: ends the error line, e.g. `"they would not fit in memory"`.
+    pub why: String,
+}
+
+impl FlowLimit {
+    /// No limit.
+    pub fn none() -> FlowLimit {
+        FlowLimit {
+            max: usize::MAX,
+            why: String::new(),
+        }
+    }
 }
 
 impl fmt::Display for FlowFileError {
@@ -152,6 +216,38 @@ impl fmt::Display for FlowFileError {
                 path.display()
             ),
             Empty { path } => write!(f, "{}: no flows", path.display()),
+            Conflict {
+                path,
+                line,
+                key,
+                node,
+                first,
+                first_node,
+            } => write!(
+                f,
+                "{}:{line}: flow {key} goes to node {node}, but line {first} gives it node {first_node}",
+                path.display()
+            ),
+            NotText { path, line } => write!(
+                f,
+                "{}:{line}: not a line of text (binary data?); expected \"key,node\" lines",
+                path.display()
+            ),
+            LineTooLong { path, line } => write!(
+                f,
+                "{}:{line}: line longer than {MAX_LINE_LEN} bytes; expected \"key,node\" lines",
+                path.display()
+            ),
+            TooMany {
+                path,
+                line,
+                max,
+                why,
+            } => write!(
+                f,
+                "{}:{line}: more than {max} flows: {why}",
+                path.display()
+            ),
         }
     }
 }
@@ -225,31 +321,96 @@ pub fn parse_flows<K: FlowKey>(
     path: &Path,
     num_nodes: u16,
 ) -> Result<Vec<Flow<K>>, FlowFileError> {
+    read_flows(text.as_bytes(), path, num_nodes, &FlowLimit::none())
+}
+
+/// Reads flow-file lines from `input` (see [`load_flow_file`]), one line
+/// at a time: memory is the flows and their duplicate check (about 20
+/// bytes a flow), never the whole text; a line over [`MAX_LINE_LEN`] or
+/// one that is not text (a binary file) is an error, as is a flow beyond
+/// `limit`. `path` is only used in error messages.
+pub fn read_flows<K: FlowKey, R: BufRead>(
+    mut input: R,
+    path: &Path,
+    num_nodes: u16,
+    limit: &FlowLimit,
+) -> Result<Vec<Flow<K>>, FlowFileError> {
+    let p = || path.to_path_buf();
     let mut flows = Vec::new();
-    let mut seen: hashbrown::HashMap<K, usize> = hashbrown::HashMap::new();
-    for (idx, raw) in text.lines().enumerate() {
-        let line = idx + 1;
+    // Key -> (line, node) of its first occurrence; lines past u32::MAX
+    // are reported as u32::MAX.
+    let mut seen: hashbrown::HashMap<K, [u32; 2]> = hashbrown::HashMap::new();
+    let mut buf = Vec::with_capacity(MAX_LINE_LEN + 2);
+    let mut line = 0usize;
+    loop {
+        buf.clear();
+        let n = (&mut input)
+            .take(MAX_LINE_LEN as u64 + 2)
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| FlowFileError::Io { path: p(), source })?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        if buf.len() > MAX_LINE_LEN {
+            return Err(FlowFileError::LineTooLong { path: p(), line });
+        }
+        let raw = match std::str::from_utf8(&buf) {
+            Ok(t) if !t.contains('\0') => t,
+            _ => return Err(FlowFileError::NotText { path: p(), line }),
+        };
+        let raw = if line == 1 {
+            raw.trim_start_matches('\u{feff}')
+        } else {
+            raw
+        };
         let content = line_content(raw);
         if content.is_empty() {
             continue;
         }
         let flow = parse_flow_line::<K>(content, path, line, num_nodes)?;
-        if let Some(&first) = seen.get(&flow.key) {
-            return Err(FlowFileError::Duplicate {
-                path: path.to_path_buf(),
-                line,
-                key: flow.key.to_string(),
-                first,
+        if let Some(&[first, first_node]) = seen.get(&flow.key) {
+            let (first, first_node) = (first as usize, first_node as u16);
+            return Err(if first_node == flow.node.get() {
+                FlowFileError::Duplicate {
+                    path: p(),
+                    line,
+                    key: flow.key.to_string(),
+                    first,
+                }
+            } else {
+                FlowFileError::Conflict {
+                    path: p(),
+                    line,
+                    key: flow.key.to_string(),
+                    node: flow.node.get(),
+                    first,
+                    first_node,
+                }
             });
         }
-        seen.insert(flow.key, line);
+        if flows.len() == limit.max {
+            return Err(FlowFileError::TooMany {
+                path: p(),
+                line,
+                max: limit.max,
+                why: limit.why.clone(),
+            });
+        }
+        let at = u32::try_from(line).unwrap_or(u32::MAX);
+        seen.insert(flow.key, [at, u32::from(flow.node.get())]);
         flows.push(flow);
     }
     if flows.is_empty() {
-        return Err(FlowFileError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(FlowFileError::Empty { path: p() });
     }
+    flows.shrink_to_fit();
     Ok(flows)
 }
 
@@ -257,17 +418,32 @@ pub fn parse_flows<K: FlowKey>(
 /// `10.0.0.1,3`; the key in its [`FlowKey::parse_text`] form), `#`
 /// starts a comment (whole-line or trailing), blank lines are skipped and
 /// whitespace is trimmed. Every node must be `< num_nodes`, no address may
-/// repeat, and at least one flow must be present. On any error nothing is
+/// repeat, and at least one flow must be present. Lines end with LF or
+/// CRLF; a UTF-8 byte-order mark is skipped. On any error nothing is
 /// returned; the error names the file and line.
 pub fn load_flow_file<K: FlowKey>(
     path: &Path,
     num_nodes: u16,
 ) -> Result<Vec<Flow<K>>, FlowFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FlowFileError::Io {
+    load_flow_file_limited(path, num_nodes, &FlowLimit::none())
+}
+
+/// [`load_flow_file`] that refuses a flow beyond `limit`, at its line.
+pub fn load_flow_file_limited<K: FlowKey>(
+    path: &Path,
+    num_nodes: u16,
+    limit: &FlowLimit,
+) -> Result<Vec<Flow<K>>, FlowFileError> {
+    let file = std::fs::File::open(path).map_err(|source| FlowFileError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_flows(&text, path, num_nodes)
+    read_flows(
+        io::BufReader::with_capacity(1 << 16, file),
+        path,
+        num_nodes,
+        limit,
+    )
 }
 
 #[cfg(test)]
@@ -359,9 +535,83 @@ mod tests {
     #[test]
     fn duplicate() {
         assert_eq!(
-            parse("10.0.0.1,1\n10.0.0.2,1\n10.0.0.1,2\n", 4).unwrap_err(),
+            parse("10.0.0.1,1\n10.0.0.2,1\n10.0.0.1,1\n", 4).unwrap_err(),
             "flows.csv:3: duplicate flow 10.0.0.1 (first at line 1)"
         );
+        assert_eq!(
+            parse("10.0.0.1,1\n10.0.0.2,1\n10.0.0.1,2\n", 4).unwrap_err(),
+            "flows.csv:3: flow 10.0.0.1 goes to node 2, but line 1 gives it node 1"
+        );
+    }
+
+    /// The bad-input table of flow-file lines: each one line naming file
+    /// and line; blank and comment lines (and CRLF, a BOM) are accepted.
+    #[test]
+    fn bad_line_table() {
+        for (text, want) in [
+            (
+                "10.0.0.1,0\n10.0.0,1\n",
+                "flows.csv:2: bad IPv4 address \"10.0.0\"",
+            ),
+            ("::1,0\n", "flows.csv:1: bad IPv4 address \"::1\""),
+            ("10.0.0.1,4\n", "flows.csv:1: node 4 out of range (4 nodes)"),
+            ("10.0.0.1,1,2\n", "flows.csv:1: bad node id \"1,2\""),
+            (
+                "10.0.0.1;1\n",
+                "flows.csv:1: expected \"key,node\", got \"10.0.0.1;1\"",
+            ),
+            (
+                "1.1.1.1,0\n1.1.1.1,3\n",
+                "flows.csv:2: flow 1.1.1.1 goes to node 3, but line 1 gives it node 0",
+            ),
+            (
+                "1.1.1.1,0\n\u{0}\u{1}\n",
+                "flows.csv:2: not a line of text (binary data?); expected \"key,node\" lines",
+            ),
+            ("# x\n\n   \n", "flows.csv: no flows"),
+        ] {
+            assert_eq!(parse(text, 4).unwrap_err(), want, "{text:?}");
+        }
+        // Invalid UTF-8 (the start of a pcap file).
+        let bin = [0xd4u8, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, b'\n'];
+        let e = read_flows::<Ipv4Dst, _>(&bin[..], Path::new("in.pcap"), 4, &FlowLimit::none())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "in.pcap:1: not a line of text (binary data?); expected \"key,node\" lines"
+        );
+        // A binary file without newlines is not read whole.
+        let long = vec![b'7'; 10 * MAX_LINE_LEN];
+        let e = read_flows::<Ipv4Dst, _>(&long[..], Path::new("x"), 4, &FlowLimit::none())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "x:1: line longer than 1024 bytes; expected \"key,node\" lines"
+        );
+        // Blank lines, comments, CRLF and a byte-order mark are fine.
+        let v = parse(
+            "\u{feff}# flows\r\n\r\n\t \n10.0.0.1,3 # a\r\n#10.0.0.1,3\n10.0.0.2,0",
+            4,
+        )
+        .unwrap();
+        assert_eq!(v, vec![flow(0x0a00_0001, 3), flow(0x0a00_0002, 0)]);
+    }
+
+    #[test]
+    fn limit_stops_at_the_first_flow_over_it() {
+        let limit = FlowLimit {
+            max: 2,
+            why: "they would not fit".into(),
+        };
+        let text = "1.0.0.1,0\n# c\n1.0.0.2,0\n1.0.0.3,0\n";
+        let e = read_flows::<Ipv4Dst, _>(text.as_bytes(), Path::new("f"), 1, &limit)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "f:4: more than 2 flows: they would not fit");
+        let two = "1.0.0.1,0\n1.0.0.2,0\n";
+        assert!(read_flows::<Ipv4Dst, _>(two.as_bytes(), Path::new("f"), 1, &limit).is_ok());
     }
 
     #[test]

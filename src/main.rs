@@ -1,5 +1,12 @@
 //! `efd-lb`: the appliance's command line entry point.
+//!
+//! Exit status: 0 when the run stopped cleanly; 1 when it failed while
+//! running or stopping ([`efd_lb::app::EXIT_RUN`]); 2 when it did not start
+//! ([`efd_lb::app::EXIT_START`]: a bad flag, configuration, flow file,
+//! snapshot, pcap or device, or not enough memory). Every error is one line
+//! on stderr, `efd-lb: ` first.
 
+use efd_lb::app::{EXIT_RUN, EXIT_START};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -15,31 +22,50 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let stdout_closed = efd_lb::app::stdout_was_closed();
+    if stdout_closed {
+        eprintln!("efd-lb: warning: stdout is closed: the stats will not be seen");
+    }
     let settings = match efd_lb::config::parse() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("efd-lb: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_START);
         }
     };
     if let Some(traffic) = &settings.traffic {
         if let Err(e) = efd_lb::app::generate_test_traffic(traffic) {
             eprintln!("efd-lb: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_START);
         }
     }
     match efd_lb::app::run(&settings) {
-        Ok(outcome) if outcome.mbufs_in_use == 0 => ExitCode::SUCCESS,
         Ok(outcome) => {
-            eprintln!(
-                "efd-lb: {} mbufs were not returned to the pool at shutdown",
-                outcome.mbufs_in_use
-            );
-            ExitCode::FAILURE
+            let mut clean = true;
+            if outcome.mbufs_in_use != 0 {
+                eprintln!(
+                    "efd-lb: {} mbufs were not returned to the pool at shutdown",
+                    outcome.mbufs_in_use
+                );
+                clean = false;
+            }
+            if stdout_closed {
+                eprintln!("efd-lb: the final stats were not written: stdout is closed");
+                clean = false;
+            }
+            for p in &outcome.problems {
+                eprintln!("efd-lb: {p}");
+                clean = false;
+            }
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_RUN)
+            }
         }
         Err(e) => {
             eprintln!("efd-lb: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

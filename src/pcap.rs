@@ -178,6 +178,11 @@ impl fmt::Display for PcapError {
                 "{0}: is a pcapng file; convert with `editcap -F pcap {0} out.pcap`",
                 path.display()
             ),
+            PcapError::Truncated { path, offset: 0 } => write!(
+                f,
+                "{}: truncated: the file ends inside its {GLOBAL_HEADER_LEN}-byte header",
+                path.display()
+            ),
             PcapError::Truncated { path, offset } => {
                 write!(f, "{}: truncated record at offset {offset}", path.display())
             }
@@ -347,6 +352,52 @@ impl<R: Read> Iterator for PcapReader<R> {
     }
 }
 
+/// Counts the complete records of a classic pcap file by walking its
+/// record headers (the data is skipped, not read). A record cut short at
+/// the end is not counted.
+pub fn count_complete_records(path: &Path) -> Result<u64, PcapError> {
+    let io_err = |source| PcapError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    let mut r = io::BufReader::with_capacity(1 << 16, f);
+    let mut h = [0u8; GLOBAL_HEADER_LEN];
+    if read_full(&mut r, &mut h).map_err(io_err)? < GLOBAL_HEADER_LEN {
+        return Ok(0);
+    }
+    let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    let le = match magic {
+        MAGIC_USEC | MAGIC_NSEC => true,
+        m if [MAGIC_USEC, MAGIC_NSEC].contains(&m.swap_bytes()) => false,
+        _ => {
+            return Err(PcapError::NotPcap {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    let (mut at, mut n) = (GLOBAL_HEADER_LEN as u64, 0u64);
+    let mut rh = [0u8; RECORD_HEADER_LEN];
+    loop {
+        if read_full(&mut r, &mut rh).map_err(io_err)? < RECORD_HEADER_LEN {
+            return Ok(n);
+        }
+        let b = [rh[8], rh[9], rh[10], rh[11]];
+        let incl = u64::from(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        });
+        at += RECORD_HEADER_LEN as u64 + incl;
+        if at > len {
+            return Ok(n);
+        }
+        n += 1;
+        r.seek_relative(incl as i64).map_err(io_err)?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,6 +480,29 @@ mod tests {
         assert!(r.next_record().unwrap().is_none());
     }
 
+    #[test]
+    fn counts_complete_records_only() {
+        let path = std::env::temp_dir().join(format!("efd-lb-count-{}.pcap", std::process::id()));
+        let mut w = PcapWriter::create(&path).unwrap();
+        for i in 0..1000u32 {
+            w.write_packet(i, 0, &vec![7u8; 60 + (i as usize % 1500)])
+                .unwrap();
+        }
+        w.finish().unwrap();
+        assert_eq!(count_complete_records(&path).unwrap(), 1000);
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 5)
+            .unwrap();
+        assert_eq!(count_complete_records(&path).unwrap(), 999);
+        std::fs::write(&path, [0u8; 10]).unwrap();
+        assert_eq!(count_complete_records(&path).unwrap(), 0);
+        std::fs::remove_file(&path).unwrap();
+    }
+
     fn open_err(bytes: &[u8], name: &str) -> String {
         PcapReader::new(Cursor::new(bytes.to_vec()), Path::new(name))
             .err()
@@ -444,7 +518,7 @@ mod tests {
         // A header cut short after a good magic.
         assert_eq!(
             open_err(&MAGIC_USEC.to_le_bytes(), "h.pcap"),
-            "h.pcap: truncated record at offset 0"
+            "h.pcap: truncated: the file ends inside its 24-byte header"
         );
         // pcapng: Section Header Block, byte-order magic 0x1a2b3c4d.
         let mut ng = MAGIC_PCAPNG.to_le_bytes().to_vec();

@@ -13,7 +13,7 @@ use crate::key::{FlowKey, Ipv4Dst};
 use std::io;
 use std::path::Path;
 
-use crate::pcap::{PcapWriter, SNAPLEN};
+use crate::pcap::{PcapWriter, GLOBAL_HEADER_LEN, RECORD_HEADER_LEN, SNAPLEN};
 use crate::rng::SplitMix64;
 
 /// What the generator should produce.
@@ -303,6 +303,14 @@ pub fn generate(spec: &TrafficSpec) -> impl Iterator<Item = Vec<u8>> {
     generate_labeled(spec).map(|(_, f)| f)
 }
 
+/// The most bytes the pcap of `packets` frames of `frame_len` (with FCS,
+/// as [`TrafficSpec::frame_len`]) takes: global header, and per record its
+/// header and the frame (never shorter than the longest malformed one).
+pub fn pcap_file_bytes(packets: u64, frame_len: usize) -> u64 {
+    let frame = frame_len.saturating_sub(4).clamp(62, SNAPLEN as usize) as u64;
+    GLOBAL_HEADER_LEN as u64 + packets.saturating_mul(RECORD_HEADER_LEN as u64 + frame)
+}
+
 /// Writes the frames of `spec` to a classic pcap file at `path` (1 µs apart)
 /// and returns the number of packets written.
 pub fn write_pcap(path: &Path, spec: &TrafficSpec) -> io::Result<u64> {
@@ -319,6 +327,91 @@ pub fn write_pcap(path: &Path, spec: &TrafficSpec) -> io::Result<u64> {
     let n = w.packets();
     w.finish()?;
     Ok(n)
+}
+
+/// Writes the pcap of `spec` to `path` so that `path` never holds a part
+/// of it: into a temporary file next to it (`.NAME.PID.partial`), renamed
+/// over `path` once complete. A failed write removes the temporary file;
+/// one left by a process that was killed is removed by the next call.
+/// Returns the number of packets written.
+pub fn write_pcap_atomic(path: &Path, spec: &TrafficSpec) -> io::Result<u64> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("not a file name"))?
+        .to_string_lossy()
+        .into_owned();
+    remove_stale_partials(dir, &name);
+    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    let written = write_pcap(&tmp, spec).and_then(|n| {
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(n)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Removes `.NAME.PID.partial` files in `dir` whose process is gone.
+fn remove_stale_partials(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for e in entries.flatten() {
+        let f = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = f
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".partial"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether the pcap at `path` is exactly what `spec` generates (every
+/// record complete, the same frames, as many): `Err` says what differs.
+pub fn check_pcap(path: &Path, spec: &TrafficSpec) -> Result<(), String> {
+    let mut reader = crate::pcap::PcapReader::open(path).map_err(|e| e.to_string())?;
+    let mut frames = generate(spec);
+    let mut n = 0u64;
+    loop {
+        let rec = reader.next_record().map_err(|e| e.to_string())?;
+        match (rec, frames.next()) {
+            (None, None) => return Ok(()),
+            (Some(r), Some(f)) if r.data == f => n += 1,
+            (None, Some(_)) => {
+                return Err(format!(
+                    "{}: holds {n} of the {} packets [traffic] generates",
+                    path.display(),
+                    spec.packets
+                ))
+            }
+            (Some(_), None) => {
+                return Err(format!(
+                    "{}: holds more than the {} packets [traffic] generates",
+                    path.display(),
+                    spec.packets
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{}: packet {} differs from what [traffic] generates",
+                    path.display(),
+                    n + 1
+                ))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -479,6 +572,59 @@ mod tests {
                 assert!(unknown_dst(t, j) >= t);
             }
         }
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_part_and_checks_what_is_there() {
+        let dir = tmp("atomic");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.pcap");
+        let spec = TrafficSpec {
+            packets: 300,
+            known_flows: 64,
+            ..TrafficSpec::default()
+        };
+        // A part left by a process that is gone is removed.
+        let stale = dir.join(".t.pcap.2147483646.partial");
+        std::fs::write(&stale, b"cut").unwrap();
+        assert_eq!(write_pcap_atomic(&path, &spec).unwrap(), 300);
+        assert!(!stale.exists(), "stale part removed");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("t.pcap")]);
+        assert_eq!(check_pcap(&path, &spec), Ok(()));
+        // Cut short, another spec, one frame changed: each is named.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        let e = check_pcap(&path, &spec).unwrap_err();
+        assert!(e.contains("truncated record"), "{e}");
+        std::fs::write(&path, &bytes).unwrap();
+        let more = TrafficSpec {
+            packets: 301,
+            ..spec.clone()
+        };
+        assert_eq!(
+            check_pcap(&path, &more).unwrap_err(),
+            format!(
+                "{}: holds 300 of the 301 packets [traffic] generates",
+                path.display()
+            )
+        );
+        let other = TrafficSpec {
+            seed: 5,
+            ..spec.clone()
+        };
+        assert!(check_pcap(&path, &other)
+            .unwrap_err()
+            .contains("packet 1 differs"));
+        // A write that fails leaves nothing behind.
+        let bad = dir.join("no-such-dir").join("t.pcap");
+        assert!(write_pcap_atomic(&bad, &spec).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -73,6 +73,17 @@ impl Eal {
         unsafe { sys::rte_lcore_to_socket_id(lcore) }
     }
 
+    /// The DPDK heap of NUMA socket `socket`: `(total, free)` bytes, what
+    /// the EAL holds now (with hugepages and without `--legacy-mem` the
+    /// heap can still grow by free hugepages). `None` for a socket without
+    /// a heap.
+    pub fn heap_bytes(&self, socket: i32) -> Option<(u64, u64)> {
+        let mut st = sys::rte_malloc_socket_stats::default();
+        // SAFETY: EAL is initialised; st is a valid out-parameter.
+        let ret = unsafe { sys::rte_malloc_get_socket_stats(socket, &mut st) };
+        (ret == 0).then_some((st.heap_totalsz_bytes as u64, st.heap_freesz_bytes as u64))
+    }
+
     /// Whether EAL runs on hugepages (false with `--no-huge`).
     pub fn has_hugepages(&self) -> bool {
         // SAFETY: EAL is initialised.

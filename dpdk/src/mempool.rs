@@ -57,6 +57,16 @@ impl Mempool {
         }
     }
 
+    /// Bytes one mbuf of [`Mempool::new_pktmbuf`] takes in the pool's
+    /// memory: object header, `rte_mbuf` and the default data room, as the
+    /// mempool lays them out (before page rounding).
+    pub fn pktmbuf_object_bytes() -> u32 {
+        let elt = std::mem::size_of::<sys::rte_mbuf>() as u32 + sys::RTE_MBUF_DEFAULT_BUF_SIZE;
+        let mut sz = sys::rte_mempool_objsz::default();
+        // SAFETY: sz is a valid out-parameter; the call only computes.
+        unsafe { sys::rte_mempool_calc_obj_size(elt, 0, &mut sz) }
+    }
+
     /// The raw pointer, for DPDK calls that take a pool.
     pub fn as_ptr(&self) -> *mut sys::rte_mempool {
         self.raw.as_ptr()

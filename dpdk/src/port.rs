@@ -7,6 +7,14 @@ use crate::mempool::{LcoreCache, Mempool};
 use crate::sys;
 use std::os::raw::c_char;
 
+/// The ids of every port DPDK has, ascending.
+pub fn all_ids() -> Vec<u16> {
+    (0..sys::RTE_MAX_ETHPORTS as u16)
+        // SAFETY: no preconditions.
+        .filter(|&id| unsafe { sys::rte_eth_dev_is_valid_port(id) } != 0)
+        .collect()
+}
+
 /// Number of ethdev ports DPDK found (real or virtual).
 pub fn count_avail() -> u16 {
     // SAFETY: no preconditions after EAL init.
@@ -98,6 +106,51 @@ impl Port {
         // SAFETY: valid port id.
         let s = unsafe { sys::rte_eth_dev_socket_id(self.id) };
         s.max(0)
+    }
+
+    /// The name of the device behind the port as the EAL's bus knows it
+    /// (`net_pcap0` for `--vdev net_pcap0,...`, `0000:01:00.0` for a PCI
+    /// function), or `None` when DPDK does not say.
+    pub fn device_name(&self) -> Option<String> {
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out-parameter.
+        let ret = unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) };
+        if ret != 0 || info.device.is_null() {
+            return None;
+        }
+        // SAFETY: a device of a valid port; DPDK returns its NUL-terminated name.
+        let name = unsafe { sys::rte_dev_name(info.device) };
+        if name.is_null() {
+            return None;
+        }
+        // SAFETY: non-null names are NUL-terminated and live with the device.
+        let name = unsafe { std::ffi::CStr::from_ptr(name) };
+        Some(name.to_string_lossy().into_owned())
+    }
+
+    /// The name of the port's driver (`net_pcap`, `net_ring`, `net_ixgbe`).
+    pub fn driver_name(&self) -> Option<String> {
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out-parameter.
+        let ret = unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) };
+        if ret != 0 || info.driver_name.is_null() {
+            return None;
+        }
+        // SAFETY: DPDK's driver names are static NUL-terminated strings.
+        Some(
+            unsafe { std::ffi::CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    /// Whether the link is up, without waiting (`None`: the driver cannot
+    /// tell).
+    pub fn link_up(&self) -> Option<bool> {
+        let mut link = sys::rte_eth_link::default();
+        // SAFETY: link is a valid out-parameter.
+        let ret = unsafe { sys::rte_eth_link_get_nowait(self.id, &mut link) };
+        (ret == 0).then(|| link.link_status() != 0)
     }
 
     /// Maximum receive and transmit queues the device supports.

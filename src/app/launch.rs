@@ -20,11 +20,16 @@ use dpdk::eal::{Eal, LcoreHandle};
 use dpdk::mempool::Mempool;
 use dpdk::port::{self, Port, PortConf};
 use dpdk::ring;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The ports of the mask that exist, and what they report.
-pub fn probe(eal: &Eal, settings: &Settings) -> Result<(Vec<Port>, Devices), AppError> {
+/// The ports of the mask that exist, and what they report; the devices
+/// keep `resident_mbufs` ([`check_pcap_inputs`]).
+pub fn probe(
+    eal: &Eal,
+    settings: &Settings,
+    resident_mbufs: u64,
+) -> Result<(Vec<Port>, Devices), AppError> {
     // The EAL was given the configuration's lcore list; check it runs them.
     let eal_workers = eal.worker_lcores();
     if eal_workers.as_slice() != &settings.lcore_ids[1..] {
@@ -34,11 +39,26 @@ pub fn probe(eal: &Eal, settings: &Settings) -> Result<(Vec<Port>, Devices), App
             &settings.lcore_ids[1..]
         )));
     }
+    // Every device the configuration names must have come up: the EAL
+    // only logs one that failed, and its port id would go to the next.
+    let up: Vec<String> = port::all_ids()
+        .into_iter()
+        .filter_map(|id| Port::new(id).ok()?.device_name())
+        .collect();
+    super::devices::check_named(&super::devices::named_devices(&settings.eal_args), &up)
+        .map_err(AppError)?;
     let available = port::count_avail();
     let mut ports = Vec::new();
     let mut infos = Vec::new();
     for id in settings.port_ids().into_iter().filter(|&id| id < available) {
         let p = Port::new(id)?;
+        if let Some(why) = p
+            .driver_name()
+            .as_deref()
+            .and_then(super::devices::unsupported_driver)
+        {
+            return Err(AppError(format!("port {id} ({}): {why}", p.name())));
+        }
         let (max_rx_queues, max_tx_queues) = p.max_queues()?;
         infos.push(DeviceInfo {
             id,
@@ -46,10 +66,6 @@ pub fn probe(eal: &Eal, settings: &Settings) -> Result<(Vec<Port>, Devices), App
             max_tx_queues,
         });
         ports.push(p);
-    }
-    let mut resident_mbufs = 0;
-    for pcap in infinite_rx_pcaps(&settings.eal_args) {
-        resident_mbufs += count_pcap_packets(&pcap)?;
     }
     let devices = Devices {
         available,
@@ -79,6 +95,9 @@ pub struct Launched<K> {
     pub distributor_sync: Arc<DistributorSync>,
     /// The control thread's side of adoption (`unknown_flows = "assign"`).
     pub adoption: Option<AdoptionDesk<K>>,
+    /// Watches the ports' links, interfaces and receive errors: call
+    /// `watch.poll(&ports)` from the supervisor's loop.
+    pub watch: super::portwatch::PortWatch,
 }
 
 /// Applies `plan`: the pool, the queues of `ports` (as [`probe`] returned
@@ -106,9 +125,13 @@ where
         settings.mempool_ops.driver(),
     )
     .map_err(|e| {
+        let page = super::memory::pool_page_bytes(eal.has_hugepages());
+        let object = u64::from(Mempool::pktmbuf_object_bytes());
+        let bytes = super::memory::pool_bytes(u64::from(plan.pool.mbufs), object, page);
         AppError(format!(
-            "{e} (about {} MiB: give EAL more memory with -m or hugepages, or set [mempool] mbufs)",
-            (u64::from(plan.pool.mbufs) * 2432) >> 20
+            "{e} (the pool takes about {} on {} KiB pages: give the EAL more memory with -m or hugepages, or set [mempool] mbufs)",
+            super::memory::human(bytes),
+            page >> 10
         ))
     })?;
 
@@ -227,7 +250,9 @@ where
             return Err(e.into());
         }
     };
+    let watch = super::portwatch::PortWatch::new(&ports, &settings.eal_args);
     Ok(Launched {
+        watch,
         ports,
         pool,
         stats,
@@ -250,8 +275,17 @@ fn abort_launch(stop: &StopFlags, workers: Vec<LcoreHandle>) {
     }
 }
 
-/// The `rx_pcap=` files of `--vdev net_pcap…,infinite_rx=1` arguments.
-fn infinite_rx_pcaps(eal_args: &[String]) -> Vec<PathBuf> {
+/// An `rx_pcap=` file of a `--vdev net_pcap…` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxPcap {
+    /// The file.
+    pub path: PathBuf,
+    /// Replayed in a loop from mbufs (`infinite_rx=1`).
+    pub infinite: bool,
+}
+
+/// The `rx_pcap=` files of the `--vdev` arguments.
+pub fn rx_pcaps(eal_args: &[String]) -> Vec<RxPcap> {
     let mut out = Vec::new();
     let mut it = eal_args.iter();
     while let Some(a) = it.next() {
@@ -265,27 +299,125 @@ fn infinite_rx_pcaps(eal_args: &[String]) -> Vec<PathBuf> {
         } else {
             continue;
         };
-        let kv: Vec<&str> = spec.split(',').collect();
-        if !kv.iter().any(|p| p.trim() == "infinite_rx=1") {
+        let kv: Vec<&str> = spec.split(',').map(str::trim).collect();
+        if !kv[0].starts_with("net_pcap") {
             continue;
         }
+        let infinite = kv.contains(&"infinite_rx=1");
         for p in kv {
-            if let Some(f) = p.trim().strip_prefix("rx_pcap=") {
-                out.push(PathBuf::from(f));
+            if let Some(f) = p.strip_prefix("rx_pcap=") {
+                out.push(RxPcap {
+                    path: PathBuf::from(f),
+                    infinite,
+                });
             }
         }
     }
     out
 }
 
-fn count_pcap_packets(path: &Path) -> Result<u64, AppError> {
-    let reader = crate::pcap::PcapReader::open(path).map_err(|e| AppError(e.to_string()))?;
-    let mut n = 0u64;
-    for r in reader {
-        r.map_err(|e| AppError(e.to_string()))?;
-        n += 1;
+/// The `tx_pcap=` files of the `--vdev net_pcap…` arguments that are
+/// regular files (or not there yet), with their device's name.
+pub fn tx_pcap_files(eal_args: &[String]) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut it = eal_args.iter();
+    while let Some(a) = it.next() {
+        let spec = match (a.as_str(), a.strip_prefix("--vdev=")) {
+            ("--vdev", _) => match it.next() {
+                Some(s) => s.as_str(),
+                None => break,
+            },
+            (_, Some(s)) => s,
+            _ => continue,
+        };
+        let kv: Vec<&str> = spec.split(',').map(str::trim).collect();
+        if !kv[0].starts_with("net_pcap") {
+            continue;
+        }
+        for p in &kv {
+            if let Some(f) = p.strip_prefix("tx_pcap=") {
+                let path = PathBuf::from(f);
+                let regular = std::fs::metadata(&path).map_or(true, |m| m.is_file());
+                if regular {
+                    out.push((kv[0].to_string(), path));
+                }
+            }
+        }
     }
-    Ok(n)
+    out
+}
+
+/// After a run: each regular `tx_pcap=` file must hold every packet its
+/// port counted as sent. `net_pcap` ignores write errors (it counts a
+/// packet sent once libpcap buffered it), so a full disk or a file size
+/// limit only shows here. One line per file short of packets.
+pub fn check_tx_pcaps(eal_args: &[String], last: &crate::stats::Snapshot) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (device, path) in tx_pcap_files(eal_args) {
+        let Some(sent) = last
+            .ports
+            .iter()
+            .find(|p| p.name == device)
+            .and_then(|p| p.hw.as_ref())
+            .map(|hw| hw.opackets)
+        else {
+            continue;
+        };
+        let held = match crate::pcap::count_complete_records(&path) {
+            Ok(n) => n,
+            Err(e) => {
+                problems.push(format!("{device}: tx_pcap: {e}"));
+                continue;
+            }
+        };
+        if held < sent {
+            problems.push(format!(
+                "{device}: tx_pcap={} holds {held} of the {sent} packets sent to it (net_pcap does not report write errors: disk full, or a file size limit?)",
+                path.display()
+            ));
+        }
+    }
+    problems
+}
+
+/// Largest frame `net_pcap` replays with `infinite_rx=1`: one mbuf's data
+/// room (it refuses chained mbufs there).
+pub const INFINITE_RX_MAX_FRAME: usize = 2048;
+
+/// Reads every `rx_pcap=` input before the EAL starts, so that a file
+/// that is missing, not classic pcap (pcapng), cut short or holds a frame
+/// `infinite_rx` cannot replay is refused in one line naming it (the PMD
+/// would only fail to probe, or stop replaying at the damage). Frames of
+/// any other length pass: an empty or short one is counted as a drop
+/// (`too_short`), a long one arrives in chained mbufs. Returns the mbufs
+/// the `infinite_rx` files keep for the whole run (one per packet).
+pub fn check_pcap_inputs(eal_args: &[String]) -> Result<u64, AppError> {
+    let mut resident = 0;
+    for RxPcap { path, infinite } in rx_pcaps(eal_args) {
+        let reader = crate::pcap::PcapReader::open(&path).map_err(|e| AppError(e.to_string()))?;
+        let mut n = 0u64;
+        for r in reader {
+            let r = r.map_err(|e| AppError(e.to_string()))?;
+            n += 1;
+            if infinite && r.data.len() > INFINITE_RX_MAX_FRAME {
+                return Err(AppError(format!(
+                    "{}: packet {n} is {} bytes: with infinite_rx=1 net_pcap replays frames of at most {INFINITE_RX_MAX_FRAME} bytes (one mbuf)",
+                    path.display(),
+                    r.data.len()
+                )));
+            }
+        }
+        if infinite && n == 0 {
+            return Err(AppError(format!(
+                "{}: no packets to replay with infinite_rx=1",
+                path.display()
+            )));
+        }
+        if infinite {
+            resident += n;
+        }
+    }
+    Ok(resident)
 }
 
 #[cfg(test)]
@@ -293,7 +425,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_infinite_rx_pcaps_only() {
+    fn finds_rx_pcaps() {
         let args: Vec<String> = [
             "--vdev",
             "net_pcap0,rx_pcap=/a.pcap,infinite_rx=1",
@@ -304,6 +436,13 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        assert_eq!(infinite_rx_pcaps(&args), vec![PathBuf::from("/a.pcap")]);
+        let want = |p: &str, infinite| RxPcap {
+            path: PathBuf::from(p),
+            infinite,
+        };
+        assert_eq!(
+            rx_pcaps(&args),
+            vec![want("/a.pcap", true), want("/b.pcap", false)]
+        );
     }
 }

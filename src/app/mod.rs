@@ -9,8 +9,11 @@
 //! Test traffic (the embedded default's pcap) is made by one named step,
 //! [`generate_test_traffic`], which `main` calls before [`run`].
 
+pub mod devices;
 pub mod launch;
+pub mod memory;
 pub mod plan;
+pub mod portwatch;
 pub mod supervisor;
 
 use crate::config::{Settings, TrafficConfig, UnknownFlows};
@@ -25,6 +28,7 @@ use crate::lcore::flow_table::FlowTable;
 use crate::stats::Snapshot;
 use dpdk::eal::Eal;
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use supervisor::{Supervisor, SupervisorConfig};
@@ -59,22 +63,165 @@ pub struct Outcome {
     pub last: Snapshot,
     /// Mbufs still taken from the pool after shutdown (0 when none was lost).
     pub mbufs_in_use: u32,
+    /// What else went wrong at the end, one line each: the final stats
+    /// could not be written, a `tx_pcap` file holds fewer packets than were
+    /// sent to it. Any makes the exit status 1.
+    pub problems: Vec<String>,
 }
 
+impl Outcome {
+    /// The outcome of a shutdown that wrote the final stats with `written`.
+    pub fn new(last: Snapshot, mbufs_in_use: u32, written: std::io::Result<()>) -> Outcome {
+        Outcome {
+            last,
+            mbufs_in_use,
+            problems: written
+                .err()
+                .map(|e| {
+                    format!(
+                        "the final stats were not written to stdout: {}",
+                        crate::flows::io_error_text(&e)
+                    )
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// Why [`run`] failed; the exit status follows from it.
+#[derive(Debug)]
+pub enum RunError {
+    /// Did not start forwarding: the configuration or an input it names
+    /// (flow file, snapshot, pcap, device) was refused, or does not fit
+    /// this machine (memory, DPDK). Exit status 2, as for a bad flag.
+    Start(String),
+    /// Failed while running or stopping. Exit status 1.
+    Run(String),
+}
+
+impl RunError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Start(_) => EXIT_START,
+            RunError::Run(_) => EXIT_RUN,
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Start(m) | RunError::Run(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Whether stdout was closed when the process started. Rust's runtime
+/// puts `/dev/null` in the place of a closed standard descriptor (opened
+/// read-write, where a shell's `>/dev/null` is write-only), and its stdout
+/// swallows the errors a closed descriptor would give, so the stats would
+/// vanish without a word.
+pub fn stdout_was_closed() -> bool {
+    let null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    let read_write = std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .is_some_and(|f| f & 3 == 2)
+    });
+    null && read_write
+}
+
+/// Exit status of a run that failed or ended unclean (lost mbufs, output
+/// not written, an lcore failed).
+pub const EXIT_RUN: u8 = 1;
+/// Exit status when efd-lb did not start: a bad flag, configuration file
+/// or key, flow file, snapshot, pcap or device, or not enough memory.
+pub const EXIT_START: u8 = 2;
+
 /// Runs the appliance until SIGINT/SIGTERM or the configured duration.
-pub fn run(settings: &Settings) -> Result<Outcome, AppError> {
+pub fn run(settings: &Settings) -> Result<Outcome, RunError> {
     run_keyed::<Ipv4Dst, 4>(settings)
 }
 
 /// [`run`] for one key kind.
-fn run_keyed<K, const N: usize>(settings: &Settings) -> Result<Outcome, AppError>
+fn run_keyed<K, const N: usize>(settings: &Settings) -> Result<Outcome, RunError>
+where
+    K: FlowKey<Bytes = [u8; N]>,
+{
+    let (supervisor, stop_signal, eal) =
+        start::<K, N>(settings).map_err(|e| RunError::Start(e.0))?;
+    let mut result = supervisor.run(&stop_signal).map_err(|e| RunError::Run(e.0));
+    drop(eal);
+    if let Ok(outcome) = &mut result {
+        let short = launch::check_tx_pcaps(&settings.eal_args, &outcome.last);
+        outcome.problems.extend(short);
+    }
+    result
+}
+
+/// Everything up to a running supervisor: any error here means the
+/// appliance did not start ([`RunError::Start`]). The EAL comes back
+/// last, to be dropped after the supervisor.
+#[allow(clippy::type_complexity)]
+fn start<K, const N: usize>(
+    settings: &Settings,
+) -> Result<(Supervisor<K, N>, Arc<AtomicBool>, Eal), AppError>
 where
     K: FlowKey<Bytes = [u8; N]>,
 {
     // Everything that can be checked without DPDK is checked before EAL init,
-    // so a bad flow file costs nothing and starts nothing.
-    let (flows, policy) = start_flows::<K>(settings)?;
+    // so a bad flow file costs nothing and starts nothing; so is the memory
+    // the tables need, before they are allocated.
+    let resident_mbufs = launch::check_pcap_inputs(&settings.eal_args)?;
+    let avail = memory::available();
+    let model = memory::HeapModel::new::<K, N>(settings.value_bits);
+    let snapshot_path = settings.control.snapshot.as_ref().filter(|p| p.exists());
+    let source = match (snapshot_path, &settings.flow_file) {
+        (Some(p), _) => memory::FlowSource::Snapshot(p),
+        (None, Some(p)) => memory::FlowSource::File(p),
+        (None, None) => memory::FlowSource::Population,
+    };
+    if let memory::FlowSource::Population = source {
+        let n = settings.num_flows as usize;
+        let capacity = table_capacity(settings, n)?;
+        memory::check_heap(
+            settings,
+            &model,
+            n as u64,
+            capacity as u64,
+            None,
+            source,
+            avail,
+        )
+        .map_err(AppError)?;
+    }
+    let limit = memory::flow_file_limit(settings, &model, avail);
+    let (flows, policy) = start_flows::<K>(settings, &limit)?;
     let capacity = table_capacity(settings, flows.len())?;
+    let mut per_node = vec![0u64; usize::from(settings.num_nodes)];
+    for f in &flows {
+        per_node[f.node.index()] += 1;
+    }
+    let need = memory::check_heap(
+        settings,
+        &model,
+        flows.len() as u64,
+        capacity as u64,
+        Some(&per_node),
+        source,
+        avail,
+    )
+    .map_err(AppError)?;
+    if need.peak() >= 1 << 30 {
+        tracing::info!(
+            memory = %memory::human(need.peak()),
+            available = %avail.map_or_else(|| "unknown".into(), memory::human),
+            "building the flow tables"
+        );
+    }
     let efd = build_efd_with_capacity(&flows, settings.value_bits, capacity)?;
     let tables = node_tables(&flows, settings.num_nodes, capacity);
     drop(flows);
@@ -86,9 +233,10 @@ where
     }
 
     let eal = Eal::init(&settings.eal_argv("efd-lb"))?;
-    let result = (|| {
-        let (ports, devices) = launch::probe(&eal, settings)?;
+    let started = (|| {
+        let (ports, devices) = launch::probe(&eal, settings, resident_mbufs)?;
         let plan = plan::plan(settings, &devices)?;
+        memory::check_plan(&eal, settings, &plan, &devices).map_err(AppError)?;
         let launched = launch::launch(&eal, &plan, ports, efd.reader(), tables, settings)?;
         tracing::info!(
             ports = plan.ports.len(),
@@ -111,11 +259,10 @@ where
             snapshot: settings.control.snapshot.clone(),
             snapshot_period: settings.control.snapshot_period,
         };
-        Supervisor::new(efd, launched, config, policy, service, &settings.control)?
-            .run(&stop_signal)
+        Supervisor::new(efd, launched, config, policy, service, &settings.control)
     })();
-    drop(eal);
-    result
+    // On an error the EAL is dropped (cleaned up) here, after what used it.
+    Ok((started?, stop_signal, eal))
 }
 
 /// The table's capacity in flows: `control.capacity`, or the start-up
@@ -194,6 +341,7 @@ fn node_tables<K: FlowKey>(
 /// population with every node active at weight 1.
 fn start_flows<K: FlowKey>(
     settings: &Settings,
+    limit: &flows::FlowLimit,
 ) -> Result<(Vec<Flow<K>>, Vec<NodePolicy>), AppError> {
     if let Some(path) = settings.control.snapshot.as_ref().filter(|p| p.exists()) {
         let snap =
@@ -213,30 +361,56 @@ fn start_flows<K: FlowKey>(
         };
         usize::from(settings.num_nodes)
     ];
-    Ok((load_flows::<K>(settings)?, policy))
+    Ok((load_flows::<K>(settings, limit)?, policy))
 }
 
-/// The flows to distribute: the flow file, or the C sample's population.
-fn load_flows<K: FlowKey>(settings: &Settings) -> Result<Vec<Flow<K>>, AppError> {
+/// The flows to distribute: the flow file (up to `limit`), or the C
+/// sample's population.
+fn load_flows<K: FlowKey>(
+    settings: &Settings,
+    limit: &flows::FlowLimit,
+) -> Result<Vec<Flow<K>>, AppError> {
     match &settings.flow_file {
-        Some(path) => {
-            flows::load_flow_file(path, settings.num_nodes).map_err(|e| AppError(e.to_string()))
-        }
+        Some(path) => flows::load_flow_file_limited(path, settings.num_nodes, limit)
+            .map_err(|e| AppError(e.to_string())),
         None => Ok(flows::seed_population(settings.num_flows, settings.num_nodes).collect()),
     }
 }
 
 /// Generates the configured test traffic pcap (`[traffic]`, the embedded
-/// default's) when it is not there yet.
+/// default's) unless the file holds exactly what `[traffic]` generates.
+/// A file that does not (cut short by a crash, corrupt, or generated with
+/// other settings) is kept as `FILE.old` and made again. The file is
+/// written under a temporary name and renamed when complete, so an
+/// interrupted generation never leaves a part at the path.
 pub fn generate_test_traffic(t: &TrafficConfig) -> Result<(), AppError> {
     if t.pcap.exists() {
-        return Ok(());
+        match crate::traffic::check_pcap(&t.pcap, &t.spec) {
+            Ok(()) => return Ok(()),
+            Err(why) => {
+                let old = t.pcap.with_extension("pcap.old");
+                tracing::warn!(%why, kept_as = %old.display(), "generating the traffic pcap again");
+                std::fs::rename(&t.pcap, &old).map_err(|e| {
+                    AppError(format!(
+                        "{}: {}",
+                        t.pcap.display(),
+                        flows::io_error_text(&e)
+                    ))
+                })?;
+            }
+        }
     }
-    if let Some(dir) = t.pcap.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| AppError(format!("{}: {e}", dir.display())))?;
+    if let Some(dir) = t.pcap.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError(format!("{}: {}", dir.display(), flows::io_error_text(&e))))?;
     }
-    let n = crate::traffic::write_pcap(&t.pcap, &t.spec)
-        .map_err(|e| AppError(format!("{}: {e}", t.pcap.display())))?;
+    let n = crate::traffic::write_pcap_atomic(&t.pcap, &t.spec).map_err(|e| {
+        AppError(format!(
+            "{}: {}",
+            t.pcap.display(),
+            flows::io_error_text(&e)
+        ))
+    })?;
     tracing::info!(path = %t.pcap.display(), packets = n, "generated traffic pcap");
     Ok(())
 }

@@ -264,13 +264,13 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
         for p in &ports {
             let _ = p.close();
         }
-        let _ = render_final(fmt, &last, None, &mut out);
+        let written = render_final(fmt, &last, None, &mut out).and_then(|()| out.flush());
         let mbufs_in_use = pool.in_use_count();
         drop(pool);
         if !failures.is_empty() {
             return Err(AppError(failures.join("; ")));
         }
-        Ok(Outcome { last, mbufs_in_use })
+        Ok(Outcome::new(last, mbufs_in_use, written))
     }
 }
 

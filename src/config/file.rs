@@ -133,7 +133,7 @@ pub struct StatsSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSection {
-    /// pcap path to generate if missing.
+    /// pcap path to generate unless it holds what this section generates.
     pub pcap: Option<PathBuf>,
     /// Packets to generate.
     pub packets: Option<i64>,

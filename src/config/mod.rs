@@ -74,6 +74,13 @@ impl MempoolOps {
 pub const MAX_MEMPOOL_CACHE: i64 = 512;
 /// Largest ring size (`RTE_RING_SZ_MASK + 1`).
 pub const MAX_RING_SIZE: i64 = 1 << 28;
+/// Most flows of the C sample's population (`num_flows`): with the 25 %
+/// headroom the table is built with, the EFD's largest capacity (2^30).
+pub const MAX_NUM_FLOWS: u32 = 858_993_459;
+/// Most packets of a generated traffic pcap (`[traffic] packets`).
+pub const MAX_TRAFFIC_PACKETS: u64 = 1 << 24;
+/// Largest generated traffic pcap, bytes (`[traffic] packets` x `frame_len`).
+pub const MAX_TRAFFIC_BYTES: u64 = 4 << 30;
 /// Largest burst size: the capacity of the loops' packet arrays
 /// ([`crate::lcore::MAX_BURST`]).
 pub const MAX_BURST: i64 = crate::lcore::MAX_BURST as i64;
@@ -84,6 +91,11 @@ Settings come from, lowest precedence first: built-in defaults, the TOML file
 pcap on net_pcap0 and transmits to net_null0 without hugepages), then these
 flags. Arguments after `--` are extra EAL arguments, appended after the
 file's [eal] args; the EAL --lcores comes from --lcores / `lcores`.
+Counts (-n, -f, ...) are decimal or hexadecimal with 0x.
+
+Exit status: 0 stopped cleanly; 1 failed while running or stopping (lost
+mbufs, an lcore failed, output not written); 2 did not start (a flag, the
+configuration, a flow file, a pcap, a device, or the memory it needs).
 
 Example: efd-lb --config config/two-nic.toml -n 4 -f 0x100000 -- --log-level=eal,8";
 
@@ -112,11 +124,12 @@ pub struct Cli {
     pub portmask: Option<String>,
     /// Number of back-end nodes; flow i goes to node i % N
     /// [file key: num_nodes; default 2]
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(short = 'n', long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub num_nodes: Option<u64>,
-    /// Number of flows put in the EFD table (destinations 0..N); ignored with
-    /// a flow file [file key: num_flows; default 1048576]
-    #[arg(short = 'f', long, value_name = "N")]
+    /// Number of flows put in the EFD table (destinations 0..N), at most
+    /// 858993459; ignored with a flow file [file key: num_flows; default
+    /// 1048576]
+    #[arg(short = 'f', long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub num_flows: Option<u64>,
     /// File of "ip,node" lines to load instead of the generated flows
     /// [file key: flow_file]
@@ -124,11 +137,11 @@ pub struct Cli {
     pub flow_file: Option<PathBuf>,
     /// EFD value width in bits, 1..=8 [file key: value_bits; default: fewest
     /// bits that hold num_nodes-1, 8 with --unknown-flows assign]
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", value_parser = parse_count, allow_negative_numbers = true)]
     pub value_bits: Option<u64>,
     /// Stats refresh period in milliseconds [file key: stats.period_ms;
     /// default 1000]
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = parse_count, allow_negative_numbers = true)]
     pub stats_period_ms: Option<u64>,
     /// Stats output: auto = ansi on a terminal, plain otherwise; json = JSON
     /// lines [file key: stats.format; default auto]
@@ -136,11 +149,11 @@ pub struct Cli {
     pub stats_format: Option<StatsFormat>,
     /// Stop after S seconds; 0 = run until SIGINT/SIGTERM [file key:
     /// duration_s; default 0]
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = parse_count, allow_negative_numbers = true)]
     pub duration_s: Option<u64>,
     /// Nodes served by each worker lcore [file key: nodes_per_lcore;
     /// default: ceil(num_nodes / worker lcores)]
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = parse_count, allow_negative_numbers = true)]
     pub nodes_per_lcore: Option<u64>,
     /// Control API address, e.g. 127.0.0.1:9900 (a non-loopback address
     /// needs control.token_file) [file key: control.listen; default: off]
@@ -162,7 +175,7 @@ pub struct Cli {
     pub eal_args: Vec<String>,
 }
 
-/// The traffic pcap to generate before start if it does not exist.
+/// The traffic pcap to generate before start unless it holds what `spec` generates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrafficConfig {
     /// Where the pcap goes (the same path net_pcap's `rx_pcap=` reads).
@@ -348,8 +361,13 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Cli(e) => {
                 let s = e.to_string();
-                let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-                f.write_str(line.trim().trim_start_matches("error: "))
+                let mut lines = s.lines().map(str::trim).filter(|l| !l.is_empty());
+                f.write_str(lines.next().unwrap_or("").trim_start_matches("error: "))?;
+                // An enum flag's choices are on a line of their own.
+                match lines.find(|l| l.starts_with("[possible values")) {
+                    Some(p) => write!(f, " {p}"),
+                    None => Ok(()),
+                }
             }
             ConfigError::File { path, message } => write!(f, "{path}: {message}"),
             ConfigError::Invalid(m) => f.write_str(m),
@@ -359,11 +377,22 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Parses `std::env::args()`. clap errors, `--help` and `--version` print
-/// and exit (status 2 for errors, 0 for help) as clap does.
+/// Parses `std::env::args()`. `--help` and `--version` print and exit 0
+/// as clap does; a command-line error is returned like any other (one
+/// line, not clap's usage text).
 pub fn parse() -> Result<Settings, ConfigError> {
+    use clap::error::ErrorKind;
     match from_args(std::env::args()) {
-        Err(ConfigError::Cli(e)) => e.exit(),
+        Err(ConfigError::Cli(e))
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
         r => r,
     }
 }
@@ -431,6 +460,12 @@ fn toml_error(name: &str, text: &str, e: &toml::de::Error) -> ConfigError {
             .collect::<Vec<_>>()
             .join("; ")
             .replace("expected i64", "expected an integer");
+        // toml gives no message for a key without a value (`key = `).
+        let flat = if flat.is_empty() {
+            "expected a value".to_string()
+        } else {
+            flat
+        };
         // Prefix the key when the error is on a `key = value` line.
         match line_text.split_once('=') {
             Some((k, _))
@@ -520,7 +555,25 @@ fn pick<'a, T>(
 }
 
 fn cli_int(v: Option<u64>) -> Option<i64> {
+    // parse_count keeps command-line counts within i64.
     v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Parses a count flag: decimal, or hexadecimal with `0x` (as the TOML
+/// file's integers may be written), at most `i64::MAX`.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None => (t, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err("not a count (decimal, or hexadecimal with 0x)".into());
+    }
+    match u64::from_str_radix(digits, radix) {
+        Ok(v) if v <= i64::MAX as u64 => Ok(v),
+        _ => Err(format!("too large (the most is {})", i64::MAX)),
+    }
 }
 
 /// Checks `lo <= v <= hi`, else `{at}: {v} {what}`.
@@ -650,7 +703,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
     }
     .ok_or_else(|| {
         invalid(format!(
-            "{}: not a hexadecimal port mask",
+            "{}: not a hexadecimal port mask (of at most 64 bits)",
             loc.is(format!("{mask_s:?}"))
         ))
     })?;
@@ -741,8 +794,10 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         nf,
         &floc,
         lo,
-        i64::from(u32::MAX),
-        "flows: need 1..=4294967295",
+        i64::from(MAX_NUM_FLOWS),
+        &format!(
+            "flows: need 1..={MAX_NUM_FLOWS} (the most the EFD table holds with 25% headroom)"
+        ),
     )? as u32;
 
     // nodes per lcore
@@ -762,7 +817,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
                 &kloc,
                 1,
                 i64::from(u16::MAX),
-                "nodes per lcore: need at least 1",
+                "nodes per lcore: out of range 1..=65535",
             )?;
             if k * workers as i64 >= n {
                 Some(k as u16)
@@ -883,9 +938,21 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         // 16 bursts: enough slack, and the packets in flight stay in cache.
         512,
     );
-    if !(2..=MAX_RING_SIZE).contains(&rs) || (rs & (rs - 1)) != 0 {
+    if rs > MAX_RING_SIZE {
         return Err(invalid(format!(
-            "{}: ring size {rs} is not a power of two in 2..={MAX_RING_SIZE}",
+            "{}: ring size {rs} is above the maximum {MAX_RING_SIZE}",
+            loc.at()
+        )));
+    }
+    if rs < 2 {
+        return Err(invalid(format!(
+            "{}: ring size {rs} is below the minimum 2",
+            loc.at()
+        )));
+    }
+    if (rs & (rs - 1)) != 0 {
+        return Err(invalid(format!(
+            "{}: ring size {rs} is not a power of two",
             loc.at()
         )));
     }
@@ -943,8 +1010,23 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
                 i64::from(num_flows),
                 u32max,
             )?;
+            let (packets, ploc) = pick(
+                file,
+                "traffic.packets",
+                "traffic.packets",
+                None,
+                t.packets,
+                65536,
+            );
+            let packets = in_range(
+                packets,
+                &ploc,
+                1,
+                MAX_TRAFFIC_PACKETS as i64,
+                &format!("packets: need 1..={MAX_TRAFFIC_PACKETS}"),
+            )? as u64;
             let spec = TrafficSpec {
-                packets: nonneg("traffic.packets", t.packets, 65536, i64::MAX)? as u64,
+                packets,
                 known_flows: known as u32,
                 table_flows: nonneg(
                     "traffic.table_flows",
@@ -963,6 +1045,16 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
                 frame_len: nonneg("traffic.frame_len", t.frame_len, 64, 65535)? as usize,
                 seed: t.seed.unwrap_or(0) as u64,
             };
+            let bytes = crate::traffic::pcap_file_bytes(spec.packets, spec.frame_len);
+            if bytes > MAX_TRAFFIC_BYTES {
+                return Err(invalid(format!(
+                    "{file}: traffic.packets = {} of traffic.frame_len = {}: the pcap would take {} MiB, more than the {} MiB limit",
+                    spec.packets,
+                    spec.frame_len,
+                    bytes >> 20,
+                    MAX_TRAFFIC_BYTES >> 20
+                )));
+            }
             if spec.unknown_pct + spec.malformed_pct > 100.0 {
                 return Err(invalid(format!(
                     "{file}: traffic.unknown_pct + traffic.malformed_pct = {} exceeds 100",

@@ -366,15 +366,15 @@ fn portmask_forms_and_errors() {
     );
     assert_eq!(
         err(&["-p", "zz"], ""),
-        "--portmask \"zz\": not a hexadecimal port mask"
+        "--portmask \"zz\": not a hexadecimal port mask (of at most 64 bits)"
     );
     assert_eq!(
         err(&["-p", "0x"], ""),
-        "--portmask \"0x\": not a hexadecimal port mask"
+        "--portmask \"0x\": not a hexadecimal port mask (of at most 64 bits)"
     );
     assert_eq!(
         err(&[], "portmask = -1"),
-        "lb.toml: portmask = \"-1\": not a hexadecimal port mask"
+        "lb.toml: portmask = \"-1\": not a hexadecimal port mask (of at most 64 bits)"
     );
 }
 
@@ -404,7 +404,7 @@ fn lcore_errors() {
 fn ring_and_port_errors() {
     assert_eq!(
         err(&[], "[rings]\nsize = 1000"),
-        "lb.toml: rings.size: ring size 1000 is not a power of two in 2..=268435456"
+        "lb.toml: rings.size: ring size 1000 is not a power of two"
     );
     assert_eq!(
         err(&[], "[rings]\nsize = 16\n[ports]\nburst = 32"),
@@ -438,7 +438,7 @@ fn ring_and_port_errors() {
 fn other_value_errors() {
     assert_eq!(
         err(&["-f", "0"], ""),
-        "--num-flows: 0 flows: need 1..=4294967295"
+        "--num-flows: 0 flows: need 1..=858993459 (the most the EFD table holds with 25% headroom)"
     );
     // With a flow file, num_flows is ignored.
     assert!(with_file(&["-f", "0", "--flow-file", "x.csv"], "").is_ok());
@@ -456,7 +456,7 @@ fn other_value_errors() {
     );
     assert_eq!(
         err(&["--nodes-per-lcore", "0"], ""),
-        "--nodes-per-lcore: 0 nodes per lcore: need at least 1"
+        "--nodes-per-lcore: 0 nodes per lcore: out of range 1..=65535"
     );
     assert_eq!(
         err(&["--", "-l", "0-3"], ""),
@@ -490,7 +490,7 @@ fn traffic_section() {
     );
     assert_eq!(
         err(&[], "[traffic]\npackets = -5"),
-        "lb.toml: traffic.packets: -5 out of range 0..=9223372036854775807"
+        "lb.toml: traffic.packets: -5 packets: need 1..=16777216"
     );
 }
 
@@ -528,4 +528,96 @@ fn help_documents_every_flag() {
         assert!(help.contains(flag), "help lacks {flag}:\n{help}");
     }
     cmd.debug_assert();
+}
+
+/// Every flag and key with a bad value: the one line it gets (through
+/// [`from_args`] for flags, [`resolve`] for file keys). The binary prints
+/// the same line after `efd-lb: ` and exits 2 (tests/appliance.rs).
+#[test]
+fn bad_input_table() {
+    let nf = "flows: need 1..=858993459 (the most the EFD table holds with 25% headroom)";
+    let cases: Vec<(&[&str], &str, String)> = vec![
+        // Flags.
+        (&["--bogus"], "", "unexpected argument '--bogus' found".into()),
+        (&["-n"], "", "a value is required for '--num-nodes <N>' but none was supplied".into()),
+        (&["-n", "2", "-n", "3"], "", "the argument '--num-nodes <N>' cannot be used multiple times".into()),
+        (&["-n", "-1"], "", "invalid value '-1' for '--num-nodes <N>': not a count (decimal, or hexadecimal with 0x)".into()),
+        (&["-n", "0"], "", "--num-nodes: 0 nodes: need at least 1".into()),
+        (&["-n", "257"], "", "--num-nodes 257 exceeds what 8-bit EFD values can address (max 256)".into()),
+        (&["-f", "0xzz"], "", "invalid value '0xzz' for '--num-flows <N>': not a count (decimal, or hexadecimal with 0x)".into()),
+        (&["-f", "99999999999999999999"], "", "invalid value '99999999999999999999' for '--num-flows <N>': too large (the most is 9223372036854775807)".into()),
+        (&["-f", "4294967295"], "", format!("--num-flows: 4294967295 {nf}")),
+        (&["-f", "0x33333334"], "", format!("--num-flows: 858993460 {nf}")),
+        (&["--value-bits", "0"], "", "--value-bits 0: value_bits must be 1..=8".into()),
+        (&["-n", "5", "--value-bits", "2"], "", "--value-bits 2 cannot address 5 nodes (max 4)".into()),
+        (&["--nodes-per-lcore", "70000"], "", "--nodes-per-lcore: 70000 nodes per lcore: out of range 1..=65535".into()),
+        (&["--nodes-per-lcore", "0"], "", "--nodes-per-lcore: 0 nodes per lcore: out of range 1..=65535".into()),
+        (&["--stats-period-ms", "0x0"], "", "--stats-period-ms: 0 ms: the period must be at least 1 ms".into()),
+        (&["--stats-format", "fancy"], "", "invalid value 'fancy' for '--stats-format <FORMAT>' [possible values: auto, ansi, plain, json]".into()),
+        (&["--duration-s", "x"], "", "invalid value 'x' for '--duration-s <S>': not a count (decimal, or hexadecimal with 0x)".into()),
+        (&["--lcores", ""], "", "--lcores \"\": empty lcore list".into()),
+        (&["--lcores", "0-2,2"], "", "--lcores \"0-2,2\": lcore 2 is listed twice".into()),
+        (&["--lcores", "0,1"], "", "--lcores \"0,1\": need at least 3 lcores (stats, distributor, one worker)".into()),
+        (&["-p", "0"], "", "--portmask 0 selects no port".into()),
+        (&["-p", "0x10000000000000000"], "", "--portmask \"0x10000000000000000\": not a hexadecimal port mask (of at most 64 bits)".into()),
+        (&["--control-listen", "nope"], "", "--control-listen \"nope\": not an address and port (like 127.0.0.1:9900 or [::1]:9900)".into()),
+        (&["--unknown-flows", "keep"], "", "--unknown-flows \"keep\": the policy is drop or assign".into()),
+        (&["--", "-l", "0-3"], "", "EAL argument \"-l\" conflicts with the lcores setting (use --lcores / `lcores` instead)".into()),
+        // Keys.
+        (&[], "nodez = 3", "lb.toml: unknown key \"nodez\" at line 1".into()),
+        (&[], "[bogus]\nx = 1", "lb.toml: unknown key \"bogus\" at line 1".into()),
+        (&[], "[traffic]\nbogus = 1", "lb.toml: unknown key \"traffic.bogus\" at line 2".into()),
+        (&[], "num_nodes = 2\nnum_nodes = 3", "lb.toml: num_nodes: duplicate key `num_nodes` in document root at line 2".into()),
+        (&[], "num_nodes = ", "lb.toml: num_nodes: expected a value at line 1".into()),
+        (&[], "lcores = 3", "lb.toml: lcores: invalid type: integer `3`, expected a string at line 1".into()),
+        (&[], "num_flows = 1.5", "lb.toml: num_flows: invalid type: floating point `1.5`, expected an integer at line 1".into()),
+        (&[], "num_flows = 4294967296", format!("lb.toml: num_flows: 4294967296 {nf}")),
+        (&[], "flow_file = 3", "lb.toml: flow_file: invalid type: integer `3`, expected path string at line 1".into()),
+        (&[], "nodes_per_lcore = 70000", "lb.toml: nodes_per_lcore: 70000 nodes per lcore: out of range 1..=65535".into()),
+        (&[], "duration_s = -1", "lb.toml: duration_s: -1 seconds: must not be negative".into()),
+        (&[], "[eal]\nargs = \"--no-huge\"", "lb.toml: eal.args: invalid type: string \"--no-huge\", expected a sequence at line 2".into()),
+        (&[], "[eal]\nargs = [1]", "lb.toml: eal.args: invalid type: integer `1`, expected a string at line 2".into()),
+        (&[], "[mempool]\nmbufs = -1", "lb.toml: mempool.mbufs: -1 mbufs: need 0 (auto) or a count".into()),
+        (&[], "[mempool]\ncache = 513", "lb.toml: mempool.cache: 513 cache: must be 0..=512".into()),
+        (&[], "[ports]\ntx_desc = 0", "lb.toml: ports.tx_desc: 0 descriptors: need 1..=65535".into()),
+        (&[], "[ports]\nrx_desc = 65536", "lb.toml: ports.rx_desc: 65536 descriptors: need 1..=65535".into()),
+        (&[], "[rings]\nsize = 2147483648", "lb.toml: rings.size: ring size 2147483648 is above the maximum 268435456".into()),
+        (&[], "[rings]\nsize = 1", "lb.toml: rings.size: ring size 1 is below the minimum 2".into()),
+        (&[], "[rings]\nsize = 1000", "lb.toml: rings.size: ring size 1000 is not a power of two".into()),
+        (&[], "[stats]\nperiod_ms = 0", "lb.toml: stats.period_ms: 0 ms: the period must be at least 1 ms".into()),
+        (&[], "[traffic]\npackets = 0", "lb.toml: traffic.packets: 0 packets: need 1..=16777216".into()),
+        (&[], "[traffic]\npackets = 9223372036854775807", "lb.toml: traffic.packets: 9223372036854775807 packets: need 1..=16777216".into()),
+        (&[], "[traffic]\npackets = 10000000\nframe_len = 1518", "lb.toml: traffic.packets = 10000000 of traffic.frame_len = 1518: the pcap would take 14591 MiB, more than the 4096 MiB limit".into()),
+        (&[], "[traffic]\nframe_len = 70000", "lb.toml: traffic.frame_len: 70000 out of range 0..=65535".into()),
+        (&[], "[traffic]\nvlan_pct = -1.0", "lb.toml: traffic.vlan_pct = -1: a percentage must be 0..=100".into()),
+        (&[], "[traffic]\nknown_flows = -1", "lb.toml: traffic.known_flows: -1 out of range 0..=4294967295".into()),
+        (&[], "[traffic]\nseed = \"x\"", "lb.toml: traffic.seed: invalid type: string \"x\", expected an integer at line 2".into()),
+    ];
+    for (a, toml, want) in &cases {
+        let got = match Cli::try_parse_from(args(a)) {
+            Err(e) => ConfigError::Cli(e).to_string(),
+            Ok(c) => match resolve(&c, "lb.toml", toml) {
+                Ok(_) => "accepted".into(),
+                Err(e) => e.to_string(),
+            },
+        };
+        assert_eq!(&got, want, "{a:?} {toml:?}");
+    }
+}
+
+/// The `--help` example runs as written (hexadecimal counts).
+#[test]
+fn help_example_parses() {
+    let example = AFTER_HELP
+        .lines()
+        .find_map(|l| l.strip_prefix("Example: efd-lb "))
+        .expect("an example");
+    let mut a: Vec<&str> = example.split_whitespace().collect();
+    // The example names a file of the repository.
+    a[1] = "config/two-nic.toml";
+    let cli = Cli::try_parse_from(args(&a)).unwrap();
+    assert_eq!((cli.num_nodes, cli.num_flows), (Some(4), Some(0x100000)));
+    assert_eq!(parse_count("0X10"), Ok(16));
+    assert_eq!(parse_count("010"), Ok(10));
+    assert!(parse_count("0x").is_err() && parse_count("1_000").is_err());
 }
