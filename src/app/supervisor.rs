@@ -199,6 +199,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
             if config.duration.is_some_and(|d| started.elapsed() >= d) {
                 break;
             }
+            run.watch.poll(&run.ports);
             let now = Instant::now();
             if now >= next_sample {
                 // What /stats and /metrics serve: at most 100 ms old.
