@@ -7,7 +7,7 @@ use super::plan::{DeviceInfo, Devices, Plan};
 use super::AppError;
 use crate::config::Settings;
 use crate::config::UnknownFlows;
-use crate::control::sync::{node_channel, AdoptionDesk, DistributorSync, NodeLink};
+use crate::control::sync::{node_channel, Activity, AdoptionDesk, DistributorSync, NodeLink};
 use crate::ids::NodeId;
 use crate::key::FlowKey;
 use crate::lcore::distributor::{Distributor, FlowLookup, RxPort};
@@ -95,6 +95,8 @@ pub struct Launched<K> {
     pub distributor_sync: Arc<DistributorSync>,
     /// The control thread's side of adoption (`unknown_flows = "assign"`).
     pub adoption: Option<AdoptionDesk<K>>,
+    /// The workers' marks of active flows (`control.idle_timeout_s`).
+    pub activity: Option<Arc<Activity>>,
     /// Watches the ports' links, interfaces and receive errors: call
     /// `watch.poll(&ports)` from the supervisor's loop.
     pub watch: super::portwatch::PortWatch,
@@ -110,6 +112,7 @@ pub fn launch<K, L>(
     ports: Vec<Port>,
     lookup: L,
     tables: Vec<FlowTable<K>>,
+    capacity: usize,
     settings: &Settings,
 ) -> Result<Launched<K>, AppError>
 where
@@ -188,6 +191,10 @@ where
     let mut changes: Vec<_> = changes.into_iter().map(Some).collect();
     let distributor_sync = Arc::new(DistributorSync::default());
     let adoption = (settings.control.unknown_flows == UnknownFlows::Assign).then(AdoptionDesk::new);
+    let activity = settings
+        .control
+        .idle_timeout
+        .map(|_| Arc::new(Activity::new(capacity)));
     let mut tx_by_queue: Vec<Option<Vec<_>>> = tx_by_queue.into_iter().map(Some).collect();
 
     // Workers first, so rings are drained from the first packet on.
@@ -204,6 +211,7 @@ where
                     flows: tables[node.index()].take().expect("one table per node"),
                     changes: changes[node.index()].take().expect("one queue per node"),
                     adopt: adoption.as_ref().map(AdoptionDesk::adopter),
+                    activity: activity.clone(),
                     tx_slot: wp.tx_slot(node, plan.tx_mode),
                     port_index: port_index.clone(),
                 }
@@ -262,6 +270,7 @@ where
         node_links,
         distributor_sync,
         adoption,
+        activity,
     })
 }
 

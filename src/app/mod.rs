@@ -237,7 +237,8 @@ where
         let (ports, devices) = launch::probe(&eal, settings, resident_mbufs)?;
         let plan = plan::plan(settings, &devices)?;
         memory::check_plan(&eal, settings, &plan, &devices).map_err(AppError)?;
-        let launched = launch::launch(&eal, &plan, ports, efd.reader(), tables, settings)?;
+        let launched =
+            launch::launch(&eal, &plan, ports, efd.reader(), tables, capacity, settings)?;
         tracing::info!(
             ports = plan.ports.len(),
             nodes = plan.num_nodes,
@@ -258,6 +259,8 @@ where
             assign: settings.control.unknown_flows == UnknownFlows::Assign,
             snapshot: settings.control.snapshot.clone(),
             snapshot_period: settings.control.snapshot_period,
+            idle_timeout: settings.control.idle_timeout,
+            activity: launched.activity.clone(),
         };
         Supervisor::new(efd, launched, config, policy, service, &settings.control)
     })();

@@ -210,6 +210,27 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         Ok(node)
     }
 
+    /// Removes many flows at once (one flush and one wait for all); keys
+    /// not in the table are skipped. Returns each removed flow's node.
+    pub fn remove_many(&mut self, keys: &[K]) -> Result<Vec<(K, NodeId)>, ControlError> {
+        let mut removed = Vec::with_capacity(keys.len());
+        for &key in keys {
+            if let Some(v) = self.efd.remove(&key.to_bytes()) {
+                removed.push((key, self.node_of_value(v)));
+            }
+        }
+        if removed.is_empty() {
+            return Ok(removed);
+        }
+        let nodes = node_set(self.nodes.len(), removed.iter().map(|r| r.1));
+        self.drain_old(&nodes)?;
+        for &(key, node) in &removed {
+            self.send(node, TableChange::Remove(key))?;
+        }
+        self.wait_applied(&nodes)?;
+        Ok(removed)
+    }
+
     /// Moves flows to new nodes without dropping a packet (see the module
     /// documentation). Every key must be in the table and every node valid,
     /// or nothing changes.

@@ -13,7 +13,7 @@ use super::api::{
 };
 use super::balance::{self, NodePolicy, NO_NODE};
 use super::status::{ControlStatus, ControlStatusCell, NodeState, NodeStatus, Op, OpStats};
-use super::sync::AdoptionDesk;
+use super::sync::{Activity, AdoptionDesk};
 use super::{ControlError, FlowControl};
 use crate::flows;
 use crate::ids::NodeId;
@@ -42,6 +42,10 @@ pub struct ServiceConfig {
     pub snapshot: Option<PathBuf>,
     /// Period of automatic snapshots.
     pub snapshot_period: Option<Duration>,
+    /// Adopted flows without a packet for this long expire.
+    pub idle_timeout: Option<Duration>,
+    /// The workers' marks of active flows (with `idle_timeout`).
+    pub activity: Option<Arc<Activity>>,
 }
 
 /// The control thread's state.
@@ -57,8 +61,13 @@ pub struct ControlService<K: FlowKey<Bytes = [u8; N]>, const N: usize> {
     adoption: Option<AdoptionDesk<K>>,
     stats: Arc<Stats>,
     adopted: u64,
+    expired: u64,
     table_full: u64,
     next_snapshot: Option<Instant>,
+    /// Adopted flows and when they were last seen active (with
+    /// `idle_timeout`).
+    idle: hashbrown::HashMap<[u8; N], Instant>,
+    next_sweep: Option<Instant>,
 }
 
 fn control_error(e: ControlError) -> ApiError {
@@ -100,8 +109,12 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             adoption,
             stats,
             adopted: 0,
+            expired: 0,
             table_full: 0,
+            idle: hashbrown::HashMap::new(),
+            next_sweep: None,
         };
+        s.next_sweep = s.sweep_period().map(|p| Instant::now() + p);
         // The start-up flows all have their node's own value, so the
         // first slots can be set without revaluing anything.
         s.slots = balance::value_slots(s.config.value_bits, &s.policy, s.config.assign, None);
@@ -139,6 +152,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
                 }
             }
             self.adopt_round();
+            self.expire_idle();
             self.periodic_snapshot();
         }
         while let Ok(env) = requests.try_recv() {
@@ -179,6 +193,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
                 let k = parse_key::<K>(&key)?;
                 let node = self.control.remove(k).map_err(control_error)?;
                 self.counts[node.index()] -= 1;
+                self.idle.remove(&k.to_bytes());
                 self.after_removal();
                 Ok(Reply::Flow(FlowEntry {
                     key: k.to_string(),
@@ -291,6 +306,9 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
                 self.counts[to.index()] += 1;
             }
         }
+        // A flow the operator places is no longer an adopted one: it does
+        // not expire.
+        self.idle.remove(&k.to_bytes());
         Ok(Reply::Put(PutFlowReply {
             key: k.to_string(),
             node,
@@ -340,6 +358,11 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         }
         for &(_, n, _) in &adds {
             self.counts[n.index()] += 1;
+        }
+        if !self.idle.is_empty() {
+            for f in &parsed {
+                self.idle.remove(&f.key.to_bytes());
+            }
         }
         reply.added = adds.len() as u64;
         reply.moved = moves.len() as u64;
@@ -518,6 +541,68 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         }
     }
 
+    /// How often idle adopted flows are looked for: half the timeout, so a
+    /// flow expires between one and one and a half timeouts after its last
+    /// packet.
+    fn sweep_period(&self) -> Option<Duration> {
+        self.config
+            .idle_timeout
+            .filter(|_| self.config.activity.is_some())
+            .map(|t| (t / 2).max(Duration::from_millis(10)))
+    }
+
+    /// Expires the adopted flows that saw no packet for the idle timeout.
+    fn expire_idle(&mut self) {
+        let (Some(due), Some(period), Some(timeout)) = (
+            self.next_sweep,
+            self.sweep_period(),
+            self.config.idle_timeout,
+        ) else {
+            return;
+        };
+        let now = Instant::now();
+        if now < due {
+            return;
+        }
+        self.next_sweep = Some(now + period);
+        let Some(activity) = self.config.activity.clone() else {
+            return;
+        };
+        let mut idle = Vec::new();
+        for (k, last) in self.idle.iter_mut() {
+            if activity.seen(K::from_bytes(k).tag()) {
+                *last = now;
+            } else if now.duration_since(*last) >= timeout {
+                idle.push(K::from_bytes(k));
+            }
+        }
+        activity.clear();
+        if idle.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        match self.control.remove_many(&idle) {
+            Ok(removed) => {
+                for (k, node) in &removed {
+                    self.idle.remove(&k.to_bytes());
+                    self.counts[node.index()] -= 1;
+                }
+                self.expired += removed.len() as u64;
+                self.ops[Op::Expire as usize].record(
+                    started.elapsed().as_secs_f64(),
+                    removed.len() as u64,
+                    true,
+                );
+                self.after_removal();
+            }
+            Err(e) => {
+                tracing::warn!("expiring {} idle flows: {e}", idle.len());
+                self.ops[Op::Expire as usize].record(started.elapsed().as_secs_f64(), 0, false);
+            }
+        }
+        self.publish();
+    }
+
     fn after_removal(&mut self) {
         if let Some(desk) = &self.adoption {
             if desk.is_full() && self.control.efd().len() < self.config.capacity {
@@ -587,6 +672,12 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
                 ok = false;
             } else {
                 self.adopted += batch.len() as u64;
+                if self.config.idle_timeout.is_some() {
+                    let now = Instant::now();
+                    for &(k, _, _) in batch.iter() {
+                        self.idle.insert(k.to_bytes(), now);
+                    }
+                }
             }
         }
         if refused > 0 || self.control.efd().len() >= self.config.capacity {
@@ -623,7 +714,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             efd_bytes: efd.online_bytes() as u64,
             unknown_flows: if self.config.assign { "assign" } else { "drop" }.to_string(),
             adopted: self.adopted,
-            expired: 0,
+            expired: self.expired,
             table_full: self.table_full,
             ops: Op::ALL
                 .iter()

@@ -328,3 +328,55 @@ impl<K: FlowKey> Default for AdoptionDesk<K> {
         Self::new()
     }
 }
+
+/// Which flows saw a packet lately, for the expiry of idle adopted flows
+/// (`control.idle_timeout_s`): one bit per hash of the flow's tag, set by
+/// the workers for every packet they forward, read and cleared by the
+/// control thread once per sweep. Two flows sharing a bit keep each other
+/// alive (a collision only delays an expiry).
+#[derive(Debug)]
+pub struct Activity {
+    bits: Box<[AtomicU64]>,
+    mask: usize,
+}
+
+impl Activity {
+    /// A map with about 8 bits per flow of a table of `capacity` flows.
+    pub fn new(capacity: usize) -> Activity {
+        let nbits = (capacity.max(512) * 8).next_power_of_two();
+        Activity {
+            bits: (0..nbits / 64).map(|_| AtomicU64::new(0)).collect(),
+            mask: nbits - 1,
+        }
+    }
+
+    #[inline(always)]
+    fn locate(&self, tag: u32) -> (usize, u64) {
+        let i = crate::rng::mix(u64::from(tag)) as usize & self.mask;
+        (i >> 6, 1u64 << (i & 63))
+    }
+
+    /// Marks the flow with `tag` as seen (worker side): a load, and a
+    /// write only when the bit is not set yet.
+    #[inline(always)]
+    pub fn mark(&self, tag: u32) {
+        let (w, bit) = self.locate(tag);
+        let word = &self.bits[w];
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the flow with `tag` was marked since the last [`Activity::clear`].
+    pub fn seen(&self, tag: u32) -> bool {
+        let (w, bit) = self.locate(tag);
+        self.bits[w].load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Forgets every mark (control side).
+    pub fn clear(&self) {
+        for w in self.bits.iter() {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+}

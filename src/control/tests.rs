@@ -2,7 +2,7 @@
 //! distributor and a worker on their own threads, a feeder thread that never
 //! stops sending, and the control thread (the test) moving flows.
 
-use super::sync::{node_channel, AdoptionDesk, DistributorSync};
+use super::sync::{node_channel, Activity, AdoptionDesk, DistributorSync};
 use super::{ControlError, FlowControl};
 use crate::efd::Efd;
 use crate::ids::{NodeId, PortIndex};
@@ -41,7 +41,7 @@ struct Appliance {
 
 impl Appliance {
     fn start(flows: u32, nodes: u16) -> Appliance {
-        Appliance::start_with(flows, nodes, None, (0..flows).collect())
+        Appliance::start_with(flows, nodes, None, None, (0..flows).collect())
     }
 
     /// `known` flows in the tables, a feeder sending packets to `feed`
@@ -51,6 +51,7 @@ impl Appliance {
         known: u32,
         nodes: u16,
         adoption: Option<&AdoptionDesk<Ipv4Dst>>,
+        activity: Option<Arc<Activity>>,
         feed: Vec<u32>,
     ) -> Appliance {
         let flows = known;
@@ -83,6 +84,7 @@ impl Appliance {
                 flows: table,
                 changes,
                 adopt: adoption.map(AdoptionDesk::adopter),
+                activity: activity.clone(),
                 tx_slot: usize::from(n),
                 port_index: port_index.clone(),
             });
@@ -309,6 +311,17 @@ fn service(
     capacity: usize,
     adoption: Option<AdoptionDesk<Ipv4Dst>>,
 ) -> (ControlService<Ipv4Dst, 4>, ControlStatusCell) {
+    service_expiring(app, weights, capacity, adoption, None)
+}
+
+/// [`service`] with idle adopted flows expiring.
+fn service_expiring(
+    app: &mut Appliance,
+    weights: &[u32],
+    capacity: usize,
+    adoption: Option<AdoptionDesk<Ipv4Dst>>,
+    idle: Option<(Duration, Arc<Activity>)>,
+) -> (ControlService<Ipv4Dst, 4>, ControlStatusCell) {
     let dummy = FlowControl::new(
         Efd::new(1024, 8).unwrap(),
         Vec::new(),
@@ -323,6 +336,8 @@ fn service(
         assign: adoption.is_some(),
         snapshot: None,
         snapshot_period: None,
+        idle_timeout: idle.as_ref().map(|i| i.0),
+        activity: idle.map(|i| i.1),
     };
     let s = ControlService::new(
         control,
@@ -516,7 +531,7 @@ fn assign_forwards_new_flows_on_one_node_each_spread_by_weight() {
     let weights = [1u32, 1, 2, 4];
     let desk = AdoptionDesk::new();
     let feed: Vec<u32> = (0..NEW).map(|i| 0x0a00_0000 + i).collect();
-    let mut app = Appliance::start_with(0, 4, Some(&desk), feed.clone());
+    let mut app = Appliance::start_with(0, 4, Some(&desk), None, feed.clone());
     let (s, status) = service(&mut app, &weights, 4 * NEW as usize, Some(desk));
     let (handle, requests) = super::api::ControlHandle::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -592,7 +607,7 @@ fn assign_forwards_new_flows_on_one_node_each_spread_by_weight() {
 fn assign_with_a_full_table_drops_and_counts_table_full() {
     let desk = AdoptionDesk::new();
     let feed: Vec<u32> = (0..3000).map(|i| 0x0a00_0000 + i).collect();
-    let mut app = Appliance::start_with(0, 2, Some(&desk), feed);
+    let mut app = Appliance::start_with(0, 2, Some(&desk), None, feed);
     let (s, status) = service(&mut app, &[1, 1], 1000, Some(desk));
     let (handle, requests) = super::api::ControlHandle::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -621,5 +636,70 @@ fn assign_with_a_full_table_drops_and_counts_table_full() {
     for n in &stats.nodes {
         assert!(n.table_full.get() <= n.filter_drop.get());
     }
+    assert_eq!(pool.live(), 0);
+}
+
+/// `control.idle_timeout_s`: adopted flows expire once their packets stop,
+/// not while they flow; flows the operator placed never expire.
+#[test]
+fn idle_adopted_flows_expire_and_active_ones_stay() {
+    let desk = AdoptionDesk::new();
+    let activity = Arc::new(Activity::new(10_000));
+    let feed: Vec<u32> = (0..2000).map(|i| 0x0a00_0000 + i).collect();
+    let mut app = Appliance::start_with(0, 2, Some(&desk), Some(activity.clone()), feed);
+    let timeout = Duration::from_millis(400);
+    let (mut s, status) = service_expiring(
+        &mut app,
+        &[1, 1],
+        10_000,
+        Some(desk),
+        Some((timeout, activity)),
+    );
+    s.handle(Request::PutFlow {
+        key: "20.0.0.1".into(),
+        node: 1,
+    })
+    .unwrap();
+    let (handle, requests) = super::api::ControlHandle::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let control = std::thread::spawn(move || s.run(requests, &st));
+    let t = Instant::now();
+    while status.get().adopted < 2000 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "adopted {}",
+            status.get().adopted
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Three timeouts of traffic: nothing expires.
+    std::thread::sleep(3 * timeout);
+    assert_eq!(status.get().expired, 0);
+    assert_eq!(status.get().flows, 2001);
+    // The traffic stops: the adopted flows expire, the placed one stays.
+    app.feeding.store(false, Ordering::Relaxed);
+    let t = Instant::now();
+    while status.get().expired < 2000 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "expired {}",
+            status.get().expired
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let st = status.get();
+    assert_eq!((st.flows, st.expired), (1, 2000));
+    assert_eq!(st.nodes.iter().map(|n| n.flows).sum::<u64>(), 1);
+    stop.store(true, Ordering::Relaxed);
+    drop(handle);
+    let control = control.join().unwrap();
+    assert_eq!(
+        control.node_of(Ipv4Dst::from_u32(0x1400_0001)),
+        Some(NodeId::new(1))
+    );
+    assert_eq!(control.node_of(Ipv4Dst::from_u32(0x0a00_0000)), None);
+    drop(control);
+    let (_, pool) = app.stop();
     assert_eq!(pool.live(), 0);
 }

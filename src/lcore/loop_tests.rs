@@ -202,6 +202,7 @@ fn worker(
                 .collect::<FlowTable<_>>(),
             changes: node_channel().0,
             adopt: None,
+            activity: None,
             tx_slot: n,
             port_index: port_index.clone(),
         })
@@ -391,6 +392,7 @@ fn a_key_wider_than_the_tag_is_parsed_again_and_a_keyless_frame_never_passes() {
         flows: (0..64u32).map(WideKey::seed).collect(),
         changes: node_channel().0,
         adopt: None,
+        activity: None,
         tx_slot: 0,
         port_index,
     };

@@ -12,7 +12,7 @@
 use super::flow_table::FlowTable;
 use super::io::{Io, Packet, PacketBurst, RingConsumer, TxQueue};
 use super::{StopFlags, MAX_BURST};
-use crate::control::sync::{Adopter, NodeChanges};
+use crate::control::sync::{Activity, Adopter, NodeChanges};
 use crate::ids::{NodeId, PortIndex};
 use crate::key::FlowKey;
 use crate::stats::{NodeCounters, Stats};
@@ -33,6 +33,9 @@ pub struct Node<I: Io, K: FlowKey> {
     /// `flows` are forwarded and the flow's adoption asked for (`None`:
     /// they are dropped, the C sample's behaviour).
     pub adopt: Option<Adopter<K>>,
+    /// With `control.idle_timeout_s`: every forwarded packet marks its flow
+    /// as active.
+    pub activity: Option<Arc<Activity>>,
     /// Which of its worker's TX queue sets it sends through (its own when the
     /// devices have a queue per node, else one shared by the lcore's nodes).
     pub tx_slot: usize,
@@ -227,6 +230,14 @@ fn filter_and_send<I: Io, K: FlowKey>(
             nc,
         );
     }
+    if let Some(activity) = &node.activity {
+        mark_active(
+            activity,
+            &scratch.keys[..n],
+            &scratch.owned[..n],
+            &scratch.keyless[..n],
+        );
+    }
     if unparsed {
         // Never forward what has no key.
         for (o, k) in scratch.owned[..n].iter_mut().zip(&mut scratch.keyless[..n]) {
@@ -288,6 +299,16 @@ fn adopt_unknown<K: FlowKey>(
     }
     nc.unknown_forwarded.add(forwarded);
     nc.table_full.add(refused);
+}
+
+/// Marks the flows of the packets about to be forwarded as active.
+#[cold]
+fn mark_active<K: FlowKey>(activity: &Activity, keys: &[K], owned: &[bool], keyless: &[bool]) {
+    for ((k, &o), &kl) in keys.iter().zip(owned).zip(keyless) {
+        if o && !kl {
+            activity.mark(k.tag());
+        }
+    }
 }
 
 /// Sends a node's buffered packets on one port; what the device does not take
