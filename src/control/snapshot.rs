@@ -3,7 +3,7 @@
 //!
 //! A snapshot holds the key kind ([`FlowKey::KIND`]), the number of nodes,
 //! each node's [`NodeState`] and weight, and every flow (key → node).
-//! [`write`] replaces a snapshot atomically; [`load`] reads one back and
+//! [`write()`] replaces a snapshot atomically; [`load`] reads one back and
 //! refuses, with one line naming the file (and the line where there is
 //! one), anything it cannot trust whole.
 //!
@@ -32,7 +32,7 @@
 //!   the same errors, node ids below `count`, no key twice.
 //! * `end <flows>`, the number of flow lines, then a newline: the last line
 //!   of the file. A file that stops anywhere before it (a copy cut short,
-//!   a full disk outside [`write`]) does not end with an end line and a
+//!   a full disk outside [`write()`]) does not end with an end line and a
 //!   newline, or its count disagrees, and is refused as truncated.
 //!
 //! Between the header and the end line, blank lines and `#` comments
@@ -53,14 +53,14 @@
 //! flows in a small fraction of a second in a release build (see the
 //! `restart_routes_a_million_flows_to_the_same_nodes` test). The header
 //! carries a version so that a later, different format is refused by this
-//! reader instead of misread. There is no checksum: [`write`] never leaves
+//! reader instead of misread. There is no checksum: [`write()`] never leaves
 //! a partial file under the snapshot's name, truncation by other means is
 //! caught by the end line, and a damaged line is refused by the parser
 //! unless it still reads as a valid flow.
 //!
 //! # Atomic replacement
 //!
-//! [`write`] writes to a temporary file in the snapshot's directory, named
+//! [`write()`] writes to a temporary file in the snapshot's directory, named
 //! `.<name>.tmp-<pid>-<n>` and created exclusively, fsyncs it, renames it
 //! over the snapshot and fsyncs the directory. The snapshot's name holds
 //! either the previous snapshot or the new one, whole, at every instant,
@@ -68,7 +68,7 @@
 //! temporary file is removed and the previous snapshot is untouched.
 //!
 //! A writer killed before the rename (SIGKILL, a crash) leaves its
-//! temporary file behind; [`load`] never reads it. The next [`write`] to
+//! temporary file behind; [`load`] never reads it. The next [`write()`] to
 //! the same snapshot removes such stale files first, and
 //! [`remove_stale_temp_files`] does it on its own (for example at
 //! start-up). A temporary file is stale when the process that made it is
@@ -101,7 +101,7 @@ const MAGIC: &str = "# efd-lb snapshot v";
 /// The first line of a snapshot of this version.
 pub const HEADER: &str = "# efd-lb snapshot v1";
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
     /// The snapshot.
@@ -134,7 +134,7 @@ pub enum SnapshotError {
         /// The underlying error.
         source: io::Error,
     },
-    /// [`write`] was given something [`load`] would refuse; nothing was
+    /// [`write()`] was given something [`load`] would refuse; nothing was
     /// replaced.
     Invalid {
         /// The snapshot.
@@ -230,12 +230,7 @@ impl fmt::Display for SnapshotError {
                 path,
                 action,
                 source,
-            } => write!(
-                f,
-                "{}: {action}: {}",
-                path.display(),
-                io_error_text(source)
-            ),
+            } => write!(f, "{}: {action}: {}", path.display(), io_error_text(source)),
             Invalid { path, reason } => {
                 write!(f, "{}: snapshot not written: {reason}", path.display())
             }
@@ -277,7 +272,11 @@ impl fmt::Display for SnapshotError {
                 line,
                 expected,
                 text,
-            } => write!(f, "{}:{line}: expected {expected}, got {text:?}", path.display()),
+            } => write!(
+                f,
+                "{}:{line}: expected {expected}, got {text:?}",
+                path.display()
+            ),
             BadNode {
                 path,
                 line,
@@ -479,27 +478,36 @@ struct TempFile {
 
 impl TempFile {
     /// Creates `.<name>.tmp-<pid>-<n>` in `dir`, exclusively.
-    fn create(snapshot: &Path, dir: &Path, name: &OsStr) -> Result<(TempFile, File), SnapshotError> {
+    fn create(
+        snapshot: &Path,
+        dir: &Path,
+        name: &OsStr,
+    ) -> Result<(TempFile, File), SnapshotError> {
         let prefix = temp_prefix(name);
         loop {
             let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("{prefix}{}-{n}", std::process::id()));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            // Registered before it exists, so that no stale-file sweep of
+            // another thread can take it for a leftover.
+            active().push(path.clone());
+            let opened = OpenOptions::new().write(true).create_new(true).open(&path);
+            match opened {
                 Ok(file) => {
-                    active().push(path.clone());
                     let temp = TempFile {
                         path,
                         renamed: false,
                     };
                     return Ok((temp, file));
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(source) => {
-                    return Err(SnapshotError::Io {
-                        path: snapshot.to_path_buf(),
-                        action: format!("creating {}", path.display()),
-                        source,
-                    })
+                Err(e) => {
+                    active().retain(|p| p != &path);
+                    if e.kind() != io::ErrorKind::AlreadyExists {
+                        return Err(SnapshotError::Io {
+                            path: snapshot.to_path_buf(),
+                            action: format!("creating {}", path.display()),
+                            source: e,
+                        });
+                    }
                 }
             }
         }
@@ -588,7 +596,7 @@ pub fn remove_stale_temp_files(path: &Path) -> Result<Vec<PathBuf>, SnapshotErro
     Ok(removed)
 }
 
-/// The points where a test can make [`write`] fail.
+/// The points where a test can make [`write()`] fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     /// A write to the temporary file once this many bytes are in it (as a
@@ -721,7 +729,8 @@ fn parse<K: FlowKey>(
                 section = Section::End;
             }
             Section::KeyKind => {
-                let kind = field(content, "key_kind").ok_or_else(|| bad_line("\"key_kind <kind>\""))?;
+                let kind =
+                    field(content, "key_kind").ok_or_else(|| bad_line("\"key_kind <kind>\""))?;
                 if kind != K::KIND {
                     return Err(SnapshotError::KeyKind {
                         path: p(),
@@ -751,12 +760,14 @@ fn parse<K: FlowKey>(
                 };
             }
             Section::Node(id) => {
-                nodes.push(parse_node(content, id).map_err(|reason| SnapshotError::BadNode {
-                    path: p(),
-                    line,
-                    text: content.to_string(),
-                    reason,
-                })?);
+                nodes.push(
+                    parse_node(content, id).map_err(|reason| SnapshotError::BadNode {
+                        path: p(),
+                        line,
+                        text: content.to_string(),
+                        reason,
+                    })?,
+                );
                 section = if id + 1 == usize::from(expect_nodes) {
                     Section::Flows
                 } else {

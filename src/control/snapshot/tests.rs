@@ -62,7 +62,12 @@ fn pairs(flows: &[Flow<Ipv4Dst>]) -> impl Iterator<Item = (Ipv4Dst, NodeId)> + '
 /// `n` distinct, scattered keys on nodes `i % nodes`.
 fn many(n: u32, nodes: u16, salt: u32) -> Vec<Flow<Ipv4Dst>> {
     (0..n)
-        .map(|i| flow(i.wrapping_mul(0x9e37_79b1) ^ salt, (i % u32::from(nodes)) as u16))
+        .map(|i| {
+            flow(
+                i.wrapping_mul(0x9e37_79b1) ^ salt,
+                (i % u32::from(nodes)) as u16,
+            )
+        })
         .collect()
 }
 
@@ -119,7 +124,12 @@ fn the_format_is_as_documented() {
     let dir = TestDir::new("format");
     let path = dir.join("s");
     let nodes = [(NodeState::Active, 1), (NodeState::Out, 3)];
-    write(&path, &nodes, [(key(0x0a00_0001), NodeId::new(1))].into_iter()).unwrap();
+    write(
+        &path,
+        &nodes,
+        [(key(0x0a00_0001), NodeId::new(1))].into_iter(),
+    )
+    .unwrap();
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         "# efd-lb snapshot v1\n\
@@ -209,10 +219,7 @@ fn the_good_one_loads() {
     let path = dir.join("s");
     fs::write(&path, GOOD).unwrap();
     let s = load::<Ipv4Dst>(&path, 2).unwrap();
-    assert_eq!(
-        s.nodes,
-        [(NodeState::Active, 1), (NodeState::Draining, 2)]
-    );
+    assert_eq!(s.nodes, [(NodeState::Active, 1), (NodeState::Draining, 2)]);
     assert_eq!(
         s.flows,
         [
@@ -482,7 +489,10 @@ fn write_into_a_missing_directory_fails_cleanly() {
     let path = dir.join("no/such/dir/s");
     let e = write(&path, &NODES, pairs(&snapshot_a().flows)).unwrap_err();
     let e = e.to_string();
-    assert!(e.starts_with(&format!("{}: creating ", path.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("{}: creating ", path.display())),
+        "{e}"
+    );
     assert!(e.ends_with(": No such file or directory"), "{e}");
     assert!(dir.names().is_empty());
 }
@@ -571,13 +581,10 @@ fn a_panicking_flow_source_leaves_no_temp_file() {
     let a = snapshot_a();
     write_snapshot(&path, &a);
     let r = std::panic::catch_unwind(|| {
-        let flows = many(100_000, 4, 0xb)
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| {
-                assert!(i < 90_000, "the flow source failed");
-                (f.key, f.node)
-            });
+        let flows = many(100_000, 4, 0xb).into_iter().enumerate().map(|(i, f)| {
+            assert!(i < 90_000, "the flow source failed");
+            (f.key, f.node)
+        });
         write(&path, &NODES, flows)
     });
     assert!(r.is_err());
@@ -677,7 +684,10 @@ fn restart_routes_a_million_flows_to_the_same_nodes() {
         info.bytes
     );
     if !cfg!(debug_assertions) {
-        assert!(load_time < Duration::from_secs(1), "load took {load_time:?}");
+        assert!(
+            load_time < Duration::from_secs(1),
+            "load took {load_time:?}"
+        );
     }
 }
 
@@ -752,7 +762,12 @@ fn a_writer_killed_mid_write_leaves_the_previous_snapshot() {
         }
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             panic!("the child exited ({status}) before being killed:\n{err}");
         }
         if start.elapsed() > Duration::from_secs(120) {
@@ -773,10 +788,7 @@ fn a_writer_killed_mid_write_leaves_the_previous_snapshot() {
     // not a snapshot anyone would load.
     assert_eq!(dir.names().len(), 2, "{:?}", dir.names());
     let e = load::<Ipv4Dst>(&temp, 4).unwrap_err();
-    assert!(
-        matches!(e, SnapshotError::Truncated { .. }),
-        "{e}"
-    );
+    assert!(matches!(e, SnapshotError::Truncated { .. }), "{e}");
     // The next write removes it.
     let c = Snapshot {
         nodes: NODES.to_vec(),
