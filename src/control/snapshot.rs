@@ -377,14 +377,13 @@ fn write_body<K: FlowKey>(
     nodes: &[(NodeState, u32)],
     flows: impl Iterator<Item = (K, NodeId)>,
 ) -> Result<(u64, u64), SnapshotError> {
-    let io_err = |what: &str| {
-        let action = format!("{what} {}", temp.name());
-        move |source| SnapshotError::Io {
-            path: path.to_path_buf(),
-            action,
-            source,
-        }
+    // Lazily: the message is only made on an error.
+    let io_err = |what: &str, source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        action: format!("{what} {}", temp.name()),
+        source,
     };
+    let writing = |e| io_err("writing", e);
     let mut out = BufWriter::with_capacity(1 << 20, Counted::new(file));
     write!(
         out,
@@ -392,12 +391,11 @@ fn write_body<K: FlowKey>(
         K::KIND,
         nodes.len()
     )
-    .map_err(io_err("writing"))?;
+    .map_err(writing)?;
     for (id, (state, weight)) in nodes.iter().enumerate() {
-        writeln!(out, "node {id} {state} {weight}").map_err(io_err("writing"))?;
+        writeln!(out, "node {id} {state} {weight}").map_err(writing)?;
     }
-    out.write_all(b"# flows: key,node\n")
-        .map_err(io_err("writing"))?;
+    out.write_all(b"# flows: key,node\n").map_err(writing)?;
     let mut seen: hashbrown::HashSet<K> = hashbrown::HashSet::with_capacity(flows.size_hint().0);
     let mut count = 0u64;
     for (key, node) in flows {
@@ -416,16 +414,14 @@ fn write_body<K: FlowKey>(
                 reason: format!("flow {key} given twice"),
             });
         }
-        writeln!(out, "{key},{node}").map_err(io_err("writing"))?;
+        writeln!(out, "{key},{node}").map_err(writing)?;
         count += 1;
     }
-    writeln!(out, "end {count}").map_err(io_err("writing"))?;
-    let counted = out
-        .into_inner()
-        .map_err(|e| io_err("writing")(e.into_error()))?;
+    writeln!(out, "end {count}").map_err(writing)?;
+    let counted = out.into_inner().map_err(|e| writing(e.into_error()))?;
     fault(Fault::Sync)
         .and_then(|()| counted.file.sync_all())
-        .map_err(io_err("syncing"))?;
+        .map_err(|e| io_err("syncing", e))?;
     Ok((count, counted.bytes))
 }
 
@@ -568,7 +564,7 @@ pub fn remove_stale_temp_files(path: &Path) -> Result<Vec<PathBuf>, SnapshotErro
     let mut removed = Vec::new();
     let entries = fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
     for entry in entries {
-        let entry = entry.map_err(io_err(format!("listing {}", dir.display())))?;
+        let entry = entry.map_err(|e| io_err(format!("listing {}", dir.display()))(e))?;
         let file_name = entry.file_name();
         let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
@@ -681,7 +677,9 @@ fn parse<K: FlowKey>(
     let capacity = end_count(text, path)?.min(text.len() / 4);
     let mut nodes: Vec<(NodeState, u32)> = Vec::with_capacity(usize::from(expect_nodes));
     let mut flows: Vec<Flow<K>> = Vec::with_capacity(capacity);
-    let mut seen: hashbrown::HashMap<K, usize> = hashbrown::HashMap::with_capacity(capacity);
+    // Keys only (a quarter of the memory of keys and lines for IPv4): the
+    // first line of a duplicate is looked for again on the error path.
+    let mut seen: hashbrown::HashSet<K> = hashbrown::HashSet::with_capacity(capacity);
     let mut section = Section::KeyKind;
     let mut last_line = 1;
     for (idx, raw) in text.lines().enumerate().skip(1) {
@@ -698,18 +696,17 @@ fn parse<K: FlowKey>(
             text: content.to_string(),
         };
         match section {
-            Section::Flows if content.contains(',') => {
+            Section::Flows if content.as_bytes().contains(&b',') => {
                 let flow = flows::parse_flow_line::<K>(content, path, line, expect_nodes)?;
-                if let Some(&first) = seen.get(&flow.key) {
+                if !seen.insert(flow.key) {
                     return Err(FlowFileError::Duplicate {
                         path: p(),
                         line,
                         key: flow.key.to_string(),
-                        first,
+                        first: first_line_of(text, flow.key, path, expect_nodes),
                     }
                     .into());
                 }
-                seen.insert(flow.key, line);
                 flows.push(flow);
             }
             Section::Flows => {
@@ -786,6 +783,19 @@ fn parse<K: FlowKey>(
             detail: format!("the file stops at line {last_line}, before its end line"),
         }),
     }
+}
+
+/// The line of the first flow line of `key` (on the error path: every
+/// flow line before the duplicate parsed).
+fn first_line_of<K: FlowKey>(text: &str, key: K, path: &Path, num_nodes: u16) -> usize {
+    text.lines()
+        .enumerate()
+        .find_map(|(idx, raw)| {
+            let content = flows::line_content(raw);
+            let flow = flows::parse_flow_line::<K>(content, path, idx + 1, num_nodes).ok()?;
+            (flow.key == key).then_some(idx + 1)
+        })
+        .unwrap_or(0)
 }
 
 /// Refuses a file whose first line is not this version's header.
