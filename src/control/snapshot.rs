@@ -48,7 +48,7 @@
 //! `grep , FILE > flows.csv` is a flow file for `--flow-file` (no metadata
 //! line has a comma). The flow lines are the flow-file format, so one
 //! parser and one set of error messages serve both. The cost is size and
-//! speed against a binary dump: about 15 bytes per IPv4 flow (15 MB for a
+//! speed against a binary dump: about 16 bytes per IPv4 flow (16 MB for a
 //! million flows) and one text parse per line, which still loads a million
 //! flows in a small fraction of a second in a release build (see the
 //! `restart_routes_a_million_flows_to_the_same_nodes` test). The header
@@ -64,7 +64,8 @@
 //! `.<name>.tmp-<pid>-<n>` and created exclusively, fsyncs it, renames it
 //! over the snapshot and fsyncs the directory. The snapshot's name holds
 //! either the previous snapshot or the new one, whole, at every instant,
-//! also across a crash or power loss. On an error before the rename the
+//! also across a crash or power loss (on a file system that keeps fsync's
+//! promises, as ext4 and xfs do). On an error before the rename the
 //! temporary file is removed and the previous snapshot is untouched.
 //!
 //! A writer killed before the rename (SIGKILL, a crash) leaves its
