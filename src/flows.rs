@@ -264,7 +264,8 @@ impl std::error::Error for FlowFileError {
 /// A flow-file line without its comment (`#` to the end), trimmed: empty
 /// for a blank or comment-only line.
 pub(crate) fn line_content(raw: &str) -> &str {
-    match raw.find('#') {
+    // Bytes, not `find(char)`: lines are short and this runs per flow.
+    match raw.bytes().position(|b| b == b'#') {
         Some(i) => &raw[..i],
         None => raw,
     }
@@ -281,13 +282,14 @@ pub(crate) fn parse_flow_line<K: FlowKey>(
     num_nodes: u16,
 ) -> Result<Flow<K>, FlowFileError> {
     let p = || path.to_path_buf();
-    let Some((key_s, node_s)) = content.split_once(',') else {
+    let Some(comma) = content.bytes().position(|b| b == b',') else {
         return Err(FlowFileError::Syntax {
             path: p(),
             line,
             text: content.to_string(),
         });
     };
+    let (key_s, node_s) = (&content[..comma], &content[comma + 1..]);
     let (key_s, node_s) = (key_s.trim(), node_s.trim());
     let key = K::parse_text(key_s).ok_or_else(|| FlowFileError::BadKey {
         path: p(),

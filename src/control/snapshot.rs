@@ -3,7 +3,7 @@
 //!
 //! A snapshot holds the key kind ([`FlowKey::KIND`]), the number of nodes,
 //! each node's [`NodeState`] and weight, and every flow (key → node).
-//! [`write`] replaces a snapshot atomically; [`load`] reads one back and
+//! [`write()`] replaces a snapshot atomically; [`load`] reads one back and
 //! refuses, with one line naming the file (and the line where there is
 //! one), anything it cannot trust whole.
 //!
@@ -32,7 +32,7 @@
 //!   the same errors, node ids below `count`, no key twice.
 //! * `end <flows>`, the number of flow lines, then a newline: the last line
 //!   of the file. A file that stops anywhere before it (a copy cut short,
-//!   a full disk outside [`write`]) does not end with an end line and a
+//!   a full disk outside [`write()`]) does not end with an end line and a
 //!   newline, or its count disagrees, and is refused as truncated.
 //!
 //! Between the header and the end line, blank lines and `#` comments
@@ -48,27 +48,28 @@
 //! `grep , FILE > flows.csv` is a flow file for `--flow-file` (no metadata
 //! line has a comma). The flow lines are the flow-file format, so one
 //! parser and one set of error messages serve both. The cost is size and
-//! speed against a binary dump: about 15 bytes per IPv4 flow (15 MB for a
+//! speed against a binary dump: about 16 bytes per IPv4 flow (16 MB for a
 //! million flows) and one text parse per line, which still loads a million
 //! flows in a small fraction of a second in a release build (see the
 //! `restart_routes_a_million_flows_to_the_same_nodes` test). The header
 //! carries a version so that a later, different format is refused by this
-//! reader instead of misread. There is no checksum: [`write`] never leaves
+//! reader instead of misread. There is no checksum: [`write()`] never leaves
 //! a partial file under the snapshot's name, truncation by other means is
 //! caught by the end line, and a damaged line is refused by the parser
 //! unless it still reads as a valid flow.
 //!
 //! # Atomic replacement
 //!
-//! [`write`] writes to a temporary file in the snapshot's directory, named
+//! [`write()`] writes to a temporary file in the snapshot's directory, named
 //! `.<name>.tmp-<pid>-<n>` and created exclusively, fsyncs it, renames it
 //! over the snapshot and fsyncs the directory. The snapshot's name holds
 //! either the previous snapshot or the new one, whole, at every instant,
-//! also across a crash or power loss. On an error before the rename the
+//! also across a crash or power loss (on a file system that keeps fsync's
+//! promises, as ext4 and xfs do). On an error before the rename the
 //! temporary file is removed and the previous snapshot is untouched.
 //!
 //! A writer killed before the rename (SIGKILL, a crash) leaves its
-//! temporary file behind; [`load`] never reads it. The next [`write`] to
+//! temporary file behind; [`load`] never reads it. The next [`write()`] to
 //! the same snapshot removes such stale files first, and
 //! [`remove_stale_temp_files`] does it on its own (for example at
 //! start-up). A temporary file is stale when the process that made it is
@@ -101,7 +102,7 @@ const MAGIC: &str = "# efd-lb snapshot v";
 /// The first line of a snapshot of this version.
 pub const HEADER: &str = "# efd-lb snapshot v1";
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
     /// The snapshot.
@@ -134,7 +135,7 @@ pub enum SnapshotError {
         /// The underlying error.
         source: io::Error,
     },
-    /// [`write`] was given something [`load`] would refuse; nothing was
+    /// [`write()`] was given something [`load`] would refuse; nothing was
     /// replaced.
     Invalid {
         /// The snapshot.
@@ -377,14 +378,13 @@ fn write_body<K: FlowKey>(
     nodes: &[(NodeState, u32)],
     flows: impl Iterator<Item = (K, NodeId)>,
 ) -> Result<(u64, u64), SnapshotError> {
-    let io_err = |what: &str| {
-        let action = format!("{what} {}", temp.name());
-        move |source| SnapshotError::Io {
-            path: path.to_path_buf(),
-            action,
-            source,
-        }
+    // Lazily: the message is only made on an error.
+    let io_err = |what: &str, source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        action: format!("{what} {}", temp.name()),
+        source,
     };
+    let writing = |e| io_err("writing", e);
     let mut out = BufWriter::with_capacity(1 << 20, Counted::new(file));
     write!(
         out,
@@ -392,12 +392,11 @@ fn write_body<K: FlowKey>(
         K::KIND,
         nodes.len()
     )
-    .map_err(io_err("writing"))?;
+    .map_err(writing)?;
     for (id, (state, weight)) in nodes.iter().enumerate() {
-        writeln!(out, "node {id} {state} {weight}").map_err(io_err("writing"))?;
+        writeln!(out, "node {id} {state} {weight}").map_err(writing)?;
     }
-    out.write_all(b"# flows: key,node\n")
-        .map_err(io_err("writing"))?;
+    out.write_all(b"# flows: key,node\n").map_err(writing)?;
     let mut seen: hashbrown::HashSet<K> = hashbrown::HashSet::with_capacity(flows.size_hint().0);
     let mut count = 0u64;
     for (key, node) in flows {
@@ -416,16 +415,14 @@ fn write_body<K: FlowKey>(
                 reason: format!("flow {key} given twice"),
             });
         }
-        writeln!(out, "{key},{node}").map_err(io_err("writing"))?;
+        writeln!(out, "{key},{node}").map_err(writing)?;
         count += 1;
     }
-    writeln!(out, "end {count}").map_err(io_err("writing"))?;
-    let counted = out
-        .into_inner()
-        .map_err(|e| io_err("writing")(e.into_error()))?;
+    writeln!(out, "end {count}").map_err(writing)?;
+    let counted = out.into_inner().map_err(|e| writing(e.into_error()))?;
     fault(Fault::Sync)
         .and_then(|()| counted.file.sync_all())
-        .map_err(io_err("syncing"))?;
+        .map_err(|e| io_err("syncing", e))?;
     Ok((count, counted.bytes))
 }
 
@@ -487,22 +484,27 @@ impl TempFile {
         loop {
             let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("{prefix}{}-{n}", std::process::id()));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            // Registered before it exists, so that no stale-file sweep of
+            // another thread can take it for a leftover.
+            active().push(path.clone());
+            let opened = OpenOptions::new().write(true).create_new(true).open(&path);
+            match opened {
                 Ok(file) => {
-                    active().push(path.clone());
                     let temp = TempFile {
                         path,
                         renamed: false,
                     };
                     return Ok((temp, file));
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(source) => {
-                    return Err(SnapshotError::Io {
-                        path: snapshot.to_path_buf(),
-                        action: format!("creating {}", path.display()),
-                        source,
-                    })
+                Err(e) => {
+                    active().retain(|p| p != &path);
+                    if e.kind() != io::ErrorKind::AlreadyExists {
+                        return Err(SnapshotError::Io {
+                            path: snapshot.to_path_buf(),
+                            action: format!("creating {}", path.display()),
+                            source: e,
+                        });
+                    }
                 }
             }
         }
@@ -563,7 +565,7 @@ pub fn remove_stale_temp_files(path: &Path) -> Result<Vec<PathBuf>, SnapshotErro
     let mut removed = Vec::new();
     let entries = fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
     for entry in entries {
-        let entry = entry.map_err(io_err(format!("listing {}", dir.display())))?;
+        let entry = entry.map_err(|e| io_err(format!("listing {}", dir.display()))(e))?;
         let file_name = entry.file_name();
         let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
@@ -591,7 +593,7 @@ pub fn remove_stale_temp_files(path: &Path) -> Result<Vec<PathBuf>, SnapshotErro
     Ok(removed)
 }
 
-/// The points where a test can make [`write`] fail.
+/// The points where a test can make [`write()`] fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     /// A write to the temporary file once this many bytes are in it (as a
@@ -676,7 +678,9 @@ fn parse<K: FlowKey>(
     let capacity = end_count(text, path)?.min(text.len() / 4);
     let mut nodes: Vec<(NodeState, u32)> = Vec::with_capacity(usize::from(expect_nodes));
     let mut flows: Vec<Flow<K>> = Vec::with_capacity(capacity);
-    let mut seen: hashbrown::HashMap<K, usize> = hashbrown::HashMap::with_capacity(capacity);
+    // Keys only (a quarter of the memory of keys and lines for IPv4): the
+    // first line of a duplicate is looked for again on the error path.
+    let mut seen: hashbrown::HashSet<K> = hashbrown::HashSet::with_capacity(capacity);
     let mut section = Section::KeyKind;
     let mut last_line = 1;
     for (idx, raw) in text.lines().enumerate().skip(1) {
@@ -693,18 +697,17 @@ fn parse<K: FlowKey>(
             text: content.to_string(),
         };
         match section {
-            Section::Flows if content.contains(',') => {
+            Section::Flows if content.as_bytes().contains(&b',') => {
                 let flow = flows::parse_flow_line::<K>(content, path, line, expect_nodes)?;
-                if let Some(&first) = seen.get(&flow.key) {
+                if !seen.insert(flow.key) {
                     return Err(FlowFileError::Duplicate {
                         path: p(),
                         line,
                         key: flow.key.to_string(),
-                        first,
+                        first: first_line_of(text, flow.key, path, expect_nodes),
                     }
                     .into());
                 }
-                seen.insert(flow.key, line);
                 flows.push(flow);
             }
             Section::Flows => {
@@ -781,6 +784,19 @@ fn parse<K: FlowKey>(
             detail: format!("the file stops at line {last_line}, before its end line"),
         }),
     }
+}
+
+/// The line of the first flow line of `key` (on the error path: every
+/// flow line before the duplicate parsed).
+fn first_line_of<K: FlowKey>(text: &str, key: K, path: &Path, num_nodes: u16) -> usize {
+    text.lines()
+        .enumerate()
+        .find_map(|(idx, raw)| {
+            let content = flows::line_content(raw);
+            let flow = flows::parse_flow_line::<K>(content, path, idx + 1, num_nodes).ok()?;
+            (flow.key == key).then_some(idx + 1)
+        })
+        .unwrap_or(0)
 }
 
 /// Refuses a file whose first line is not this version's header.

@@ -121,6 +121,7 @@ fn round_trip_keeps_states_weights_and_flows() {
 
 #[test]
 fn the_format_is_as_documented() {
+    assert_eq!(HEADER, format!("{MAGIC}{VERSION}"));
     let dir = TestDir::new("format");
     let path = dir.join("s");
     let nodes = [(NodeState::Active, 1), (NodeState::Out, 3)];
