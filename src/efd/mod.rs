@@ -1286,7 +1286,7 @@ mod tests {
     #[test]
     fn update_batch_changes_stored_values() {
         for bits in [2u32, 8] {
-            let vmax = (1u32 << bits) as u8 - 1;
+            let vmax = ((1u32 << bits) - 1) as u8;
             let n = 200_000u32;
             let mut efd = Efd::<4>::build(
                 n as usize * 5 / 4,

@@ -684,12 +684,6 @@ fn restart_routes_a_million_flows_to_the_same_nodes() {
         load_time.as_secs_f64() * 1e3,
         info.bytes
     );
-    if !cfg!(debug_assertions) {
-        assert!(
-            load_time < Duration::from_secs(1),
-            "load took {load_time:?}"
-        );
-    }
 }
 
 // ------------------------------------------- a writer killed mid-write

@@ -1,0 +1,448 @@
+//! The control API on the running appliance: the real binary on virtual
+//! devices (net_pcap replaying a generated pcap, net_null), driven over
+//! HTTP while packets flow.
+
+mod runner;
+
+use runner::{bin, serial, workdir, write_config};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound and released: another process could take
+/// it in between, which the test would report as a failed start).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request; the status and the body.
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the API");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status: u16 = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |b| b.1).to_string();
+    (status, body)
+}
+
+fn json(port: u16, method: &str, path: &str, body: Option<&str>) -> Value {
+    let (status, text) = http(port, method, path, body);
+    assert_eq!(status, 200, "{method} {path}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+}
+
+struct Appliance {
+    child: Child,
+    port: u16,
+}
+
+impl Appliance {
+    fn start(dir: &Path, config: &Path, extra: &[&str], port: u16) -> Appliance {
+        let mut c = Command::new(bin());
+        c.arg("--config")
+            .arg(config)
+            .args(extra)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = c.spawn().expect("start efd-lb");
+        let mut a = Appliance { child, port };
+        let t = Instant::now();
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Some(status) = a.child.try_wait().unwrap() {
+                let out = a.child.wait_with_output().unwrap();
+                panic!(
+                    "efd-lb exited ({status}) before its API came up: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "the API did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        a
+    }
+
+    fn stats(&self) -> Value {
+        json(self.port, "GET", "/stats", None)
+    }
+
+    /// Sum of a node counter over the nodes.
+    fn node_sum(&self, field: &str) -> u64 {
+        let s = self.stats();
+        s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n[field].as_u64().unwrap())
+            .sum()
+    }
+
+    /// SIGINT, then the exit status and the final JSON stats line.
+    fn stop(mut self) -> (i32, Value) {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let last = out
+            .lines()
+            .rev()
+            .find(|l| l.contains("\"final\":true"))
+            .unwrap_or_else(|| panic!("no final stats; stderr: {err}"));
+        (
+            status.code().unwrap_or(-1),
+            serde_json::from_str(last).unwrap(),
+        )
+    }
+}
+
+/// A config: 2 nodes, `flows` flows, a pcap of known flows only, replayed
+/// forever (`infinite`) or once, the API on `port`.
+fn config(dir: &Path, flows: u32, infinite: bool, port: u16, control: &str) -> std::path::PathBuf {
+    let pcap = dir.join("traffic.pcap");
+    let body = format!(
+        "num_nodes = 2\nnum_flows = {flows}\n\
+         [traffic]\npcap = {pcap:?}\npackets = 20000\nknown_flows = {flows}\nunknown_pct = 0.0\nmalformed_pct = 0.0\nvlan_pct = 0.0\n\
+         [control]\nlisten = \"127.0.0.1:{port}\"\n{control}\n"
+    );
+    write_config(
+        dir,
+        &body,
+        &[
+            format!(
+                "net_pcap0,rx_pcap={},infinite_rx={}",
+                pcap.display(),
+                u8::from(infinite)
+            ),
+            "net_null0,no-rx=1".to_string(),
+        ],
+    )
+}
+
+/// Drain and restore of a node over HTTP while the pcap replays: no packet
+/// of a flow is dropped by a node filter, the drained node forwards nothing
+/// while out; then a snapshot, and a restart from it routes every flow to
+/// the node it had, with the nodes' states and weights.
+#[test]
+fn drain_restore_and_restart_from_a_snapshot_over_http() {
+    let _guard = serial();
+    let dir = workdir("control_api_drain");
+    let port = free_port();
+    let snap = dir.join("flows.snapshot");
+    let cfg = config(&dir, 20_000, true, port, &format!("snapshot = {snap:?}"));
+    let a = Appliance::start(&dir, &cfg, &[], port);
+    let t = Instant::now();
+    while a.node_sum("tx") < 100_000 {
+        assert!(t.elapsed() < Duration::from_secs(30), "no traffic");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for round in 0..3 {
+        let r = json(port, "POST", "/nodes/0/drain", None);
+        assert_eq!(r["moved"], 10_000, "round {round}");
+        let nodes = json(port, "GET", "/nodes", None);
+        assert_eq!(nodes[0]["state"], "out");
+        assert_eq!(nodes[0]["flows"], 0);
+        assert_eq!(nodes[1]["flows"], 20_000);
+        // Out: node 0 forwards nothing (the stats are sampled every 100 ms).
+        std::thread::sleep(Duration::from_millis(250));
+        let tx0 = a.stats()["nodes"][0]["tx"].as_u64().unwrap();
+        let tx1 = a.stats()["nodes"][1]["tx"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        let s = a.stats();
+        assert_eq!(
+            s["nodes"][0]["tx"].as_u64().unwrap(),
+            tx0,
+            "node 0 forwards while out"
+        );
+        assert!(
+            s["nodes"][1]["tx"].as_u64().unwrap() > tx1,
+            "node 1 stalled"
+        );
+        let r = json(port, "POST", "/nodes/0/restore", None);
+        assert_eq!(r["moved"], 10_000);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(
+        a.node_sum("filter_drop"),
+        0,
+        "a packet of a moving flow was dropped"
+    );
+
+    // Changes that a restart must keep.
+    let was = json(port, "GET", "/flows/0.0.0.7", None)["node"]
+        .as_u64()
+        .unwrap();
+    let to = 1 - was;
+    let r = json(
+        port,
+        "PUT",
+        "/flows/0.0.0.7",
+        Some(&format!("{{\"node\":{to}}}")),
+    );
+    assert_eq!(
+        (r["previous"].as_u64(), r["node"].as_u64()),
+        (Some(was), Some(to))
+    );
+    // Weights 1:3 of 20000 flows: node 0 keeps 5000 and gives the rest.
+    let r = json(port, "PUT", "/nodes/1/weight", Some(r#"{"weight":3}"#));
+    assert_eq!(r["moved"], if to == 0 { 5_001 } else { 4_999 });
+    let nodes_before = json(port, "GET", "/nodes", None);
+    assert_eq!(
+        (
+            nodes_before[0]["flows"].as_u64(),
+            nodes_before[1]["weight"].as_u64()
+        ),
+        (Some(5_000), Some(3))
+    );
+    let page = json(port, "GET", "/nodes/0/flows?limit=100000", None);
+    assert_eq!(page["total"], 5_000);
+    let r = json(port, "POST", "/snapshot", None);
+    assert_eq!(r["flows"], 20_000);
+    assert!(snap.exists());
+
+    let (code, last) = a.stop();
+    assert_eq!(code, 0);
+    for n in last["nodes"].as_array().unwrap() {
+        assert_eq!(n["filter_drop"], 0);
+    }
+
+    // Restart: the snapshot, not the configured population.
+    let b = Appliance::start(&dir, &cfg, &[], port);
+    let nodes = json(port, "GET", "/nodes", None);
+    for (x, y) in nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(nodes_before.as_array().unwrap())
+    {
+        assert_eq!(
+            (&x["state"], &x["weight"], &x["flows"]),
+            (&y["state"], &y["weight"], &y["flows"])
+        );
+    }
+    assert_eq!(json(port, "GET", "/flows/0.0.0.7", None)["node"], to);
+    let again = json(port, "GET", "/nodes/0/flows?limit=100000", None);
+    let mut f0: Vec<String> = serde_json::from_value(page["flows"].clone()).unwrap();
+    let mut f1: Vec<String> = serde_json::from_value(again["flows"].clone()).unwrap();
+    f0.sort();
+    f1.sort();
+    assert_eq!(f0, f1, "node 0's flows after the restart");
+    let t = Instant::now();
+    while b.node_sum("tx") < 50_000 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no traffic after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, last) = b.stop();
+    assert_eq!(code, 0);
+    for n in last["nodes"].as_array().unwrap() {
+        assert_eq!(
+            n["filter_drop"], 0,
+            "a flow went to another node after the restart"
+        );
+    }
+}
+
+/// The value of one sample of the exposition, by name and labels.
+fn sample(text: &str, name: &str, labels: &str) -> u64 {
+    let want = if labels.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}{{{labels}}}")
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&want).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no sample {want}"))
+        .parse::<f64>()
+        .unwrap() as u64
+}
+
+/// `/metrics` passes `promtool check metrics`, and once the traffic has
+/// ended its counters equal the final JSON stats; refused requests are
+/// 4xx with a one-line JSON reason and change nothing.
+#[test]
+fn metrics_pass_promtool_and_equal_the_final_stats() {
+    let _guard = serial();
+    let dir = workdir("control_api_metrics");
+    let port = free_port();
+    let cfg = config(
+        &dir,
+        10_000,
+        false,
+        port,
+        "capacity = 10001\nmax_body_mb = 1",
+    );
+    let a = Appliance::start(&dir, &cfg, &[], port);
+
+    // Refusals, each with the table unchanged.
+    let nodes = json(port, "GET", "/nodes", None);
+    for (method, path, body, status, text) in [
+        ("PUT", "/flows/10.0.0.300", r#"{"node":0}"#, 400, "bad key"),
+        (
+            "PUT",
+            "/flows/10.0.0.3",
+            r#"{"node":2}"#,
+            400,
+            "node 2 out of range (2 nodes)",
+        ),
+        ("PUT", "/flows/10.0.0.3", r#"{"node":"x"}"#, 400, ""),
+        ("GET", "/nodes/5", "", 404, "node 5 out of range"),
+        (
+            "DELETE",
+            "/flows/10.0.0.3",
+            "",
+            404,
+            "flow 10.0.0.3 not found",
+        ),
+        ("POST", "/nodes/1/restore", "", 409, "already active"),
+        (
+            "POST",
+            "/flows",
+            r#"{"file":"/nonexistent"}"#,
+            400,
+            "/nonexistent",
+        ),
+    ] {
+        let (st, text_got) = http(port, method, path, (!body.is_empty()).then_some(body));
+        assert_eq!(st, status, "{method} {path}: {text_got}");
+        let v: Value = serde_json::from_str(&text_got).unwrap();
+        let e = v["error"].as_str().unwrap();
+        assert!(
+            e.contains(text) && !e.contains('\n'),
+            "{method} {path}: {e}"
+        );
+    }
+    // control.capacity: one more flow fits, the second is refused.
+    assert_eq!(
+        http(port, "PUT", "/flows/10.0.0.1", Some(r#"{"node":0}"#)).0,
+        200
+    );
+    let (st, text) = http(port, "PUT", "/flows/10.0.0.2", Some(r#"{"node":0}"#));
+    assert_eq!(st, 409, "{text}");
+    assert!(text.contains("capacity of 10001"), "{text}");
+    // control.max_body_mb: a body over 1 MiB is 413.
+    let big = format!("{{\"node\":0{}}}", " ".repeat(1 << 20));
+    assert_eq!(http(port, "PUT", "/flows/10.0.0.2", Some(&big)).0, 413);
+    let after = json(port, "GET", "/nodes", None);
+    assert_eq!(
+        after[0]["flows"].as_u64().unwrap(),
+        nodes[0]["flows"].as_u64().unwrap() + 1
+    );
+    assert_eq!(after[1]["flows"], nodes[1]["flows"]);
+
+    // The pcap is replayed once: wait until the counters stop moving.
+    let mut prev = String::new();
+    let t = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(400));
+        let s = a.stats();
+        let now = format!("{}", s["nodes"]);
+        if now == prev && s["ports"][0]["rx"].as_u64().unwrap() > 0 {
+            break;
+        }
+        prev = now;
+        assert!(t.elapsed() < Duration::from_secs(60), "traffic did not end");
+    }
+    let (st, text) = http(port, "GET", "/metrics", None);
+    assert_eq!(st, 200);
+    match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(mut p) => {
+            p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+                "promtool: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "promtool is missing in CI: {e}"
+            );
+            eprintln!("skipping promtool check: {e} (apt-get install prometheus)");
+        }
+    }
+    let (code, last) = a.stop();
+    assert_eq!(code, 0);
+    let d = &last["distributor"];
+    let u = |v: &Value| v.as_u64().unwrap();
+    assert_eq!(
+        sample(&text, "efd_lb_distributor_distributed_packets_total", ""),
+        u(&d["distributed"])
+    );
+    assert_eq!(
+        sample(&text, "efd_lb_distributor_processed_packets_total", ""),
+        u(&d["packets"])
+    );
+    assert_eq!(
+        sample(&text, "efd_lb_port_receive_packets_total", "port=\"0\""),
+        u(&last["ports"][0]["rx"])
+    );
+    for (i, n) in last["nodes"].as_array().unwrap().iter().enumerate() {
+        let l = format!("node=\"{i}\"");
+        assert_eq!(
+            sample(&text, "efd_lb_node_receive_packets_total", &l),
+            u(&n["rx"])
+        );
+        assert_eq!(
+            sample(&text, "efd_lb_node_transmit_packets_total", &l),
+            u(&n["tx"])
+        );
+        assert_eq!(
+            sample(&text, "efd_lb_node_filter_passed_packets_total", &l),
+            u(&n["filter_passed"])
+        );
+        assert_eq!(
+            sample(&text, "efd_lb_node_filter_dropped_packets_total", &l),
+            u(&n["filter_drop"])
+        );
+    }
+    assert_eq!(sample(&text, "efd_lb_table_flows", ""), 10_001);
+    assert_eq!(sample(&text, "efd_lb_table_capacity_flows", ""), 10_001);
+}
