@@ -49,6 +49,17 @@ fn json(port: u16, method: &str, path: &str, body: Option<&str>) -> Value {
 struct Appliance {
     child: Child,
     port: u16,
+    stopped: bool,
+}
+
+impl Drop for Appliance {
+    /// A failed test must not leave the appliance running.
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Appliance {
@@ -62,18 +73,21 @@ impl Appliance {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let child = c.spawn().expect("start efd-lb");
-        let mut a = Appliance { child, port };
+        let mut a = Appliance {
+            child,
+            port,
+            stopped: false,
+        };
         let t = Instant::now();
         loop {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }
             if let Some(status) = a.child.try_wait().unwrap() {
-                let out = a.child.wait_with_output().unwrap();
-                panic!(
-                    "efd-lb exited ({status}) before its API came up: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                a.stopped = true;
+                let mut err = String::new();
+                let _ = a.child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("efd-lb exited ({status}) before its API came up: {err}");
             }
             assert!(
                 t.elapsed() < Duration::from_secs(120),
@@ -101,6 +115,12 @@ impl Appliance {
 
     /// SIGINT, then the exit status and the final JSON stats line.
     fn stop(mut self) -> (i32, Value) {
+        let r = self.stop_inner();
+        self.stopped = true;
+        r
+    }
+
+    fn stop_inner(&mut self) -> (i32, Value) {
         Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()

@@ -621,3 +621,85 @@ fn help_example_parses() {
     assert_eq!(parse_count("010"), Ok(10));
     assert!(parse_count("0x").is_err() && parse_count("1_000").is_err());
 }
+
+#[test]
+fn control_section_values_and_errors() {
+    // Off by default, the C sample's policy.
+    let s = with_file(&[], "").unwrap();
+    assert_eq!(
+        s.control,
+        ControlSettings {
+            max_body: 64 << 20,
+            ..ControlSettings::default()
+        }
+    );
+    let dir = std::env::temp_dir().join(format!("efd-lb-config-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "  s3cret  \nignored\n").unwrap();
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let s = with_file(
+        &[],
+        &format!(
+            "[control]\nlisten = \"0.0.0.0:9900\"\ntoken_file = {token:?}\ncpu = 1\nmax_body_mb = 2\n\
+             capacity = 5000\nunknown_flows = \"assign\"\nidle_timeout_s = 30\nsnapshot = \"/tmp/x.snap\"\nsnapshot_period_s = 60\n"
+        ),
+    )
+    .unwrap();
+    let c = &s.control;
+    assert_eq!(c.listen, Some("0.0.0.0:9900".parse().unwrap()));
+    assert_eq!(c.token.as_deref(), Some("s3cret"));
+    assert_eq!(
+        (c.cpu, c.max_body, c.capacity),
+        (Some(1), 2 << 20, Some(5000))
+    );
+    assert_eq!(c.unknown_flows, UnknownFlows::Assign);
+    assert_eq!(c.idle_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(c.snapshot.as_deref(), Some(Path::new("/tmp/x.snap")));
+    assert_eq!(c.snapshot_period, Some(Duration::from_secs(60)));
+    // assign widens the default value width to 8 bits (256 value slots).
+    assert_eq!(s.value_bits, 8);
+    // Flags override the file.
+    let s = with_file(
+        &[
+            "--control-listen",
+            "[::1]:7000",
+            "--unknown-flows",
+            "drop",
+            "--snapshot",
+            "/a",
+        ],
+        "[control]\nlisten = \"127.0.0.1:1\"\nunknown_flows = \"assign\"\nsnapshot = \"/b\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.control.listen, Some("[::1]:7000".parse().unwrap()));
+    assert_eq!(s.control.unknown_flows, UnknownFlows::Drop);
+    assert_eq!(s.control.snapshot.as_deref(), Some(Path::new("/a")));
+    assert_eq!(s.value_bits, 1);
+
+    for (toml, flags, want) in [
+        ("[control]\nlisten = \"localhost\"\n", &[][..], "lb.toml: control.listen = \"localhost\": not an address and port"),
+        ("", &["--control-listen", "1.2.3.4"][..], "--control-listen \"1.2.3.4\": not an address and port"),
+        ("[control]\nlisten = \"0.0.0.0:9900\"\n", &[][..], "lb.toml: control.listen = 0.0.0.0:9900: a control API on a non-loopback address needs control.token_file"),
+        ("[control]\ntoken_file = \"/nonexistent/token\"\n", &[][..], "lb.toml: control.token_file = /nonexistent/token: No such file"),
+        ("[control]\ncpu = -1\n", &[][..], "lb.toml: control.cpu: -1 is not a CPU number"),
+        ("[control]\nmax_body_mb = 0\n", &[][..], "lb.toml: control.max_body_mb: 0 MiB: need 1..=4096"),
+        ("[control]\nmax_body_mb = 4097\n", &[][..], "need 1..=4096"),
+        ("[control]\ncapacity = 0\n", &[][..], "lb.toml: control.capacity: 0 flows: need 1..=1073741824"),
+        ("[control]\ncapacity = 1073741825\n", &[][..], "need 1..=1073741824"),
+        ("[control]\nunknown_flows = \"keep\"\n", &[][..], "lb.toml: control.unknown_flows = \"keep\": the policy is drop or assign"),
+        ("", &["--unknown-flows", "x"][..], "--unknown-flows \"x\": the policy is drop or assign"),
+        ("[control]\nidle_timeout_s = 10\n", &[][..], "control.idle_timeout_s expires adopted flows: it needs control.unknown_flows = \"assign\""),
+        ("[control]\nunknown_flows = \"assign\"\nidle_timeout_s = -1\n", &[][..], "control.idle_timeout_s: -1 s"),
+        ("[control]\nsnapshot_period_s = 10\n", &[][..], "control.snapshot_period_s needs a snapshot file"),
+        ("[control]\nlisten = 5\n", &[][..], "lb.toml"),
+        ("[control]\nport = 5\n", &[][..], "unknown key \"control.port\" at line 2"),
+    ] {
+        let e = err(flags, toml);
+        assert!(e.contains(want), "{toml:?} {flags:?}: {e}");
+    }
+    let e = err(&[], &format!("[control]\ntoken_file = {empty:?}\n"));
+    assert!(e.contains("the first line (the token) is empty"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
