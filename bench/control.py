@@ -103,7 +103,8 @@ def main():
     with open(os.path.join(ROOT, "config/default.toml")) as f:
         cfg = f.read()
     capacity = args.flows + args.bulk + args.singles + (1 << 20)
-    cfg += f"\n[control]\nlisten = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n"
+    keys = f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n"
+    cfg = cfg.replace("\n[control]\n", "\n[control]\n" + keys) if "\n[control]\n" in cfg else cfg + "\n[control]\n" + keys
     tmp = tempfile.mkdtemp(prefix="efd-lb-control-bench-")
     conf = os.path.join(tmp, "lb.toml")
     with open(conf, "w") as f:
