@@ -106,6 +106,8 @@ pub struct Launched<K> {
 /// them, in plan order), one ring per node, then the workers (each with its
 /// nodes' flow tables from `tables`, indexed by node id) and the distributor
 /// reading `lookup`.
+// Each argument is one of the plan's inputs that only the launch applies.
+#[allow(clippy::too_many_arguments)]
 pub fn launch<K, L>(
     eal: &Eal,
     plan: &Plan,
@@ -113,6 +115,7 @@ pub fn launch<K, L>(
     lookup: L,
     tables: Vec<FlowTable<K>>,
     capacity: usize,
+    value_slots: &[u16],
     settings: &Settings,
 ) -> Result<Launched<K>, AppError>
 where
@@ -190,6 +193,9 @@ where
         (0..plan.num_nodes).map(|_| node_channel()).unzip();
     let mut changes: Vec<_> = changes.into_iter().map(Some).collect();
     let distributor_sync = Arc::new(DistributorSync::default());
+    // The value slots hold from the first packet (with `assign`, no value
+    // is "no node").
+    distributor_sync.set_slots(value_slots);
     let adoption = (settings.control.unknown_flows == UnknownFlows::Assign).then(AdoptionDesk::new);
     let activity = settings
         .control

@@ -237,8 +237,21 @@ where
         let (ports, devices) = launch::probe(&eal, settings, resident_mbufs)?;
         let plan = plan::plan(settings, &devices)?;
         memory::check_plan(&eal, settings, &plan, &devices).map_err(AppError)?;
-        let launched =
-            launch::launch(&eal, &plan, ports, efd.reader(), tables, capacity, settings)?;
+        let launched = launch::launch(
+            &eal,
+            &plan,
+            ports,
+            efd.reader(),
+            tables,
+            capacity,
+            &crate::control::balance::value_slots(
+                u32::from(settings.value_bits),
+                &policy,
+                settings.control.unknown_flows == UnknownFlows::Assign,
+                None,
+            ),
+            settings,
+        )?;
         tracing::info!(
             ports = plan.ports.len(),
             nodes = plan.num_nodes,
