@@ -328,9 +328,25 @@ fn metrics_pass_promtool_and_equal_the_final_stats() {
         10_000,
         false,
         port,
-        "capacity = 10001\nmax_body_mb = 1",
+        "capacity = 10001\nmax_body_mb = 1\ncpu = 1",
     );
     let a = Appliance::start(&dir, &cfg, &[], port);
+    // control.cpu: the control thread is pinned there.
+    let tasks = format!("/proc/{}/task", a.child.id());
+    let pinned: Vec<String> = std::fs::read_dir(&tasks)
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.ok()?.path();
+            let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+            (comm.trim() == "efd-lb-control").then_some(())?;
+            let status = std::fs::read_to_string(t.join("status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string())
+        })
+        .collect();
+    assert_eq!(pinned, vec!["1".to_string()], "control thread affinity");
 
     // Refusals, each with the table unchanged.
     let nodes = json(port, "GET", "/nodes", None);

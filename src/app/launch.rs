@@ -299,22 +299,29 @@ pub struct RxPcap {
     pub infinite: bool,
 }
 
-/// The `rx_pcap=` files of the `--vdev` arguments.
-pub fn rx_pcaps(eal_args: &[String]) -> Vec<RxPcap> {
+/// The `--vdev` arguments (`--vdev SPEC` and `--vdev=SPEC`), each split
+/// into its comma-separated parts (the device name first).
+pub fn vdev_specs(eal_args: &[String]) -> Vec<Vec<&str>> {
     let mut out = Vec::new();
     let mut it = eal_args.iter();
     while let Some(a) = it.next() {
-        let spec = if a == "--vdev" {
-            match it.next() {
+        let spec = match (a.as_str(), a.strip_prefix("--vdev=")) {
+            ("--vdev", _) => match it.next() {
                 Some(s) => s.as_str(),
                 None => break,
-            }
-        } else if let Some(s) = a.strip_prefix("--vdev=") {
-            s
-        } else {
-            continue;
+            },
+            (_, Some(s)) => s,
+            _ => continue,
         };
-        let kv: Vec<&str> = spec.split(',').map(str::trim).collect();
+        out.push(spec.split(',').map(str::trim).collect());
+    }
+    out
+}
+
+/// The `rx_pcap=` files of the `--vdev` arguments.
+pub fn rx_pcaps(eal_args: &[String]) -> Vec<RxPcap> {
+    let mut out = Vec::new();
+    for kv in vdev_specs(eal_args) {
         if !kv[0].starts_with("net_pcap") {
             continue;
         }
@@ -335,17 +342,7 @@ pub fn rx_pcaps(eal_args: &[String]) -> Vec<RxPcap> {
 /// regular files (or not there yet), with their device's name.
 pub fn tx_pcap_files(eal_args: &[String]) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    let mut it = eal_args.iter();
-    while let Some(a) = it.next() {
-        let spec = match (a.as_str(), a.strip_prefix("--vdev=")) {
-            ("--vdev", _) => match it.next() {
-                Some(s) => s.as_str(),
-                None => break,
-            },
-            (_, Some(s)) => s,
-            _ => continue,
-        };
-        let kv: Vec<&str> = spec.split(',').map(str::trim).collect();
+    for kv in vdev_specs(eal_args) {
         if !kv[0].starts_with("net_pcap") {
             continue;
         }

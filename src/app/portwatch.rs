@@ -211,17 +211,7 @@ fn interface_exists(name: &str) -> bool {
 /// interface (`iface=`, `rx_iface=`, `rx_iface_in=`).
 pub fn vdev_interfaces(eal_args: &[String]) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut it = eal_args.iter();
-    while let Some(a) = it.next() {
-        let spec = match (a.as_str(), a.strip_prefix("--vdev=")) {
-            ("--vdev", _) => match it.next() {
-                Some(s) => s.as_str(),
-                None => break,
-            },
-            (_, Some(s)) => s,
-            _ => continue,
-        };
-        let kv: Vec<&str> = spec.split(',').map(str::trim).collect();
+    for kv in super::launch::vdev_specs(eal_args) {
         let iface = kv[1..].iter().find_map(|p| {
             ["iface=", "rx_iface=", "rx_iface_in="]
                 .iter()

@@ -188,13 +188,13 @@ pub fn start(
             config.listen
         ));
     }
-    if let Some(cpu) = config.cpu {
-        let cpus = core_affinity::get_core_ids().unwrap_or_default();
-        if !cpus.iter().any(|c| c.id == cpu) {
-            return Err(format!(
-                "control API: cannot pin to CPU {cpu}: not a CPU this process may run on"
-            ));
-        }
+    // The CPU is checked where it is set, on the server's thread: the
+    // caller's own affinity (an lcore's single CPU) says nothing about it.
+    // Beyond a cpu_set_t, core_affinity would index out of bounds.
+    if let Some(cpu) = config.cpu.filter(|&c| c >= 1024) {
+        return Err(format!(
+            "control API: cannot pin to CPU {cpu}: not a CPU this process may run on"
+        ));
     }
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("control API: cannot listen on {}: {e}", config.listen))?;

@@ -37,6 +37,8 @@ struct Appliance {
     threads: Vec<JoinHandle<()>>,
     txs: Vec<LoopTx>,
     pool: LoopPool,
+    /// The service's snapshot file and period (tests of the service).
+    snapshot: Option<(std::path::PathBuf, Duration)>,
 }
 
 impl Appliance {
@@ -136,6 +138,7 @@ impl Appliance {
             threads,
             txs,
             pool,
+            snapshot: None,
         }
     }
 
@@ -334,8 +337,8 @@ fn service_expiring(
         capacity,
         value_bits: 8,
         assign: adoption.is_some(),
-        snapshot: None,
-        snapshot_period: None,
+        snapshot: app.snapshot.clone().map(|s| s.0),
+        snapshot_period: app.snapshot.clone().map(|s| s.1),
         idle_timeout: idle.as_ref().map(|i| i.0),
         activity: idle.map(|i| i.1),
     };
@@ -702,4 +705,46 @@ fn idle_adopted_flows_expire_and_active_ones_stay() {
     drop(control);
     let (_, pool) = app.stop();
     assert_eq!(pool.live(), 0);
+}
+
+/// `control.snapshot_period_s`: the control thread writes the configured
+/// snapshot on its own, again after each period.
+#[test]
+fn periodic_snapshots_are_written() {
+    let mut app = Appliance::start(500, 2);
+    let dir = std::env::temp_dir().join(format!("efd-lb-periodic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flows.snapshot");
+    app.snapshot = Some((path.clone(), Duration::from_millis(200)));
+    let (mut s, status) = service(&mut app, &[1, 1], 1000, None);
+    assert!(!path.exists(), "written before the first period");
+    let (handle, requests) = super::api::ControlHandle::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    s.handle(Request::PutFlow {
+        key: "20.0.0.1".into(),
+        node: 0,
+    })
+    .unwrap();
+    let control = std::thread::spawn(move || s.run(requests, &st));
+    let t = Instant::now();
+    while status
+        .get()
+        .op(super::status::Op::Snapshot)
+        .map_or(0, |o| o.ok)
+        < 2
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no periodic snapshot"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let snap = super::snapshot::load::<Ipv4Dst>(&path, 2).unwrap();
+    assert_eq!(snap.flows.len(), 501);
+    stop.store(true, Ordering::Relaxed);
+    drop(handle);
+    drop(control.join().unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    app.stop();
 }
