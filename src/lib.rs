@@ -26,3 +26,4 @@ pub mod pcap;
 pub mod rng;
 pub mod stats;
 pub mod traffic;
+pub mod wire;

@@ -468,7 +468,7 @@ mod tests {
         assert!(near(malformed, 5.0, 20_000), "malformed {malformed}");
         assert!(near(unknown, 10.0, 20_000), "unknown {unknown}");
         assert!(near(vlan, 20.0, known + unknown), "vlan {vlan}");
-        assert!(reasons.iter().all(|&n| n > 0), "{reasons:?}");
+        assert!(reasons[..4].iter().all(|&n| n > 0), "{reasons:?}");
     }
 
     #[test]
