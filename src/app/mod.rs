@@ -20,7 +20,7 @@ use crate::control::snapshot;
 use crate::control::status::NodeState;
 use crate::efd::Efd;
 use crate::flows::{self, Flow};
-use crate::key::{FlowKey, Ipv4Dst};
+use crate::key::FlowKey;
 use crate::lcore::flow_table::FlowTable;
 use crate::stats::Snapshot;
 use dpdk::eal::Eal;
@@ -61,9 +61,10 @@ pub struct Outcome {
     pub mbufs_in_use: u32,
 }
 
-/// Runs the appliance until SIGINT/SIGTERM or the configured duration.
+/// Runs the appliance until SIGINT/SIGTERM or the configured duration, with
+/// the configured key kind.
 pub fn run(settings: &Settings) -> Result<Outcome, AppError> {
-    run_keyed::<Ipv4Dst, 4>(settings)
+    crate::with_key_kind!(settings.key, |K, N| run_keyed::<K, N>(settings))
 }
 
 /// [`run`] for one key kind.
@@ -227,16 +228,16 @@ fn load_flows<K: FlowKey>(settings: &Settings) -> Result<Vec<Flow<K>>, AppError>
 }
 
 /// Generates the configured test traffic pcap (`[traffic]`, the embedded
-/// default's) when it is not there yet.
+/// default's) when it is not there yet, or was generated from another spec
+/// (another key kind, say: [`crate::traffic::ensure_pcap`]).
 pub fn generate_test_traffic(t: &TrafficConfig) -> Result<(), AppError> {
-    if t.pcap.exists() {
-        return Ok(());
-    }
-    if let Some(dir) = t.pcap.parent() {
+    if let Some(dir) = t.pcap.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| AppError(format!("{}: {e}", dir.display())))?;
     }
-    let n = crate::traffic::write_pcap(&t.pcap, &t.spec)
+    let n = crate::traffic::ensure_pcap(&t.pcap, &t.spec)
         .map_err(|e| AppError(format!("{}: {e}", t.pcap.display())))?;
-    tracing::info!(path = %t.pcap.display(), packets = n, "generated traffic pcap");
+    if let Some(n) = n {
+        tracing::info!(path = %t.pcap.display(), packets = n, key = %t.spec.key, "generated traffic pcap");
+    }
     Ok(())
 }
