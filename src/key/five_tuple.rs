@@ -167,10 +167,12 @@ impl FlowKey for FiveTuple {
         None
     }
 
+    const TAG_HOLDS_KEY: bool = false;
+
     /// Even `i`: `ipv4_5tuple`'s seed `i`; odd `i`: `ipv6_5tuple`'s seed
     /// `i` (half the population each).
     fn seed(i: u32) -> Self {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             Ipv4FiveTuple::seed(i).into()
         } else {
             Self::from_v6(&seed_tuple(i))

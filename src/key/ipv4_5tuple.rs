@@ -145,6 +145,8 @@ impl FlowKey for Ipv4FiveTuple {
         None
     }
 
+    const TAG_HOLDS_KEY: bool = false;
+
     /// Destination `i` (as `ipv4_dst`), source `10.x.y.z` (the low 24 bits
     /// of `i * 2654435761`); TCP, UDP and SCTP in rotation with a source
     /// port from `i` and a well-known destination port, every 8th flow ICMP

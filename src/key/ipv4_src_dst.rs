@@ -97,6 +97,8 @@ impl FlowKey for Ipv4SrcDst {
         None
     }
 
+    const TAG_HOLDS_KEY: bool = false;
+
     /// Destination `i` (as `ipv4_dst`), source `10.x.y.z` with `x.y.z` the
     /// low 24 bits of `i * 2654435761`.
     fn seed(i: u32) -> Self {

@@ -165,6 +165,8 @@ impl FlowKey for Ipv6FiveTuple {
         None
     }
 
+    const TAG_HOLDS_KEY: bool = false;
+
     /// Destination `2001:db8::i`, source in `2001:db8:1::/104`, ports and
     /// protocol as `ipv4_5tuple`'s seeds (ICMPv6 for every 8th flow).
     fn seed(i: u32) -> Self {

@@ -79,6 +79,8 @@ impl FlowKey for Ipv6Dst {
         None
     }
 
+    const TAG_HOLDS_KEY: bool = false;
+
     /// `2001:db8::` plus `i` (the low 32 bits).
     fn seed(i: u32) -> Self {
         Ipv6Dst::new(Ipv6Addr::from_bits(SEED_PREFIX | u128::from(i)))

@@ -87,6 +87,11 @@ pub trait FlowKey: Copy + Eq + Hash + Debug + Display + Send + Sync + 'static {
     /// `None` makes the worker parse the frame again.
     fn from_tag(tag: u32) -> Option<Self>;
 
+    /// Whether the tag can hold the key ([`FlowKey::from_tag`] may answer
+    /// `Some`). When false, the distributor does not write the tag into the
+    /// mbuf and the worker does not read it: it parses the frame again.
+    const TAG_HOLDS_KEY: bool = true;
+
     /// Flow `i` of the C sample's population (`i < 2^32`).
     fn seed(i: u32) -> Self;
 }

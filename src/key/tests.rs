@@ -157,3 +157,29 @@ fn seeds_are_distinct() {
         });
     }
 }
+
+fn tag_flag_agrees<K: FlowKey>() {
+    for i in [0u32, 1, 77, 1 << 20, u32::MAX] {
+        let k = K::seed(i);
+        assert_eq!(
+            K::from_tag(k.tag()) == Some(k),
+            K::TAG_HOLDS_KEY,
+            "{}",
+            K::KIND
+        );
+        if !K::TAG_HOLDS_KEY {
+            assert_eq!(K::from_tag(k.tag()), None);
+        }
+    }
+}
+
+#[test]
+fn only_ipv4_dst_fits_the_tag() {
+    for kind in KeyKind::ALL {
+        with_key_kind!(kind, |K, N| {
+            let _ = N;
+            tag_flag_agrees::<K>();
+            assert_eq!(K::TAG_HOLDS_KEY, N <= 4);
+        });
+    }
+}

@@ -160,7 +160,7 @@ fn built_frames_have_correct_checksums() {
             let (f, l) = build(&h, &shape);
             assert_eq!(f.len(), 161);
             assert!(l4_checksum_ok(&f, &l, &h), "{h:?} ext {ext}");
-            if let IpAddr::V4(_) = h.dst {
+            if h.dst.is_ipv4() {
                 assert_eq!(ipv4_checksum(&f[l.ip..l.ip_end]), 0);
             }
         }
