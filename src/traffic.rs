@@ -701,31 +701,5 @@ pub fn write_pcap(path: &Path, spec: &TrafficSpec) -> io::Result<u64> {
     Ok(n)
 }
 
-/// The file beside a generated pcap that says what it was generated from.
-pub fn spec_path(pcap: &Path) -> std::path::PathBuf {
-    let mut p = pcap.as_os_str().to_owned();
-    p.push(".spec");
-    p.into()
-}
-
-/// Makes sure `path` holds the traffic of `spec`: generates it (and the
-/// [`spec_path`] file beside it) unless it exists and was generated from
-/// the same spec. A pcap without that file is someone else's and is kept.
-/// Returns the packets written, `None` when the file was kept.
-pub fn ensure_pcap(path: &Path, spec: &TrafficSpec) -> io::Result<Option<u64>> {
-    let want = format!("{spec:?}\n");
-    let side = spec_path(path);
-    if path.exists() {
-        match std::fs::read_to_string(&side) {
-            Ok(have) if have != want => {}
-            _ => return Ok(None),
-        }
-    }
-    let _ = std::fs::remove_file(&side);
-    let n = write_pcap(path, spec)?;
-    std::fs::write(&side, want)?;
-    Ok(Some(n))
-}
-
 #[cfg(test)]
 mod tests;

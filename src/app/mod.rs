@@ -228,16 +228,16 @@ fn load_flows<K: FlowKey>(settings: &Settings) -> Result<Vec<Flow<K>>, AppError>
 }
 
 /// Generates the configured test traffic pcap (`[traffic]`, the embedded
-/// default's) when it is not there yet, or was generated from another spec
-/// (another key kind, say: [`crate::traffic::ensure_pcap`]).
+/// default's) when it is not there yet.
 pub fn generate_test_traffic(t: &TrafficConfig) -> Result<(), AppError> {
-    if let Some(dir) = t.pcap.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if t.pcap.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = t.pcap.parent() {
         std::fs::create_dir_all(dir).map_err(|e| AppError(format!("{}: {e}", dir.display())))?;
     }
-    let n = crate::traffic::ensure_pcap(&t.pcap, &t.spec)
+    let n = crate::traffic::write_pcap(&t.pcap, &t.spec)
         .map_err(|e| AppError(format!("{}: {e}", t.pcap.display())))?;
-    if let Some(n) = n {
-        tracing::info!(path = %t.pcap.display(), packets = n, key = %t.spec.key, "generated traffic pcap");
-    }
+    tracing::info!(path = %t.pcap.display(), packets = n, "generated traffic pcap");
     Ok(())
 }
