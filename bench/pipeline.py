@@ -12,6 +12,12 @@ core 1, lcore 0 = its stats thread, asleep but for 1 screen/s) and
 `node -l 0 --proc-type=secondary -- -n 0` (core 0).
 efd-lb: `--lcores 0@0,1@1,2@0` (stats on core 0, distributor on core 1, the
 worker lcore on core 0).
+
+Rows efd1-<key kind> (ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple,
+5tuple): efd-lb -n 1 with `--key KIND` on the scenario's flows of that kind
+(their own pcap, efd-lb-pcapgen --key), in the scenarios of --key-scenarios
+(default b, 1M distinct flows); reported as a ratio to efd1 (ipv4_dst) of
+the same run.
 """
 
 import argparse
@@ -69,8 +75,35 @@ ROWS = {
     "efd1-b256": "efd-lb -n 1, `[ports] burst = 256`, `[rings] size = 4096`",
     "efd4-b256": "efd-lb -n 4, `[ports] burst = 256`, `[rings] size = 4096`",
     "efd1-base": "efd-lb -n 1, the --base-bin build",
+    # One row per flow-key kind (`efd1` is ipv4_dst): its own pcap of the
+    # scenario's flows of that kind (efd-lb-pcapgen --key), `--key KIND`.
+    "efd1-ipv4_src_dst": "efd-lb -n 1, key ipv4_src_dst",
+    "efd1-ipv4_5tuple": "efd-lb -n 1, key ipv4_5tuple",
+    "efd1-ipv6_dst": "efd-lb -n 1, key ipv6_dst",
+    "efd1-ipv6_5tuple": "efd-lb -n 1, key ipv6_5tuple",
+    "efd1-5tuple": "efd-lb -n 1, key 5tuple (half IPv4, half IPv6)",
     "efd4-base": "efd-lb -n 4, the --base-bin build",
 }
+
+
+# The key kinds of the `efd1-<kind>` rows, and the targets of their
+# forwarded rate as a ratio to `efd1` (ipv4_dst) in the same run.
+KEY_KINDS = ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
+KEY_TARGETS = {"ipv4_5tuple": 0.85, "ipv6_5tuple": 0.75}
+
+
+def row_key(row):
+    """The key kind of a row (None: ipv4_dst, the default)."""
+    for k in KEY_KINDS:
+        if row == f"efd1-{k}":
+            return k
+    return None
+
+
+def pcap_name(s, key=None):
+    """The pcap of scenario `s` with flows of key kind `key`."""
+    f = SCENARIOS[s]["file"]
+    return f if key is None else f.replace(".pcap", f"-{key}.pcap")
 
 
 def log(msg):
@@ -244,17 +277,23 @@ def xcore_round_trip():
         return None
 
 
-def gen_inputs(scenarios, regen):
+def gen_inputs(scenarios, regen, keys_for=None):
+    """The scenarios' pcaps, and for each scenario in `keys_for` (a dict of
+    scenario -> key kinds) the pcap of each key kind."""
     os.makedirs(OUT, exist_ok=True)
-    for s in scenarios:
+    todo = [(s, None) for s in scenarios]
+    for s, keys in (keys_for or {}).items():
+        todo += [(s, k) for k in keys]
+    for s, key in todo:
         sc = SCENARIOS[s]
-        path = os.path.join(OUT, sc["file"])
+        path = os.path.join(OUT, pcap_name(s, key))
         if os.path.exists(path) and not regen:
             continue
         if not os.path.exists(PCAPGEN):
             sys.exit(f"{PCAPGEN} missing: cargo build --release --bin efd-lb-pcapgen")
         log(f"generating {path}")
-        subprocess.run([PCAPGEN, "--out", path] + sc["gen"], check=True)
+        subprocess.run([PCAPGEN, "--out", path] + sc["gen"] + (["--key", key] if key else []),
+                       check=True)
 
 
 # --------------------------------------------------------------------------
@@ -513,7 +552,8 @@ def efd_counters(j):
     )
 
 
-def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None, burst=None):
+def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None, burst=None,
+            key=None):
     prefix = f"benchefd_{tag}_{os.getpid()}"
     cleanup_prefix(prefix)
     snaps = []
@@ -539,6 +579,8 @@ def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None,
                 + (f"\n[ports]\nburst = {burst}\n\n[rings]\nsize = 4096\n" if burst else ""))
     argv = [binary, "--config", cfg, "--lcores", "0@0,1@1,2@0", "-p", "0x3", "-n", str(nodes),
             "-f", str(TABLE_FLOWS), "--stats-format", "json", "--stats-period-ms", "1000"]
+    if key:
+        argv += ["--key", key]
     argv += args.efd_extra
     argv += ["--"] + eal_ports(pcap) + mem
     res = dict(program="efd-lb", nodes=nodes, prefix=prefix)
@@ -690,6 +732,8 @@ def report(doc):
         ratio_line("efd4-b256", "efd4", "efd-lb 4 nodes, burst 256 / burst 32")
         ratio_line("efd1", "efd1-base", "efd-lb 1 node / the --base-bin build")
         ratio_line("efd4", "efd4-base", "efd-lb 4 nodes / the --base-bin build")
+        for k in KEY_KINDS:
+            ratio_line(f"efd1-{k}", "efd1", f"efd-lb 1 node, key {k} / ipv4_dst")
         for row in ("c-avx2", "c-n2"):
             if by.get(row):
                 fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])
@@ -724,6 +768,26 @@ def report(doc):
         t2 = f"{e4 / e1:.2f} {'met' if e4 / e1 >= 0.9 else 'MISSED'}" if e1 and e4 else "–"
         tg.append(f"| {s} | {t1} | {t2} |")
     lines += tg
+    kt = []
+    for s in meta["scenarios"]:
+        def fm(row):
+            return med([r["forwarded_mpps"] for r in runs
+                        if r["scenario"] == s and r["row"] == row and "forwarded_mpps" in r])
+        base = fm("efd1")
+        cells = []
+        for k in KEY_KINDS:
+            v = fm(f"efd1-{k}")
+            if v is None or not base:
+                cells.append("–")
+                continue
+            t = KEY_TARGETS.get(k)
+            cells.append(f"{v / base:.2f}×" + (f" {'met' if v / base >= t else 'MISSED'} (≥ {t})" if t else ""))
+        if any(c != "–" for c in cells):
+            kt.append(f"| {s} | " + " | ".join(cells) + " |")
+    if kt:
+        lines += ["", "### Key kinds (forwarded Mpps / ipv4_dst's, 1 node, ratio of medians)", "",
+                  "| scenario | " + " | ".join(KEY_KINDS) + " |",
+                  "|---|" + "---|" * len(KEY_KINDS)] + kt
     return "\n".join(lines)
 
 
@@ -744,7 +808,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--measure", type=float, default=15.0)
     ap.add_argument("--scenarios", default="a,b,c")
-    ap.add_argument("--rows", default="c,efd1,efd4,c-avx2,c-n2")
+    ap.add_argument("--rows", default="c,efd1,efd4,c-avx2,c-n2," + ",".join(f"efd1-{k}" for k in KEY_KINDS))
+    ap.add_argument("--key-scenarios", default="b",
+                    help="scenarios for the efd1-<key kind> rows (default b: 1M distinct flows)")
     ap.add_argument("--quick", action="store_true", help="1 repetition of everything (smoke test)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build (use the existing target/release/efd-lb)")
     ap.add_argument("--regen", action="store_true", help="regenerate the pcaps")
@@ -796,7 +862,9 @@ def main():
     built = None
     if not args.no_build:
         built = build_efd_lb()
-    gen_inputs(scenarios, args.regen)
+    key_rows = [r for r in rows if row_key(r)]
+    key_scenarios = [s for s in scenarios if s in args.key_scenarios.split(",")] if key_rows else []
+    gen_inputs(scenarios, args.regen, {s: [row_key(r) for r in key_rows] for s in key_scenarios})
     c_bins = {}
     if any(r.startswith("c") for r in rows):
         for s in scenarios:
@@ -859,6 +927,9 @@ def main():
                     continue
                 if side and s not in args.avx2_scenarios.split(","):
                     continue
+                key = row_key(row)
+                if key and s not in key_scenarios:
+                    continue
                 tag = f"{s}-{row}-r{rep}"
                 doc["meta"].setdefault("load_before_runs", []).append(round(os.getloadavg()[0], 2))
                 xcore_before = xcore_round_trip()
@@ -868,11 +939,13 @@ def main():
                     r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir,
                               args.avx2_nodes if side else 1)
                 else:
-                    r = run_efd(base_bin if row.endswith("-base") else efd_bin, pcap,
+                    r = run_efd(base_bin if row.endswith("-base") else efd_bin,
+                                os.path.join(OUT, pcap_name(s, key)) if key else pcap,
                                 4 if row.startswith("efd4") else 1,
                                 SCENARIOS[s]["packets"], args, tag, logdir, huge_ok,
                                 "ring" if row.endswith("-ring") else None,
-                                256 if row.endswith("-b256") else None)
+                                256 if row.endswith("-b256") else None,
+                                key)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
                          load1=round(os.getloadavg()[0], 2),
                          xcore_rt_ns=[xcore_before, xcore_round_trip()])

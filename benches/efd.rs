@@ -1,7 +1,9 @@
 //! EFD table benchmark (plain `std::time`, prints a table).
 //!
 //! `cargo bench --bench efd` (set `EFD_BENCH_QUICK=1` to skip the 16M-key
-//! part). Every timing is the median of `RUNS` runs with min–max.
+//! part). Every timing is the median of `RUNS` runs with min–max. Keys are
+//! 4-byte (IPv4 destinations) but for the rows of the 13-byte
+//! (`ipv4_5tuple`) and 37-byte (`ipv6_5tuple`, `5tuple`) key kinds.
 //!
 //! Lookups go through the [`LookupUnderTest`] trait so that another table
 //! (e.g. DPDK's `rte_efd`) can be measured in a second column by the same
@@ -9,6 +11,7 @@
 
 use dpdk::efd::RteEfd;
 use efd_lb::efd::{Efd, EfdReader, LookupPath};
+use efd_lb::key::{FlowKey, Ipv4FiveTuple, Ipv6FiveTuple};
 use efd_lb::mem::LargeBuf;
 use std::hint::black_box;
 use std::time::Instant;
@@ -22,25 +25,25 @@ const BATCH: usize = 32;
 /// that many packets (`ports.burst`); `rte_efd` takes at most 32.
 const LONG_CALL: usize = 256;
 
-/// A table whose bulk lookup of 4-byte keys is measured.
-trait LookupUnderTest {
+/// A table whose bulk lookup of `N`-byte keys is measured.
+trait LookupUnderTest<const N: usize> {
     fn name(&self) -> String;
     /// Look up `keys` (at most [`LookupUnderTest::call`]) into `out`.
-    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]);
+    fn lookup_bulk(&self, keys: &[[u8; N]], out: &mut [u8]);
     /// Keys per call.
     fn call(&self) -> usize {
         BATCH
     }
 }
 
-struct Native {
-    reader: EfdReader<4>,
+struct Native<const N: usize> {
+    reader: EfdReader<N>,
     path: LookupPath,
     /// Keys per call.
     call: usize,
 }
 
-impl LookupUnderTest for Native {
+impl<const N: usize> LookupUnderTest<N> for Native<N> {
     fn name(&self) -> String {
         if self.call == BATCH {
             format!("native {:?}", self.path)
@@ -48,7 +51,7 @@ impl LookupUnderTest for Native {
             format!("native {:?}, calls of {}", self.path, self.call)
         }
     }
-    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
+    fn lookup_bulk(&self, keys: &[[u8; N]], out: &mut [u8]) {
         self.reader.lookup_bulk_with(self.path, keys, out)
     }
     fn call(&self) -> usize {
@@ -60,18 +63,23 @@ impl LookupUnderTest for Native {
 /// EAL runs with `--force-max-simd-bitwidth=128`).
 struct Rte(RteEfd);
 
-impl LookupUnderTest for Rte {
+impl<const N: usize> LookupUnderTest<N> for Rte {
     fn name(&self) -> String {
         "DPDK rte_efd".into()
     }
-    fn lookup_bulk(&self, keys: &[[u8; 4]], out: &mut [u8]) {
+    fn lookup_bulk(&self, keys: &[[u8; N]], out: &mut [u8]) {
         self.0.lookup_bulk(keys, out)
     }
 }
 
 /// Build an `rte_efd` table; returns it with its per-insert latencies (ns).
-fn build_rte(name: &str, cap: usize, keys: &[[u8; 4]], vals: &[u8]) -> (Rte, Vec<u64>) {
-    let mut t = RteEfd::new(name, cap as u32, 4).expect("rte_efd_create");
+fn build_rte<const N: usize>(
+    name: &str,
+    cap: usize,
+    keys: &[[u8; N]],
+    vals: &[u8],
+) -> (Rte, Vec<u64>) {
+    let mut t = RteEfd::new(name, cap as u32, N as u32).expect("rte_efd_create");
     let mut lat = Vec::with_capacity(keys.len());
     for (k, &v) in keys.iter().zip(vals) {
         let t0 = Instant::now();
@@ -92,6 +100,11 @@ use common::Rng;
 /// Keys `i` as big-endian `u32` (IPv4 destinations), `i < n`.
 fn seq_keys(n: usize) -> Vec<[u8; 4]> {
     (0..n as u32).map(|i| i.to_be_bytes()).collect()
+}
+
+/// The first `n` keys of a key kind's seed population, as EFD keys.
+fn seed_keys<K: FlowKey<Bytes = [u8; N]>, const N: usize>(n: usize) -> Vec<[u8; N]> {
+    (0..n as u32).map(|i| K::seed(i).to_bytes()).collect()
 }
 
 /// `n` distinct random 4-byte keys.
@@ -131,7 +144,7 @@ fn stat(mut v: Vec<f64>) -> Stat {
 }
 
 /// Checks one full pass of `t`'s bulk lookups of `queries` against `expect`.
-fn check_lookup(t: &dyn LookupUnderTest, queries: &[[u8; 4]], expect: &[u8]) {
+fn check_lookup<const N: usize>(t: &dyn LookupUnderTest<N>, queries: &[[u8; N]], expect: &[u8]) {
     let mut out = vec![0u8; queries.len()];
     let call = t.call();
     for (q, o) in queries.chunks(call).zip(out.chunks_mut(call)) {
@@ -142,7 +155,11 @@ fn check_lookup(t: &dyn LookupUnderTest, queries: &[[u8; 4]], expect: &[u8]) {
 
 /// ns/key of one pass of bulk lookups of `queries` in calls of `t.call()`
 /// keys.
-fn time_lookup(t: &dyn LookupUnderTest, queries: &[[u8; 4]], out: &mut [u8]) -> f64 {
+fn time_lookup<const N: usize>(
+    t: &dyn LookupUnderTest<N>,
+    queries: &[[u8; N]],
+    out: &mut [u8],
+) -> f64 {
     let t0 = Instant::now();
     let call = t.call();
     for (q, o) in queries.chunks(call).zip(out.chunks_mut(call)) {
@@ -156,7 +173,11 @@ fn time_lookup(t: &dyn LookupUnderTest, queries: &[[u8; 4]], out: &mut [u8]) -> 
 /// each per round, the order rotating every round, so that a slow phase of
 /// this noisy machine hits all of them alike; two passes in a row, see
 /// [`Rounds`]).
-fn bench_lookups(tables: &[&dyn LookupUnderTest], queries: &[[u8; 4]], expect: &[u8]) -> Rounds {
+fn bench_lookups<const N: usize>(
+    tables: &[&dyn LookupUnderTest<N>],
+    queries: &[[u8; N]],
+    expect: &[u8],
+) -> Rounds {
     for t in tables {
         check_lookup(*t, queries, expect);
     }
@@ -166,7 +187,7 @@ fn bench_lookups(tables: &[&dyn LookupUnderTest], queries: &[[u8; 4]], expect: &
 /// The timing of [`bench_lookups`] alone, for tables checked by the caller:
 /// each table's ns/key in steady state, and in the pass before (see
 /// [`Rounds`]).
-fn time_rounds(tables: &[&dyn LookupUnderTest], queries: &[[u8; 4]]) -> Rounds {
+fn time_rounds<const N: usize>(tables: &[&dyn LookupUnderTest<N>], queries: &[[u8; N]]) -> Rounds {
     let mut out = vec![0u8; queries.len()];
     let mut r = Rounds {
         steady: vec![Vec::new(); tables.len()],
@@ -306,18 +327,23 @@ fn values(n: usize, seed: u64) -> Vec<u8> {
 
 /// 8-bit tables of `n` keys, every native path (and `rte_efd` if `rte`);
 /// returns the `rte_efd` table for [`widths_section`].
-fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<Rte> {
+fn lookup_section<const N: usize>(
+    n: usize,
+    label: &str,
+    keys: &[[u8; N]],
+    rte: bool,
+) -> Option<Rte> {
     let cap = (n as f64 / 0.95).ceil() as usize;
     let vals = values(n, 7);
     let t0 = Instant::now();
     let efd =
-        Efd::<4>::build(cap, 8, keys.iter().copied().zip(vals.iter().copied())).expect("build");
+        Efd::<N>::build(cap, 8, keys.iter().copied().zip(vals.iter().copied())).expect("build");
     let build = t0.elapsed();
     let perm = query_order(n);
-    let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
+    let queries: Vec<[u8; N]> = perm.iter().map(|&i| keys[i]).collect();
     let expect: Vec<u8> = perm.iter().map(|&i| vals[i]).collect();
     drop(perm);
-    let natives: Vec<Native> = LookupPath::supported()
+    let natives: Vec<Native<N>> = LookupPath::supported()
         .into_iter()
         .map(|path| Native {
             reader: efd.reader(),
@@ -331,8 +357,10 @@ fn lookup_section(n: usize, label: &str, keys: &[[u8; 4]], rte: bool) -> Option<
         path: LookupPath::best(),
         call: LONG_CALL,
     };
-    let mut tables: Vec<&dyn LookupUnderTest> =
-        natives.iter().map(|t| t as &dyn LookupUnderTest).collect();
+    let mut tables: Vec<&dyn LookupUnderTest<N>> = natives
+        .iter()
+        .map(|t| t as &dyn LookupUnderTest<N>)
+        .collect();
     let rte_table = rte.then(|| {
         let t0 = Instant::now();
         let (t, mut lat) = build_rte(&format!("efd_{label}_{n}"), cap, keys, &vals);
@@ -421,7 +449,7 @@ fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
     let perm = query_order(n);
     let queries: Vec<[u8; 4]> = perm.iter().map(|&i| keys[i]).collect();
     let path = LookupPath::best();
-    let tables: Vec<(Efd<4>, Native)> = WIDTHS
+    let tables: Vec<(Efd<4>, Native<4>)> = WIDTHS
         .iter()
         .map(|&bits| {
             let mask = ((1u16 << bits) - 1) as u8;
@@ -449,9 +477,9 @@ fn widths_section(n: usize, keys: &[[u8; 4]], rte: Option<&Rte>) {
         check_lookup(t, &queries, &expect);
     }
     drop(perm);
-    let mut under: Vec<&dyn LookupUnderTest> = tables
+    let mut under: Vec<&dyn LookupUnderTest<4>> = tables
         .iter()
-        .map(|(_, t)| t as &dyn LookupUnderTest)
+        .map(|(_, t)| t as &dyn LookupUnderTest<4>)
         .collect();
     if let Some(t) = rte {
         under.push(t);
@@ -657,6 +685,21 @@ fn main() {
     let rte_1m = lookup_section(1 << 20, "random", &keys, rte);
     widths_section(1 << 20, &keys, rte_1m.as_ref());
     drop(rte_1m);
+    // The wide key kinds' keys: 13-byte IPv4 and 37-byte IPv6 5-tuples of
+    // the seed populations (what the appliance's table holds), against
+    // rte_efd on the same keys.
+    drop(lookup_section(
+        1 << 20,
+        "ipv4_5tuple",
+        &seed_keys::<Ipv4FiveTuple, 13>(1 << 20),
+        rte,
+    ));
+    drop(lookup_section(
+        1 << 20,
+        "ipv6_5tuple",
+        &seed_keys::<Ipv6FiveTuple, 37>(1 << 20),
+        rte,
+    ));
     if !quick {
         lookup_section(16 << 20, "sequential", &seq_keys(16 << 20), rte16);
         let keys = rand_keys(16 << 20, 4);

@@ -73,6 +73,9 @@ pub enum FlowFileError {
         text: String,
         /// What a key of that kind is ([`FlowKey::TEXT_FORM`]).
         form: &'static str,
+        /// What is wrong with it ([`FlowKey::text_error`]), if the kind
+        /// says more than `form`.
+        why: Option<String>,
     },
     /// The node field is not a non-negative integer.
     BadNode {
@@ -191,7 +194,14 @@ impl fmt::Display for FlowFileError {
                 line,
                 text,
                 form,
-            } => write!(f, "{}:{line}: bad {form} {text:?}", path.display()),
+                why,
+            } => {
+                write!(f, "{}:{line}: bad {form} {text:?}", path.display())?;
+                match why {
+                    Some(why) => write!(f, ": {why}"),
+                    None => Ok(()),
+                }
+            }
             BadNode { path, line, text } => {
                 write!(f, "{}:{line}: bad node id {text:?}", path.display())
             }
@@ -296,6 +306,7 @@ pub(crate) fn parse_flow_line<K: FlowKey>(
         line,
         text: key_s.to_string(),
         form: K::TEXT_FORM,
+        why: K::text_error(key_s),
     })?;
     let node: u64 = node_s.parse().map_err(|_| FlowFileError::BadNode {
         path: p(),
@@ -416,10 +427,11 @@ pub fn read_flows<K: FlowKey, R: BufRead>(
     Ok(flows)
 }
 
-/// Loads a flow file: one `key,node` per line (for IPv4 destinations e.g.
-/// `10.0.0.1,3`; the key in its [`FlowKey::parse_text`] form), `#`
+/// Loads a flow file: one `key,node` per line (the key in its
+/// [`FlowKey::parse_text`] form: `10.0.0.1,3` for IPv4 destinations,
+/// `10.0.0.1:1234 -> 10.0.0.2:80 tcp,3` for IPv4 5-tuples), `#`
 /// starts a comment (whole-line or trailing), blank lines are skipped and
-/// whitespace is trimmed. Every node must be `< num_nodes`, no address may
+/// whitespace is trimmed. Every node must be `< num_nodes`, no key may
 /// repeat, and at least one flow must be present. Lines end with LF or
 /// CRLF; a UTF-8 byte-order mark is skipped. On any error nothing is
 /// returned; the error names the file and line.
@@ -643,6 +655,100 @@ mod tests {
         let v = load_flow_file::<Ipv4Dst>(&path, 2);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(v.unwrap(), vec![flow(0x0102_0304, 1)]);
+    }
+
+    #[test]
+    fn other_key_kinds() {
+        use crate::key::{FiveTuple, Ipv4FiveTuple, Ipv6Dst};
+        let text = "# 5-tuples\n10.0.0.1:1234 -> 10.0.0.2:80 tcp , 1\n\
+                    [2001:db8::1]:5->[2001:db8::2]:443 udp,0 # v6\n";
+        let v = parse_flows::<FiveTuple>(text, Path::new("f"), 2).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].key.to_string(), "10.0.0.1:1234 -> 10.0.0.2:80 tcp");
+        assert_eq!(
+            v[1].key.to_string(),
+            "[2001:db8::1]:5 -> [2001:db8::2]:443 udp"
+        );
+        assert_eq!(v[1].node, NodeId::new(0));
+        let e = |text: &str| {
+            parse_flows::<Ipv4FiveTuple>(text, Path::new("flows.csv"), 4)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("10.0.0.1:1 -> 10.0.0.2:2 tcp,0\n10.0.0.1:1234 -> 10.0.0.2:99999 tcp,1"),
+            "flows.csv:2: bad IPv4 5-tuple \"10.0.0.1:1234 -> 10.0.0.2:99999 tcp\": \
+             port \"99999\" is not a number 0..=65535"
+        );
+        assert_eq!(
+            e("10.0.0.1:1234 -> 10.0.0.2:80,1"),
+            "flows.csv:1: bad IPv4 5-tuple \"10.0.0.1:1234 -> 10.0.0.2:80\": \
+             expected \"10.0.0.1:1234 -> 10.0.0.2:80 tcp\""
+        );
+        assert_eq!(
+            e("10.0.0.1:1 -> 10.0.0.2:2 tcp,0\n10.0.0.1:1 -> 10.0.0.2:2 6,1"),
+            "flows.csv:2: duplicate flow 10.0.0.1:1 -> 10.0.0.2:2 tcp (first at line 1)"
+        );
+        assert_eq!(
+            parse_flows::<Ipv6Dst>("2001:db8::zz,0", Path::new("f"), 1)
+                .unwrap_err()
+                .to_string(),
+            "f:1: bad IPv6 address \"2001:db8::zz\""
+        );
+    }
+
+    fn write_and_read<K: FlowKey>(num_flows: u32, num_nodes: u16) {
+        let flows: Vec<Flow<K>> = seed_population(num_flows, num_nodes).collect();
+        let text: String = flows
+            .iter()
+            .map(|f| format!("{},{}\n", f.key, f.node.get()))
+            .collect();
+        let back = parse_flows::<K>(&text, Path::new("f"), num_nodes).unwrap();
+        assert_eq!(back, flows, "{}", K::KIND);
+    }
+
+    #[test]
+    fn seed_populations_written_read_back() {
+        for kind in crate::key::KeyKind::ALL {
+            crate::with_key_kind!(kind, |K, N| {
+                let _ = N;
+                write_and_read::<K>(2000, 3)
+            });
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text: a result or a one-line error naming the file, never a
+        /// panic; every kind.
+        #[test]
+        fn any_text_parses_or_fails_on_one_line(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just("10.0.0.1,0".to_string()),
+                    proptest::prelude::Just("10.0.0.1:1 -> 10.0.0.2:2 tcp,1".to_string()),
+                    proptest::prelude::Just("[::1]:1 -> [::2]:2 udp,1".to_string()),
+                    proptest::prelude::Just("2001:db8::1,1 # c".to_string()),
+                    "\\PC{0,40}",
+                    "[0-9.:,\\[\\]a-f> -]{0,40}",
+                ],
+                0..8,
+            ),
+        ) {
+            let text = lines.join("\n");
+            for kind in crate::key::KeyKind::ALL {
+                crate::with_key_kind!(kind, |K, N| {
+                    let _ = N;
+                    match parse_flows::<K>(&text, Path::new("p.csv"), 2) {
+                        Ok(v) => proptest::prop_assert!(!v.is_empty()),
+                        Err(e) => {
+                            let e = e.to_string();
+                            proptest::prop_assert!(e.starts_with("p.csv:"), "{}", e);
+                            proptest::prop_assert!(!e.contains('\n'), "{}", e);
+                        }
+                    }
+                });
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod mem;
 pub mod metrics;
 pub mod packet;
 pub mod pcap;
+pub mod props;
 pub mod rng;
 pub mod stats;
 pub mod traffic;
+pub mod wire;

@@ -1,4 +1,6 @@
-//! Flow-key extraction: the IPv4 destination address of an Ethernet frame.
+//! Flow-key extraction: the drop reasons, and the IPv4 destination address
+//! of an Ethernet frame (the `ipv4_dst` kind's parser; the other kinds read
+//! frames through the validated views of [`crate::wire`]).
 //!
 //! This runs on the distributor's hot path for every packet, so it is
 //! `#[inline]`, allocation-free and panic-free on any input: every read is a
@@ -11,6 +13,8 @@ use std::fmt;
 
 /// Ethertype of IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// Ethertype of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Ethertype of an IEEE 802.1Q VLAN tag.
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
 /// Ethertype of an IEEE 802.1ad service tag (QinQ outer tag).
@@ -21,32 +25,53 @@ pub const ETHERTYPE_QINQ_LEGACY: u16 = 0x9100;
 pub const ETHER_HDR_LEN: usize = 14;
 /// Length of one VLAN tag (TPID + TCI).
 pub const VLAN_TAG_LEN: usize = 4;
-/// Maximum number of VLAN tags parsed before the ethertype must be IPv4.
+/// Maximum number of VLAN tags skipped before the ethertype.
 pub const MAX_VLAN_TAGS: usize = 2;
 
 /// Why a frame yields no flow key; the distributor counts drops per reason.
+///
+/// Each key kind reads only what it needs (see [`crate::wire`]): the
+/// reasons a kind can give are listed with it in `src/key/`.
 #[repr(u8)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// The frame ends inside the Ethernet or VLAN header.
     TooShort = 0,
-    /// The ethertype (after up to two VLAN tags) is not IPv4 (ARP, IPv6, ...).
+    /// An IPv4 key kind: the ethertype (after up to two VLAN tags) is not
+    /// IPv4 (ARP, IPv6, a third VLAN tag, ...).
     NotIpv4 = 1,
-    /// The IPv4 version is not 4, or the IHL is below 5.
+    /// The IPv4 version is not 4, or the IHL is below 5; for kinds that read
+    /// the transport header, also a total length below the header length.
     BadIpv4Header = 2,
-    /// The frame ends before the IPv4 header (IHL * 4 bytes) ends.
+    /// The frame ends before what the key is read from ends: the IP header
+    /// (with IPv4 options), the IPv6 extension headers up to the transport
+    /// header, or the transport ports.
     Truncated = 3,
+    /// An IPv6 key kind: the ethertype (after up to two VLAN tags) is not
+    /// IPv6.
+    NotIpv6 = 4,
+    /// The version of a packet with the IPv6 ethertype is not 6.
+    BadIpv6Header = 5,
+    /// More than [`crate::wire::MAX_IPV6_EXT_HEADERS`] IPv6 extension
+    /// headers before the transport header.
+    Ipv6ExtChainTooLong = 6,
+    /// The `5tuple` kind: the ethertype is neither IPv4 nor IPv6.
+    NotIp = 7,
 }
 
 impl DropReason {
     /// Number of drop reasons (length of [`DropReason::ALL`]).
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 8;
     /// All reasons, in discriminant order (`ALL[r as usize] == r`).
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::TooShort,
         DropReason::NotIpv4,
         DropReason::BadIpv4Header,
         DropReason::Truncated,
+        DropReason::NotIpv6,
+        DropReason::BadIpv6Header,
+        DropReason::Ipv6ExtChainTooLong,
+        DropReason::NotIp,
     ];
 
     /// The snake_case name used in stats output.
@@ -56,6 +81,10 @@ impl DropReason {
             DropReason::NotIpv4 => "not_ipv4",
             DropReason::BadIpv4Header => "bad_ipv4_header",
             DropReason::Truncated => "truncated",
+            DropReason::NotIpv6 => "not_ipv6",
+            DropReason::BadIpv6Header => "bad_ipv6_header",
+            DropReason::Ipv6ExtChainTooLong => "ipv6_ext_chain_too_long",
+            DropReason::NotIp => "not_ip",
         }
     }
 }
@@ -66,57 +95,21 @@ impl fmt::Display for DropReason {
     }
 }
 
-#[inline(always)]
-fn be16(frame: &[u8], off: usize) -> Option<u16> {
-    match frame.get(off..off.wrapping_add(2)) {
-        Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
-        _ => None,
-    }
-}
-
-#[inline(always)]
-fn is_vlan(ethertype: u16) -> bool {
-    matches!(
-        ethertype,
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_LEGACY
-    )
-}
-
 /// Returns the IPv4 destination address of an Ethernet II frame as a
 /// host-order `u32` (`u32::from_be_bytes(wire bytes)`; the EFD key is
 /// `addr.to_be_bytes()`).
 ///
 /// Up to [`MAX_VLAN_TAGS`] tags (0x8100, 0x88a8, 0x9100) are skipped; the
-/// ethertype after them must be 0x0800. Never panics, never allocates.
+/// ethertype after them must be 0x0800. Only the IPv4 header is checked
+/// ([`crate::wire::Ipv4Header`]). Never panics, never allocates.
 #[inline]
 pub fn ipv4_dst(frame: &[u8]) -> Result<u32, DropReason> {
-    let mut off = 12;
-    let mut ethertype = be16(frame, off).ok_or(DropReason::TooShort)?;
-    if is_vlan(ethertype) {
-        off += VLAN_TAG_LEN;
-        ethertype = be16(frame, off).ok_or(DropReason::TooShort)?;
-        if is_vlan(ethertype) {
-            off += VLAN_TAG_LEN;
-            ethertype = be16(frame, off).ok_or(DropReason::TooShort)?;
-        }
-    }
+    let (ethertype, ip) = crate::wire::ethertype(frame)?;
     if ethertype != ETHERTYPE_IPV4 {
         return Err(DropReason::NotIpv4);
     }
-    let ip = off + 2;
-    let ver_ihl = *frame.get(ip).ok_or(DropReason::Truncated)?;
-    let ihl = (ver_ihl & 0x0f) as usize;
-    if (ver_ihl >> 4) != 4 || ihl < 5 {
-        return Err(DropReason::BadIpv4Header);
-    }
-    if frame.len() < ip + ihl * 4 {
-        return Err(DropReason::Truncated);
-    }
-    match frame.get(ip + 16..ip + 20) {
-        Some(&[a, b, c, d]) => Ok(u32::from_be_bytes([a, b, c, d])),
-        // Unreachable: ihl >= 5 and the length check above cover these bytes.
-        _ => Err(DropReason::Truncated),
-    }
+    let h = crate::wire::Ipv4Header::new_checked(frame.get(ip..).unwrap_or(&[]))?;
+    Ok(u32::from_be_bytes(h.dst()))
 }
 
 #[cfg(test)]
@@ -243,7 +236,16 @@ mod tests {
         let names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
         assert_eq!(
             names,
-            ["too_short", "not_ipv4", "bad_ipv4_header", "truncated"]
+            [
+                "too_short",
+                "not_ipv4",
+                "bad_ipv4_header",
+                "truncated",
+                "not_ipv6",
+                "bad_ipv6_header",
+                "ipv6_ext_chain_too_long",
+                "not_ip"
+            ]
         );
         assert_eq!(DropReason::Truncated.to_string(), "truncated");
     }

@@ -1,44 +1,75 @@
 //! Deterministic test traffic: the frames a [`TrafficSpec`] describes.
 //!
-//! [`generate`] yields UDP/IPv4 Ethernet frames (and, on request, unknown
-//! destinations, malformed frames and 802.1Q tags) as a pure function of
-//! the spec, seeded by [`SplitMix64`]; [`generate_labeled`] adds what the
-//! load balancer should do with each. [`write_pcap`] writes them to a
-//! classic pcap file through [`crate::pcap::PcapWriter`] (net_pcap replays
-//! it; `efd-lb-pcapgen` is its command line).
+//! [`generate`] yields Ethernet frames of the spec's key kind: packets of
+//! known flows ([`FlowKey::seed`]`(i)`, `i < known_flows`) and, on request,
+//! of unknown flows, malformed frames (per kind: see [`Malformed`]), VLAN
+//! and QinQ tags, IPv4 options and IPv6 extension headers, and fragments,
+//! as a pure function of the spec, seeded by [`SplitMix64`].
+//! [`generate_labeled`] adds what the key kind's parser must make of each
+//! frame ([`Label`]). [`write_pcap`] writes them to a classic pcap file
+//! through [`crate::pcap::PcapWriter`] (net_pcap replays it;
+//! `efd-lb-pcapgen` is its command line). The frames are built by
+//! [`frame::build`].
+//!
+//! With the `ipv4_dst` kind and no tags beyond 802.1Q, no options and no
+//! fragments, the output is byte for byte what it was before the other
+//! kinds existed (the benchmarks' pcaps; a test pins it).
 
 #![forbid(unsafe_code)]
 
-use crate::key::{FlowKey, Ipv4Dst};
+pub mod frame;
+
+use crate::key::{
+    FiveTuple, FlowKey, Ipv4Dst, Ipv4FiveTuple, Ipv4SrcDst, Ipv6Dst, Ipv6FiveTuple, KeyKind,
+};
+use crate::packet::DropReason;
+use crate::wire::{self, Tuple};
+use frame::{build, eth_header, Ext, Fragment, Headers, Layout, Shape, SRC_MAC};
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use crate::pcap::{PcapWriter, GLOBAL_HEADER_LEN, RECORD_HEADER_LEN, SNAPLEN};
 use crate::rng::SplitMix64;
 
+pub use frame::internet_checksum as ipv4_checksum;
+
 /// What the generator should produce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrafficSpec {
+    /// The key kind of the flows (and of the malformed frames).
+    pub key: KeyKind,
     /// Number of frames.
     pub packets: u64,
-    /// Known destinations used: flow `i` has `dst = i`, `i < known_flows`.
-    /// With 0, every valid packet is an unknown-flow packet.
+    /// Known flows used: flow `i` has key [`FlowKey::seed`]`(i)` (for
+    /// `ipv4_dst` the destination `i`), `i < known_flows`. With 0, every
+    /// valid packet is an unknown-flow packet.
     pub known_flows: u32,
     /// true: packet `j` uses flow `j % known_flows` (e.g. "2,048 flows
     /// cycled"); false: a seeded pseudo-random permutation of the known
     /// flows (no repeats within any `known_flows` consecutive packets).
     pub cycle: bool,
-    /// Percentage (0..=100) of packets whose destination is not in the
-    /// table (`dst >= table_flows`, normally `0xC0000000 | j`).
+    /// Percentage (0..=100) of packets whose flow is not in the table
+    /// (`seed(i)` with `i >= table_flows`, normally `0xC0000000 | j`).
     pub unknown_pct: f64,
-    /// Number of flows in the EFD table (`dst < table_flows` are known).
+    /// Number of flows in the EFD table (`seed(i)`, `i < table_flows`, are
+    /// known).
     pub table_flows: u32,
-    /// Percentage (0..=100) of malformed frames, spread over ARP, IPv6, a
-    /// 20-byte runt (ends inside its QinQ header), bad IHL and a truncated
-    /// IPv4 header, in rotation.
+    /// Percentage (0..=100) of malformed frames, the kind's [`Malformed`]
+    /// frames in rotation ([`Malformed::of_kind`]).
     pub malformed_pct: f64,
-    /// Percentage (0..=100) of valid IPv4 packets carried in an 802.1Q tag.
+    /// Percentage (0..=100) of valid packets carried in VLAN tags.
     pub vlan_pct: f64,
+    /// Percentage (0..=100) of the tagged packets with two tags (QinQ,
+    /// 0x88a8 then 0x8100) instead of one 802.1Q tag.
+    pub qinq_pct: f64,
+    /// Percentage (0..=100) of valid packets with IPv4 options (1 to 10
+    /// words) or IPv6 extension headers (hop-by-hop, routing, destination
+    /// options, atomic fragment, in four chains).
+    pub ext_pct: f64,
+    /// Percentage (0..=100) of valid packets that are fragments (first,
+    /// middle and last ones); their key has no ports.
+    pub fragment_pct: f64,
     /// Frame length on the wire including the 4-byte FCS, which is not
     /// stored: 64 means 60-byte frames are written. Raised to the minimum
     /// that holds the headers.
@@ -48,10 +79,12 @@ pub struct TrafficSpec {
 }
 
 impl Default for TrafficSpec {
-    /// 0 packets over 1,048,576 known flows, no unknown / malformed / VLAN
-    /// traffic, 64-byte frames, seed 0.
+    /// 0 packets of `ipv4_dst` flows over 1,048,576 known flows, no unknown
+    /// / malformed / tagged / optioned / fragmented traffic, 64-byte
+    /// frames, seed 0.
     fn default() -> Self {
         TrafficSpec {
+            key: KeyKind::Ipv4Dst,
             packets: 0,
             known_flows: 1 << 20,
             cycle: false,
@@ -59,73 +92,224 @@ impl Default for TrafficSpec {
             table_flows: 1 << 20,
             malformed_pct: 0.0,
             vlan_pct: 0.0,
+            qinq_pct: 0.0,
+            ext_pct: 0.0,
+            fragment_pct: 0.0,
             frame_len: 64,
             seed: 0,
         }
     }
 }
 
-/// The kind of a generated frame and the outcome the load balancer should
-/// give it.
+/// A malformed frame: one the key kinds it is made for give a drop reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PacketKind {
-    /// Valid IPv4 to a known flow (flow `i < known_flows`, key
-    /// `Ipv4Dst::seed(i)`).
-    Known {
-        /// The flow key (its IPv4 destination).
-        key: Ipv4Dst,
-        /// Carried in a VLAN tag.
-        vlan: bool,
-    },
-    /// Valid IPv4 to a destination outside the table.
-    Unknown {
-        /// The flow key (its IPv4 destination).
-        key: Ipv4Dst,
-        /// Carried in a VLAN tag.
-        vlan: bool,
-    },
-    /// ARP request (drop reason `not_ipv4`).
+pub enum Malformed {
+    /// An ARP request.
     Arp,
-    /// IPv6/UDP (drop reason `not_ipv4`).
+    /// An IPv6/UDP packet (for the IPv4 kinds).
     Ipv6,
-    /// 20-byte runt ending inside its QinQ header (drop reason `too_short`).
+    /// An IPv4/UDP packet (for the IPv6 kinds).
+    Ipv4,
+    /// 20 bytes ending inside the QinQ header.
     Runt,
-    /// IPv4 with IHL 4 (drop reason `bad_ipv4_header`).
+    /// IPv4 with IHL 4.
     BadIhl,
-    /// IPv4 header cut after 16 bytes (drop reason `truncated`).
+    /// The IPv6 ethertype with IP version 4.
+    BadIpv6Version,
+    /// An IPv4 header cut after 16 bytes.
     TruncatedIpv4,
+    /// An IPv6 header cut after 30 bytes.
+    TruncatedIpv6,
+    /// IPv4/TCP cut 2 bytes into the TCP header.
+    TruncatedPorts4,
+    /// IPv6/TCP, after a destination options header, cut 2 bytes into the
+    /// TCP header.
+    TruncatedPorts6,
+    /// IPv6/UDP after one more extension header than
+    /// [`wire::MAX_IPV6_EXT_HEADERS`].
+    LongExtChain,
+    /// IPv4/UDP whose total length (16) is below its header length.
+    BadTotalLength,
+    /// IPv4/UDP in three VLAN tags.
+    ThreeTags,
 }
 
-const SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const DST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
-const SRC_IP: u32 = 0x0a00_0001;
+impl Malformed {
+    /// The malformed frames generated for a key kind, in rotation.
+    pub const fn of_kind(kind: KeyKind) -> &'static [Malformed] {
+        use Malformed::*;
+        match kind {
+            // The seed's rotation, unchanged.
+            KeyKind::Ipv4Dst => &[Arp, Ipv6, Runt, BadIhl, TruncatedIpv4],
+            KeyKind::Ipv4SrcDst => &[Arp, Ipv6, Runt, BadIhl, TruncatedIpv4, ThreeTags],
+            KeyKind::Ipv4FiveTuple => &[
+                Arp,
+                Ipv6,
+                Runt,
+                BadIhl,
+                TruncatedIpv4,
+                TruncatedPorts4,
+                BadTotalLength,
+                ThreeTags,
+            ],
+            KeyKind::Ipv6Dst => &[Arp, Ipv4, Runt, BadIpv6Version, TruncatedIpv6, ThreeTags],
+            KeyKind::Ipv6FiveTuple => &[
+                Arp,
+                Ipv4,
+                Runt,
+                BadIpv6Version,
+                TruncatedIpv6,
+                TruncatedPorts6,
+                LongExtChain,
+                ThreeTags,
+            ],
+            KeyKind::FiveTuple => &[
+                Arp,
+                Runt,
+                BadIhl,
+                BadIpv6Version,
+                TruncatedIpv4,
+                TruncatedIpv6,
+                TruncatedPorts4,
+                TruncatedPorts6,
+                LongExtChain,
+                BadTotalLength,
+                ThreeTags,
+            ],
+        }
+    }
 
-/// Internet checksum of `data` (one's complement of the one's-complement sum).
-pub fn ipv4_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in data.chunks(2) {
-        let w = match *c {
-            [a, b] => u16::from_be_bytes([a, b]),
-            [a] => u16::from_be_bytes([a, 0]),
-            _ => 0,
+    /// The reason `kind`'s parser gives this frame.
+    pub fn reason(self, kind: KeyKind) -> DropReason {
+        use Malformed::*;
+        let v4 = matches!(
+            kind,
+            KeyKind::Ipv4Dst | KeyKind::Ipv4SrcDst | KeyKind::Ipv4FiveTuple
+        );
+        let v6 = matches!(kind, KeyKind::Ipv6Dst | KeyKind::Ipv6FiveTuple);
+        let wrong_ethertype = if v4 {
+            DropReason::NotIpv4
+        } else if v6 {
+            DropReason::NotIpv6
+        } else {
+            DropReason::NotIp
         };
-        sum += u32::from(w);
+        match self {
+            Arp | Ipv6 | Ipv4 | ThreeTags => wrong_ethertype,
+            Runt => DropReason::TooShort,
+            BadIhl | BadTotalLength => DropReason::BadIpv4Header,
+            BadIpv6Version => DropReason::BadIpv6Header,
+            TruncatedIpv4 | TruncatedIpv6 | TruncatedPorts4 | TruncatedPorts6 => {
+                DropReason::Truncated
+            }
+            LongExtChain => DropReason::Ipv6ExtChainTooLong,
+        }
     }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
+
+    /// The frame, `len` bytes (without FCS) where the kind allows.
+    pub fn frame(self, len: usize) -> Vec<u8> {
+        use Malformed::*;
+        let v4 = |protocol| Headers {
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst: IpAddr::V4(Ipv4Addr::new(0, 0, 0, 1)),
+            protocol,
+            sport: 1024,
+            dport: 5000,
+        };
+        let v6 = |protocol| Headers {
+            src: IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)),
+            dst: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            protocol,
+            sport: 1024,
+            dport: 5000,
+        };
+        let shape = |len| Shape {
+            len,
+            ..Shape::default()
+        };
+        let mut f = Vec::with_capacity(len.max(60));
+        match self {
+            Arp => {
+                eth_header(&mut f, &[], 0x0806);
+                f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+                f.extend_from_slice(&SRC_MAC);
+                f.extend_from_slice(&SRC_IP.to_be_bytes());
+                f.extend_from_slice(&[0; 6]);
+                f.extend_from_slice(&0x0a00_0002u32.to_be_bytes());
+                f.resize(len.max(42), 0);
+            }
+            Ipv6 => {
+                eth_header(&mut f, &[], 0x86dd);
+                f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 17, 64]);
+                f.extend_from_slice(&[0xfd; 16]);
+                f.extend_from_slice(&[0xfd; 16]);
+                f.extend_from_slice(&[0x04, 0x00, 0x13, 0x88, 0, 8, 0, 0]);
+                f.resize(len.max(62), 0);
+            }
+            Ipv4 => f = build(&v4(wire::PROTO_UDP), &shape(len)).0,
+            Runt => {
+                eth_header(&mut f, &[(0x88a8, 1), (0x8100, 2)], 0x0800);
+                f.truncate(20);
+            }
+            BadIhl => {
+                f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
+                f[14] = 0x44;
+            }
+            BadIpv6Version => {
+                f = build(&v6(wire::PROTO_UDP), &shape(len)).0;
+                f[14] = 0x40;
+            }
+            TruncatedIpv4 => {
+                f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
+                f.truncate(14 + 16);
+            }
+            TruncatedIpv6 => {
+                f = build(&v6(wire::PROTO_UDP), &shape(len)).0;
+                f.truncate(14 + 30);
+            }
+            TruncatedPorts4 => {
+                let (g, l) = build(&v4(wire::PROTO_TCP), &shape(len));
+                f = g;
+                f.truncate(l.l4 + 2);
+            }
+            TruncatedPorts6 => {
+                let s = Shape {
+                    ipv6_ext: vec![Ext::DestOpts(0)],
+                    ..shape(len)
+                };
+                let (g, l) = build(&v6(wire::PROTO_TCP), &s);
+                f = g;
+                f.truncate(l.l4 + 2);
+            }
+            LongExtChain => {
+                let s = Shape {
+                    ipv6_ext: vec![Ext::DestOpts(0); wire::MAX_IPV6_EXT_HEADERS + 1],
+                    ..shape(len)
+                };
+                f = build(&v6(wire::PROTO_UDP), &s).0;
+            }
+            BadTotalLength => {
+                f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
+                f[16..18].copy_from_slice(&16u16.to_be_bytes());
+                f[24..26].copy_from_slice(&[0, 0]);
+                let csum = ipv4_checksum(&f[14..34]);
+                f[24..26].copy_from_slice(&csum.to_be_bytes());
+            }
+            ThreeTags => {
+                let s = Shape {
+                    tags: vec![(0x88a8, 1), (0x8100, 2), (0x8100, 3)],
+                    ..shape(len)
+                };
+                f = build(&v4(wire::PROTO_UDP), &s).0;
+            }
+        }
+        f
     }
-    !(sum as u16)
 }
 
-fn eth_header(f: &mut Vec<u8>, tags: &[(u16, u16)], ethertype: u16) {
-    f.extend_from_slice(&DST_MAC);
-    f.extend_from_slice(&SRC_MAC);
-    for &(tpid, tci) in tags {
-        f.extend_from_slice(&tpid.to_be_bytes());
-        f.extend_from_slice(&tci.to_be_bytes());
-    }
-    f.extend_from_slice(&ethertype.to_be_bytes());
-}
+const SRC_IP: u32 = 0x0a00_0001;
+/// The source of generated IPv6 packets whose key has no source.
+const SRC_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
 
 /// A UDP/IPv4 frame of `len` bytes (without FCS) of flow `key` with a
 /// correct IPv4 header checksum; `vlan` is an optional 802.1Q VLAN id.
@@ -156,41 +340,281 @@ pub fn udp_frame(key: Ipv4Dst, vlan: Option<u16>, id: u16, len: usize) -> Vec<u8
     f
 }
 
-fn malformed_frame(kind: PacketKind, len: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len.max(60));
-    match kind {
-        PacketKind::Arp => {
-            eth_header(&mut f, &[], 0x0806);
-            f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-            f.extend_from_slice(&SRC_MAC);
-            f.extend_from_slice(&SRC_IP.to_be_bytes());
-            f.extend_from_slice(&[0; 6]);
-            f.extend_from_slice(&0x0a00_0002u32.to_be_bytes());
-            f.resize(len.max(42), 0);
-        }
-        PacketKind::Ipv6 => {
-            eth_header(&mut f, &[], 0x86dd);
-            f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 17, 64]);
-            f.extend_from_slice(&[0xfd; 16]);
-            f.extend_from_slice(&[0xfd; 16]);
-            f.extend_from_slice(&[0x04, 0x00, 0x13, 0x88, 0, 8, 0, 0]);
-            f.resize(len.max(62), 0);
-        }
-        PacketKind::Runt => {
-            eth_header(&mut f, &[(0x88a8, 1), (0x8100, 2)], 0x0800);
-            f.truncate(20);
-        }
-        PacketKind::BadIhl => {
-            f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
-            f[14] = 0x44;
-        }
-        PacketKind::TruncatedIpv4 => {
-            f = udp_frame(Ipv4Dst::from_u32(1), None, 0, len);
-            f.truncate(14 + 16);
-        }
-        PacketKind::Known { .. } | PacketKind::Unknown { .. } => {}
+/// How the generator makes frames of a key kind: the headers of a flow's
+/// packets, and the key a frame with given headers has.
+pub trait TrafficKey: FlowKey {
+    /// The headers of packet `id` of flow `self` (what the key leaves open,
+    /// the generator fills in: for `ipv4_dst` the source 10.0.0.1 and UDP
+    /// ports `1024 + id % 16384` to 5000).
+    fn headers(&self, id: u16) -> Headers;
+
+    /// The key of a frame with headers `h`, as the parser reads it (the
+    /// caller zeroes the ports of fragments and of protocols without
+    /// ports).
+    fn key_of(h: &Headers) -> Self;
+}
+
+fn v4(a: IpAddr) -> [u8; 4] {
+    match a {
+        IpAddr::V4(a) => a.octets(),
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or([0; 4], |a| a.octets()),
     }
-    f
+}
+
+fn v6(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+fn udp_headers(src: IpAddr, dst: IpAddr, id: u16) -> Headers {
+    Headers {
+        src,
+        dst,
+        protocol: wire::PROTO_UDP,
+        sport: 1024 + (id & 0x3fff),
+        dport: 5000,
+    }
+}
+
+impl TrafficKey for Ipv4Dst {
+    fn headers(&self, id: u16) -> Headers {
+        udp_headers(
+            IpAddr::V4(Ipv4Addr::from_bits(SRC_IP)),
+            IpAddr::V4(self.addr()),
+            id,
+        )
+    }
+    fn key_of(h: &Headers) -> Self {
+        Ipv4Dst::new(v4(h.dst).into())
+    }
+}
+
+impl TrafficKey for Ipv4SrcDst {
+    fn headers(&self, id: u16) -> Headers {
+        udp_headers(IpAddr::V4(self.src()), IpAddr::V4(self.dst()), id)
+    }
+    fn key_of(h: &Headers) -> Self {
+        Ipv4SrcDst::new(v4(h.src).into(), v4(h.dst).into())
+    }
+}
+
+fn tuple_headers<A: Copy>(t: &Tuple<A>, addr: impl Fn(A) -> IpAddr) -> Headers {
+    Headers {
+        src: addr(t.src),
+        dst: addr(t.dst),
+        protocol: t.protocol,
+        sport: t.sport,
+        dport: t.dport,
+    }
+}
+
+fn headers_tuple<A>(h: &Headers, addr: impl Fn(IpAddr) -> A) -> Tuple<A> {
+    Tuple {
+        src: addr(h.src),
+        dst: addr(h.dst),
+        sport: h.sport,
+        dport: h.dport,
+        protocol: h.protocol,
+    }
+}
+
+impl TrafficKey for Ipv4FiveTuple {
+    fn headers(&self, _: u16) -> Headers {
+        tuple_headers(&self.tuple(), |a| IpAddr::V4(a.into()))
+    }
+    fn key_of(h: &Headers) -> Self {
+        Ipv4FiveTuple::from_tuple(&headers_tuple(h, v4))
+    }
+}
+
+impl TrafficKey for Ipv6Dst {
+    fn headers(&self, id: u16) -> Headers {
+        udp_headers(IpAddr::V6(SRC_IP6), IpAddr::V6(self.addr()), id)
+    }
+    fn key_of(h: &Headers) -> Self {
+        Ipv6Dst::new(v6(h.dst).into())
+    }
+}
+
+impl TrafficKey for Ipv6FiveTuple {
+    fn headers(&self, _: u16) -> Headers {
+        tuple_headers(&self.tuple(), |a| IpAddr::V6(a.into()))
+    }
+    fn key_of(h: &Headers) -> Self {
+        Ipv6FiveTuple::from_tuple(&headers_tuple(h, v6))
+    }
+}
+
+impl TrafficKey for FiveTuple {
+    /// IPv4 when both addresses are IPv4-mapped, else IPv6.
+    fn headers(&self, _: u16) -> Headers {
+        match self.v4() {
+            Some(t) => tuple_headers(&t, |a| IpAddr::V4(a.into())),
+            None => tuple_headers(&self.tuple(), |a| IpAddr::V6(a.into())),
+        }
+    }
+    fn key_of(h: &Headers) -> Self {
+        match (h.src, h.dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => FiveTuple::from_v4(&headers_tuple(h, v4)),
+            _ => FiveTuple::from_v6(&headers_tuple(h, v6)),
+        }
+    }
+}
+
+/// What a generated frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketKind {
+    /// A packet of a known flow (`seed(i)`, `i < known_flows`).
+    Known,
+    /// A packet of a flow outside the table.
+    Unknown,
+    /// A malformed frame.
+    Malformed(Malformed),
+}
+
+/// What a generated frame is and what the key kind's parser must make of
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label<K> {
+    /// Known, unknown or malformed.
+    pub kind: PacketKind,
+    /// The flow the packet belongs to (known and unknown packets).
+    pub flow: Option<K>,
+    /// The key the parser must find, or its drop reason. A fragment's key
+    /// is its flow's without ports, which the table may not hold.
+    pub expect: Result<K, DropReason>,
+    /// VLAN tags (0, 1 or 2).
+    pub tags: u8,
+    /// IPv4 options or IPv6 extension headers.
+    pub ext: bool,
+    /// A fragment.
+    pub fragment: bool,
+    /// Where the headers are (known and unknown packets).
+    pub layout: Option<Layout>,
+}
+
+/// The four IPv6 extension header chains of optioned packets.
+fn ext_chain(j: u64) -> Vec<Ext> {
+    match j % 4 {
+        0 => vec![Ext::HopByHop(0)],
+        1 => vec![Ext::HopByHop(0), Ext::DestOpts(1)],
+        2 => vec![Ext::HopByHop(0), Ext::Routing(2), Ext::DestOpts(0)],
+        _ => vec![Ext::DestOpts(0), Ext::AtomicFragment],
+    }
+}
+
+/// A valid frame of flow `key` for packet `j` and its label.
+fn valid_frame<K: TrafficKey>(
+    kind: PacketKind,
+    key: K,
+    j: u64,
+    tags: u8,
+    ext: bool,
+    fragment: bool,
+    len: usize,
+) -> (Label<K>, Vec<u8>) {
+    let id = j as u16;
+    let mut h = key.headers(id);
+    let v4 = matches!(h.dst, IpAddr::V4(_));
+    let vid = (j % 4094) as u16 + 1;
+    let shape = Shape {
+        tags: match tags {
+            0 => vec![],
+            1 => vec![(0x8100, vid)],
+            _ => vec![(0x88a8, vid), (0x8100, 4095 - vid)],
+        },
+        ipv4_options: if ext && v4 { 1 + (j % 10) as u8 } else { 0 },
+        ipv6_ext: if ext && !v4 { ext_chain(j) } else { vec![] },
+        fragment: fragment.then(|| match j % 3 {
+            0 => Fragment {
+                offset: 0,
+                more: true,
+            },
+            1 => Fragment {
+                offset: 1 + (j % 1000) as u16,
+                more: true,
+            },
+            _ => Fragment {
+                offset: 1 + (j % 1000) as u16,
+                more: false,
+            },
+        }),
+        id,
+        len,
+    };
+    let (f, layout) = build(&h, &shape);
+    if fragment || !wire::has_ports(h.protocol) {
+        h.sport = 0;
+        h.dport = 0;
+    }
+    let label = Label {
+        kind,
+        flow: Some(key),
+        expect: Ok(K::key_of(&h)),
+        tags,
+        ext,
+        fragment,
+        layout: Some(layout),
+    };
+    (label, f)
+}
+
+/// Generates the frames of `spec` with keys of kind `K` (`spec.key` is
+/// not looked at), each with its [`Label`]. Deterministic for a given
+/// spec.
+pub fn generate_labeled<K: TrafficKey>(
+    spec: &TrafficSpec,
+) -> impl Iterator<Item = (Label<K>, Vec<u8>)> {
+    let spec = spec.clone();
+    let kind = KeyKind::from_name(K::KIND).unwrap_or_default();
+    let rotation = Malformed::of_kind(kind);
+    let mut rng = SplitMix64::new(spec.seed);
+    // Tags beyond one, options and fragments draw from their own stream, so
+    // that the seed's draws (and its frames) stay as they were.
+    let mut shape_rng = SplitMix64::new(spec.seed ^ 0x5eed_0f5a_9e57_0001);
+    let perm = Permutation::new(spec.known_flows, &mut rng);
+    let len = spec.frame_len.saturating_sub(4);
+    let malformed = spec.malformed_pct.clamp(0.0, 100.0);
+    let unknown_edge = malformed + spec.unknown_pct.clamp(0.0, 100.0);
+    let mut n_malformed = 0u64;
+    (0..spec.packets).map(move |j| {
+        let u = rng.next_f64() * 100.0;
+        let v = rng.next_f64() * 100.0;
+        if u < malformed {
+            let m = rotation[(n_malformed % rotation.len() as u64) as usize];
+            n_malformed += 1;
+            let label = Label {
+                kind: PacketKind::Malformed(m),
+                flow: None,
+                expect: Err(m.reason(kind)),
+                tags: 0,
+                ext: false,
+                fragment: false,
+                layout: None,
+            };
+            return (label, m.frame(len));
+        }
+        let mut tags = u8::from(v < spec.vlan_pct);
+        if tags == 1 && spec.qinq_pct > 0.0 && shape_rng.next_f64() * 100.0 < spec.qinq_pct {
+            tags = 2;
+        }
+        let ext = spec.ext_pct > 0.0 && shape_rng.next_f64() * 100.0 < spec.ext_pct;
+        let fragment = spec.fragment_pct > 0.0 && shape_rng.next_f64() * 100.0 < spec.fragment_pct;
+        if u < unknown_edge || spec.known_flows == 0 {
+            let key = K::seed(unknown_index(spec.table_flows, j));
+            valid_frame(PacketKind::Unknown, key, j, tags, ext, fragment, len)
+        } else {
+            let k = u64::from(spec.known_flows);
+            let key = K::seed(if spec.cycle {
+                (j % k) as u32
+            } else {
+                perm.apply(j % k) as u32
+            });
+            valid_frame(PacketKind::Known, key, j, tags, ext, fragment, len)
+        }
+    })
 }
 
 /// Pseudo-random bijection of `0..n` (n >= 1), keyed by the seed: two
@@ -238,57 +662,10 @@ impl Permutation {
     }
 }
 
-/// Generates the frames of `spec` together with their [`PacketKind`].
-/// Deterministic for a given spec.
-pub fn generate_labeled(spec: &TrafficSpec) -> impl Iterator<Item = (PacketKind, Vec<u8>)> {
-    let spec = spec.clone();
-    let mut rng = SplitMix64::new(spec.seed);
-    let perm = Permutation::new(spec.known_flows, &mut rng);
-    let len = spec.frame_len.saturating_sub(4);
-    let malformed = spec.malformed_pct.clamp(0.0, 100.0);
-    let unknown_edge = malformed + spec.unknown_pct.clamp(0.0, 100.0);
-    let mut n_malformed = 0u64;
-    (0..spec.packets).map(move |j| {
-        let u = rng.next_f64() * 100.0;
-        let v = rng.next_f64() * 100.0;
-        if u < malformed {
-            let kind = [
-                PacketKind::Arp,
-                PacketKind::Ipv6,
-                PacketKind::Runt,
-                PacketKind::BadIhl,
-                PacketKind::TruncatedIpv4,
-            ][(n_malformed % 5) as usize];
-            n_malformed += 1;
-            return (kind, malformed_frame(kind, len));
-        }
-        let vlan = v < spec.vlan_pct;
-        let vid = vlan.then_some((j % 4094) as u16 + 1);
-        let id = j as u16;
-        if u < unknown_edge || spec.known_flows == 0 {
-            let key = Ipv4Dst::from_u32(unknown_dst(spec.table_flows, j));
-            (
-                PacketKind::Unknown { key, vlan },
-                udp_frame(key, vid, id, len),
-            )
-        } else {
-            let k = u64::from(spec.known_flows);
-            let key = Ipv4Dst::seed(if spec.cycle {
-                (j % k) as u32
-            } else {
-                perm.apply(j % k) as u32
-            });
-            (
-                PacketKind::Known { key, vlan },
-                udp_frame(key, vid, id, len),
-            )
-        }
-    })
-}
-
-/// A destination `>= table_flows` for packet `j`: `0xC0000000 | j` (low 30
-/// bits) when the table is below 0xC0000000, else a value above the table.
-fn unknown_dst(table_flows: u32, j: u64) -> u32 {
+/// A flow index `>= table_flows` for packet `j`: `0xC0000000 | j` (low 30
+/// bits) when the table is below 0xC0000000, else an index above the
+/// table (for `ipv4_dst`, the destination).
+fn unknown_index(table_flows: u32, j: u64) -> u32 {
     if table_flows <= 0xc000_0000 {
         0xc000_0000 | (j as u32 & 0x3fff_ffff)
     } else {
@@ -297,10 +674,13 @@ fn unknown_dst(table_flows: u32, j: u64) -> u32 {
     }
 }
 
-/// Generates the frames of `spec` (see [`TrafficSpec`]); deterministic for a
-/// given spec.
-pub fn generate(spec: &TrafficSpec) -> impl Iterator<Item = Vec<u8>> {
-    generate_labeled(spec).map(|(_, f)| f)
+/// Generates the frames of `spec` (see [`TrafficSpec`]), of its key kind;
+/// deterministic for a given spec.
+pub fn generate(spec: &TrafficSpec) -> Box<dyn Iterator<Item = Vec<u8>>> {
+    crate::with_key_kind!(spec.key, |K, N| {
+        let _ = N;
+        Box::new(generate_labeled::<K>(spec).map(|(_, f)| f))
+    })
 }
 
 /// The most bytes the pcap of `packets` frames of `frame_len` (with FCS,
@@ -415,242 +795,4 @@ pub fn check_pcap(path: &Path, spec: &TrafficSpec) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::packet::{ipv4_dst, DropReason};
-    use crate::pcap::PcapReader;
-    use std::collections::HashSet;
-    use std::path::PathBuf;
-
-    fn tmp(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("efd-lb-{}-{name}", std::process::id()))
-    }
-
-    #[test]
-    fn checksum_known_vector() {
-        // Classic example header, checksum field zeroed: expect 0xb861.
-        let h = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
-            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
-        ];
-        assert_eq!(ipv4_checksum(&h), 0xb861);
-    }
-
-    #[test]
-    fn udp_frame_is_valid() {
-        let f = udp_frame(Ipv4Dst::from_u32(0x0102_0304), None, 7, 60);
-        assert_eq!(f.len(), 60);
-        assert_eq!(ipv4_dst(&f), Ok(0x0102_0304));
-        assert_eq!(ipv4_checksum(&f[14..34]), 0, "checksum verifies");
-        assert_eq!(u16::from_be_bytes([f[16], f[17]]), 46);
-        let v = udp_frame(Ipv4Dst::from_u32(5), Some(10), 7, 60);
-        assert_eq!(v.len(), 60);
-        assert_eq!(&v[12..16], &[0x81, 0x00, 0x00, 0x0a]);
-        assert_eq!(ipv4_dst(&v), Ok(5));
-        assert_eq!(ipv4_checksum(&v[18..38]), 0);
-        // Too small a length is raised to hold the headers.
-        assert_eq!(udp_frame(Ipv4Dst::from_u32(5), Some(1), 0, 10).len(), 46);
-    }
-
-    #[test]
-    fn cycle_uses_j_mod_known() {
-        let spec = TrafficSpec {
-            packets: 5000,
-            known_flows: 2048,
-            table_flows: 2048,
-            cycle: true,
-            ..TrafficSpec::default()
-        };
-        for (j, f) in generate(&spec).enumerate() {
-            assert_eq!(f.len(), 60);
-            assert_eq!(ipv4_dst(&f), Ok((j % 2048) as u32));
-        }
-    }
-
-    #[test]
-    fn spread_has_no_repeats() {
-        for known in [1u32, 2, 3, 1000, 4096, 5000] {
-            let spec = TrafficSpec {
-                packets: u64::from(known),
-                known_flows: known,
-                table_flows: known,
-                seed: 42,
-                ..TrafficSpec::default()
-            };
-            let dsts: HashSet<u32> = generate(&spec).map(|f| ipv4_dst(&f).unwrap()).collect();
-            assert_eq!(dsts.len(), known as usize, "known {known}");
-            assert!(dsts.iter().all(|&d| d < known));
-        }
-        // And it is not just the identity.
-        let spec = TrafficSpec {
-            packets: 100,
-            known_flows: 1000,
-            ..TrafficSpec::default()
-        };
-        let d: Vec<u32> = generate(&spec).map(|f| ipv4_dst(&f).unwrap()).collect();
-        assert_ne!(d, (0..100).collect::<Vec<u32>>());
-    }
-
-    #[test]
-    fn deterministic_and_seed_dependent() {
-        let spec = TrafficSpec {
-            packets: 500,
-            known_flows: 100,
-            unknown_pct: 20.0,
-            malformed_pct: 10.0,
-            vlan_pct: 10.0,
-            seed: 7,
-            ..TrafficSpec::default()
-        };
-        let a: Vec<_> = generate(&spec).collect();
-        let b: Vec<_> = generate(&spec).collect();
-        assert_eq!(a, b);
-        let c: Vec<_> = generate(&TrafficSpec { seed: 8, ..spec }).collect();
-        assert_ne!(a, c);
-    }
-
-    #[test]
-    fn mix_matches_percentages_and_drop_reasons() {
-        let spec = TrafficSpec {
-            packets: 20_000,
-            known_flows: 1000,
-            table_flows: 1000,
-            unknown_pct: 10.0,
-            malformed_pct: 5.0,
-            vlan_pct: 20.0,
-            seed: 1,
-            ..TrafficSpec::default()
-        };
-        let (mut known, mut unknown, mut malformed, mut vlan) = (0, 0, 0, 0);
-        let mut reasons = [0u32; DropReason::COUNT];
-        for (kind, f) in generate_labeled(&spec) {
-            let r = ipv4_dst(&f);
-            match kind {
-                PacketKind::Known { key, vlan: v } => {
-                    known += 1;
-                    vlan += v as u32;
-                    assert!(key.to_u32() < 1000);
-                    assert_eq!(r, Ok(key.to_u32()));
-                }
-                PacketKind::Unknown { key, vlan: v } => {
-                    unknown += 1;
-                    vlan += v as u32;
-                    assert!(key.to_u32() >= 1000);
-                    assert_eq!(r, Ok(key.to_u32()));
-                }
-                other => {
-                    malformed += 1;
-                    let want = match other {
-                        PacketKind::Arp | PacketKind::Ipv6 => DropReason::NotIpv4,
-                        PacketKind::Runt => DropReason::TooShort,
-                        PacketKind::BadIhl => DropReason::BadIpv4Header,
-                        _ => DropReason::Truncated,
-                    };
-                    assert_eq!(r, Err(want), "{other:?}");
-                    reasons[want as usize] += 1;
-                    if other == PacketKind::Runt {
-                        assert_eq!(f.len(), 20);
-                    }
-                }
-            }
-        }
-        let near = |n: u32, pct: f64, of: u32| {
-            let want = pct / 100.0 * f64::from(of);
-            (f64::from(n) - want).abs() < want * 0.15 + 10.0
-        };
-        assert!(near(malformed, 5.0, 20_000), "malformed {malformed}");
-        assert!(near(unknown, 10.0, 20_000), "unknown {unknown}");
-        assert!(near(vlan, 20.0, known + unknown), "vlan {vlan}");
-        assert!(reasons.iter().all(|&n| n > 0), "{reasons:?}");
-    }
-
-    #[test]
-    fn unknown_dst_outside_table() {
-        assert_eq!(unknown_dst(1000, 5), 0xc000_0005);
-        for t in [0xc000_0001u32, 0xffff_fff0, u32::MAX] {
-            for j in 0..100 {
-                assert!(unknown_dst(t, j) >= t);
-            }
-        }
-    }
-
-    #[test]
-    fn atomic_write_leaves_no_part_and_checks_what_is_there() {
-        let dir = tmp("atomic");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.pcap");
-        let spec = TrafficSpec {
-            packets: 300,
-            known_flows: 64,
-            ..TrafficSpec::default()
-        };
-        // A part left by a process that is gone is removed.
-        let stale = dir.join(".t.pcap.2147483646.partial");
-        std::fs::write(&stale, b"cut").unwrap();
-        assert_eq!(write_pcap_atomic(&path, &spec).unwrap(), 300);
-        assert!(!stale.exists(), "stale part removed");
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("t.pcap")]);
-        assert_eq!(check_pcap(&path, &spec), Ok(()));
-        // Cut short, another spec, one frame changed: each is named.
-        let bytes = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
-        let e = check_pcap(&path, &spec).unwrap_err();
-        assert!(e.contains("truncated record"), "{e}");
-        std::fs::write(&path, &bytes).unwrap();
-        let more = TrafficSpec {
-            packets: 301,
-            ..spec.clone()
-        };
-        assert_eq!(
-            check_pcap(&path, &more).unwrap_err(),
-            format!(
-                "{}: holds 300 of the 301 packets [traffic] generates",
-                path.display()
-            )
-        );
-        let other = TrafficSpec {
-            seed: 5,
-            ..spec.clone()
-        };
-        assert!(check_pcap(&path, &other)
-            .unwrap_err()
-            .contains("packet 1 differs"));
-        // A write that fails leaves nothing behind.
-        let bad = dir.join("no-such-dir").join("t.pcap");
-        assert!(write_pcap_atomic(&bad, &spec).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn write_pcap_roundtrip() {
-        let path = tmp("gen.pcap");
-        let spec = TrafficSpec {
-            packets: 1000,
-            known_flows: 64,
-            cycle: true,
-            malformed_pct: 3.0,
-            frame_len: 128,
-            ..TrafficSpec::default()
-        };
-        assert_eq!(write_pcap(&path, &spec).unwrap(), 1000);
-        let recs: Vec<_> = PcapReader::open(&path)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let frames: Vec<_> = generate(&spec).collect();
-        assert_eq!(recs.len(), 1000);
-        for (r, f) in recs.iter().zip(&frames) {
-            assert_eq!(&r.data, f);
-            assert_eq!(r.orig_len as usize, f.len());
-        }
-        assert!(frames.iter().any(|f| f.len() == 124));
-        assert_eq!((recs[999].ts_sec, recs[999].ts_frac), (1_700_000_000, 999));
-    }
-}
+mod tests;

@@ -2,12 +2,12 @@
 //! test is its own process (EAL initialises once per process), all with
 //! `--no-huge`; a lock keeps them from competing for the two cores.
 
-use efd_lb::key::Ipv4Dst;
+use efd_lb::key::{FiveTuple, FlowKey, Ipv4Dst, KeyKind};
 use efd_lb::packet::{ipv4_dst, DropReason};
 use efd_lb::pcap::{PcapReader, PcapWriter};
-use efd_lb::traffic::{self, TrafficSpec};
+use efd_lb::traffic::{self, TrafficKey, TrafficSpec};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -283,7 +283,12 @@ fn pcap_replay_gives_exact_counters_and_forwards_exactly_the_passed_packets() {
         exp.unknown_node > 0,
         "value 3 of 2-bit values is an unknown node"
     );
-    assert!(exp.filtered.iter().sum::<u64>() > 0 && exp.reasons.values().all(|&n| n > 0));
+    // Every reason an ipv4_dst frame can have (the others are other kinds').
+    assert!(exp.filtered.iter().sum::<u64>() > 0);
+    for m in traffic::Malformed::of_kind(KeyKind::Ipv4Dst) {
+        let r = m.reason(KeyKind::Ipv4Dst).name();
+        assert!(exp.reasons[r] > 0, "no {r}");
+    }
 
     let out0 = dir.join("out0.pcap");
     let out1 = dir.join("out1.pcap");
@@ -479,4 +484,236 @@ fn a_flow_file_drives_distribution() {
     assert_eq!(u(&v["nodes"][1]["filter_passed"]), 20);
     assert_eq!(u(&v["ports"][1]["tx"]), 30);
     assert_conservation(&v);
+}
+
+/// The frames of a keyed replay and what each should give: the generator's
+/// traffic, then one valid frame per header layout cut at every byte up to
+/// the end of what the kind reads.
+fn keyed_frames<K: TrafficKey>(
+    kind: KeyKind,
+    spec: &TrafficSpec,
+) -> Vec<(Result<K, DropReason>, Vec<u8>)> {
+    let labeled: Vec<_> = traffic::generate_labeled::<K>(spec).collect();
+    let mut out: Vec<_> = labeled.iter().map(|(l, f)| (l.expect, f.clone())).collect();
+    let mut layouts = std::collections::HashSet::new();
+    for (l, f) in &labeled {
+        let Some(lay) = l.layout else { continue };
+        if !layouts.insert((lay, l.fragment)) {
+            continue;
+        }
+        for cut in 0..lay.key_end(kind) {
+            let r = if cut < lay.ip {
+                DropReason::TooShort
+            } else {
+                DropReason::Truncated
+            };
+            out.push((Err(r), f[..cut].to_vec()));
+        }
+    }
+    out
+}
+
+/// One run of the appliance with key kind `kind` over a finite net_pcap
+/// replay of every kind of frame: the per-reason and per-node counters and
+/// the forwarded frames are those predicted from the generator's labels,
+/// the flow table and the EFD table the appliance builds.
+fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir(&format!("key_{kind}"));
+    let (num_flows, num_nodes, value_bits) = (1000u32, 3u16, 2u8);
+    let spec = TrafficSpec {
+        key: kind,
+        packets: 4000,
+        known_flows: num_flows,
+        table_flows: num_flows,
+        unknown_pct: 15.0,
+        malformed_pct: 6.0,
+        vlan_pct: 15.0,
+        qinq_pct: 50.0,
+        ext_pct: 15.0,
+        fragment_pct: 8.0,
+        seed: 21,
+        ..TrafficSpec::default()
+    };
+    let frames = keyed_frames::<K>(kind, &spec);
+    let input = dir.join("in.pcap");
+    let mut w = PcapWriter::create(&input).unwrap();
+    for (i, (_, f)) in frames.iter().enumerate() {
+        w.write_packet(i as u32, 0, f).unwrap();
+    }
+    w.finish().unwrap();
+
+    let flows: Vec<efd_lb::flows::Flow<K>> =
+        efd_lb::flows::seed_population(num_flows, num_nodes).collect();
+    let owner: HashMap<K, usize> = flows.iter().map(|f| (f.key, f.node.index())).collect();
+    let efd = efd_lb::app::build_efd(&flows, value_bits).unwrap();
+    let n = num_nodes as usize;
+    let mut exp = Expected {
+        node_rx: vec![0; n],
+        passed: vec![0; n],
+        filtered: vec![0; n],
+        ..Default::default()
+    };
+    for r in DropReason::ALL {
+        exp.reasons.insert(r.name(), 0);
+    }
+    for (expect, f) in &frames {
+        match expect {
+            Err(r) => *exp.reasons.get_mut(r.name()).unwrap() += 1,
+            Ok(key) => {
+                let node = efd.lookup(&key.to_bytes()) as usize;
+                if node >= n {
+                    exp.unknown_node += 1;
+                    continue;
+                }
+                exp.node_rx[node] += 1;
+                if owner.get(key) == Some(&node) {
+                    exp.passed[node] += 1;
+                    exp.passed_frames.push(f.clone());
+                } else {
+                    exp.filtered[node] += 1;
+                }
+            }
+        }
+    }
+    assert!(exp.unknown_node > 0 && exp.passed.iter().all(|&p| p > 0));
+
+    let out0 = dir.join("out0.pcap");
+    let out1 = dir.join("out1.pcap");
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "key = \"{kind}\"\nnum_nodes = {num_nodes}\nnum_flows = {num_flows}\nvalue_bits = {value_bits}\nduration_s = 3\n[rings]\nsize = 8192"
+        ),
+        &[
+            format!("net_pcap0,rx_pcap={},tx_pcap={}", input.display(), out0.display()),
+            format!("net_pcap1,tx_pcap={}", out1.display()),
+        ],
+    );
+    let out = run(&["--config", cfg.to_str().unwrap()]);
+    assert_ok(&out);
+    let v = final_stats(&out);
+    assert_conservation(&v);
+    assert_eq!(u(&v["ports"][0]["rx"]), frames.len() as u64, "{kind}: rx");
+    for (name, want) in &exp.reasons {
+        assert_eq!(
+            u(&v["distributor"]["drop_by_reason"][name]),
+            *want,
+            "{kind}: drop reason {name}"
+        );
+    }
+    assert_eq!(
+        u(&v["distributor"]["drop_unknown_node"]),
+        exp.unknown_node,
+        "{kind}: unknown node"
+    );
+    for node in 0..n {
+        let c = &v["nodes"][node];
+        assert_eq!(u(&c["rx"]), exp.node_rx[node], "{kind}: node {node} rx");
+        assert_eq!(u(&c["rx_drop"]), 0, "{kind}: node {node} rx_drop");
+        assert_eq!(
+            u(&c["filter_passed"]),
+            exp.passed[node],
+            "{kind}: node {node} passed"
+        );
+        assert_eq!(
+            u(&c["filter_drop"]),
+            exp.filtered[node],
+            "{kind}: node {node} filter_drop"
+        );
+    }
+    let mut sent = read_frames(&out1);
+    let mut want = exp.passed_frames;
+    sent.sort();
+    want.sort();
+    assert!(
+        sent == want,
+        "{kind}: tx_pcap holds exactly the passed packets"
+    );
+    assert!(read_frames(&out0).is_empty());
+}
+
+macro_rules! keyed_replay_test {
+    ($name:ident, $kind:expr) => {
+        #[test]
+        fn $name() {
+            efd_lb::with_key_kind!($kind, |K, N| keyed_replay::<K, N>($kind));
+        }
+    };
+}
+
+keyed_replay_test!(replay_keyed_by_ipv4_dst, KeyKind::Ipv4Dst);
+keyed_replay_test!(replay_keyed_by_ipv4_src_dst, KeyKind::Ipv4SrcDst);
+keyed_replay_test!(replay_keyed_by_ipv4_5tuple, KeyKind::Ipv4FiveTuple);
+keyed_replay_test!(replay_keyed_by_ipv6_dst, KeyKind::Ipv6Dst);
+keyed_replay_test!(replay_keyed_by_ipv6_5tuple, KeyKind::Ipv6FiveTuple);
+keyed_replay_test!(replay_keyed_by_5tuple, KeyKind::FiveTuple);
+
+/// A flow file of 5-tuples drives distribution; a bad line names its line
+/// and what is wrong with it.
+#[test]
+fn a_five_tuple_flow_file_drives_distribution() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workdir("flow_file_5tuple");
+    let keys = [
+        "10.0.0.1:1000 -> 10.0.0.2:80 tcp",
+        "10.0.0.1:1001 -> 10.0.0.2:80 tcp",
+        "[2001:db8::1]:5000 -> [2001:db8::2]:443 udp",
+    ];
+    let flows = dir.join("flows.csv");
+    std::fs::write(
+        &flows,
+        format!("# 5-tuples\n{},1\n{},0\n{},1\n", keys[0], keys[1], keys[2]),
+    )
+    .unwrap();
+    let mut frames = Vec::new();
+    for k in keys {
+        let key = FiveTuple::parse_text(k).unwrap();
+        for id in 0..10 {
+            let (f, _) = traffic::frame::build(
+                &key.headers(id),
+                &traffic::frame::Shape {
+                    id,
+                    len: 60,
+                    ..Default::default()
+                },
+            );
+            frames.push(f);
+        }
+    }
+    let input = dir.join("in.pcap");
+    let mut w = PcapWriter::create(&input).unwrap();
+    for f in &frames {
+        w.write_packet(0, 0, f).unwrap();
+    }
+    w.finish().unwrap();
+    let cfg = write_config(
+        &dir,
+        "key = \"5tuple\"\nnum_nodes = 2\nduration_s = 2",
+        &[
+            format!("net_pcap0,rx_pcap={}", input.display()),
+            "net_null0,no-rx=1".into(),
+        ],
+    );
+    let c = cfg.to_str().unwrap();
+    let out = run(&["--config", c, "--flow-file", flows.to_str().unwrap()]);
+    assert_ok(&out);
+    let v = final_stats(&out);
+    assert_eq!(u(&v["nodes"][0]["filter_passed"]), 10);
+    assert_eq!(u(&v["nodes"][1]["filter_passed"]), 20);
+    assert_eq!(u(&v["ports"][1]["tx"]), 30);
+    assert_conservation(&v);
+
+    std::fs::write(
+        &flows,
+        "10.0.0.1:1000 -> 10.0.0.2:80 tcp,1\n10.0.0.1:1000 -> 10.0.0.2:99999 tcp,0\n",
+    )
+    .unwrap();
+    let l = bad(&["--config", c, "--flow-file", flows.to_str().unwrap()]);
+    assert!(
+        l.contains("flows.csv:2: bad 5-tuple") && l.contains("port \"99999\""),
+        "{l}"
+    );
+    let l = bad(&["--config", c, "--key", "ipv6"]);
+    assert!(l.contains("not a key kind"), "{l}");
 }

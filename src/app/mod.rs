@@ -23,7 +23,7 @@ use crate::control::snapshot;
 use crate::control::status::NodeState;
 use crate::efd::Efd;
 use crate::flows::{self, Flow};
-use crate::key::{FlowKey, Ipv4Dst};
+use crate::key::FlowKey;
 use crate::lcore::flow_table::FlowTable;
 use crate::stats::Snapshot;
 use dpdk::eal::Eal;
@@ -141,9 +141,10 @@ pub const EXIT_RUN: u8 = 1;
 /// or key, flow file, snapshot, pcap or device, or not enough memory.
 pub const EXIT_START: u8 = 2;
 
-/// Runs the appliance until SIGINT/SIGTERM or the configured duration.
+/// Runs the appliance until SIGINT/SIGTERM or the configured duration, with
+/// the configured key kind.
 pub fn run(settings: &Settings) -> Result<Outcome, RunError> {
-    run_keyed::<Ipv4Dst, 4>(settings)
+    crate::with_key_kind!(settings.key, |K, N| run_keyed::<K, N>(settings))
 }
 
 /// [`run`] for one key kind.

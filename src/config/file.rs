@@ -31,7 +31,9 @@ pub struct FileConfig {
     pub num_nodes: Option<i64>,
     /// Number of seed flows.
     pub num_flows: Option<i64>,
-    /// Flow file (`ip,node` lines).
+    /// Flow key kind (`ipv4_dst`, `ipv4_5tuple`, ...).
+    pub key: Option<String>,
+    /// Flow file (`key,node` lines).
     pub flow_file: Option<PathBuf>,
     /// EFD value width in bits.
     pub value_bits: Option<i64>,
@@ -137,7 +139,7 @@ pub struct TrafficSection {
     pub pcap: Option<PathBuf>,
     /// Packets to generate.
     pub packets: Option<i64>,
-    /// Known flows (destinations `0..known_flows`); default `num_flows`.
+    /// Known flows (the population's first `known_flows`); default `num_flows`.
     pub known_flows: Option<i64>,
     /// Flows in the table (unknown destinations are `>= table_flows`);
     /// default `max(num_flows, known_flows)`, or `known_flows` with a flow file.
@@ -150,6 +152,12 @@ pub struct TrafficSection {
     pub malformed_pct: Option<f64>,
     /// VLAN-tagged percentage.
     pub vlan_pct: Option<f64>,
+    /// Percentage of the tagged packets with two tags (QinQ).
+    pub qinq_pct: Option<f64>,
+    /// Percentage with IPv4 options / IPv6 extension headers.
+    pub ext_pct: Option<f64>,
+    /// Percentage of fragments.
+    pub fragment_pct: Option<f64>,
     /// Frame length including FCS.
     pub frame_len: Option<i64>,
     /// PRNG seed.

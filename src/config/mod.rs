@@ -22,6 +22,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::flows::io_error_text;
+use crate::key::KeyKind;
 pub use crate::stats::StatsFormat;
 use crate::traffic::TrafficSpec;
 use file::{FileConfig, PortmaskValue};
@@ -106,7 +107,7 @@ Example: efd-lb --config config/two-nic.toml -n 4 -f 0x100000 -- --log-level=eal
 #[command(
     name = "efd-lb",
     version,
-    about = "Flow-level load balancer on DPDK: an EFD table maps each flow (IPv4 destination) to a node; worker lcores filter and transmit.",
+    about = "Flow-level load balancer on DPDK: an EFD table maps each flow (IPv4 destination, 5-tuple, IPv6, ...) to a node; worker lcores filter and transmit.",
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -131,7 +132,11 @@ pub struct Cli {
     /// 1048576]
     #[arg(short = 'f', long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub num_flows: Option<u64>,
-    /// File of "ip,node" lines to load instead of the generated flows
+    /// Flow key: ipv4_dst, ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple
+    /// or 5tuple (IPv4 and IPv6) [file key: key; default ipv4_dst]
+    #[arg(long, value_name = "KIND")]
+    pub key: Option<String>,
+    /// File of "key,node" lines to load instead of the generated flows
     /// [file key: flow_file]
     #[arg(long, value_name = "FILE")]
     pub flow_file: Option<PathBuf>,
@@ -248,6 +253,8 @@ pub struct Settings {
     pub num_nodes: u16,
     /// Number of flows of the C sample's population (unused when `flow_file` is set).
     pub num_flows: u32,
+    /// What a flow is keyed by.
+    pub key: KeyKind,
     /// Flow file to load instead of the C sample's population.
     pub flow_file: Option<PathBuf>,
     /// EFD value width in bits, 1..=8, with `2^value_bits >= num_nodes`.
@@ -773,6 +780,21 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
     let num_nodes = n as u16;
 
     // flows
+    let (key_s, kloc) = pick(
+        file,
+        "key",
+        "--key",
+        cli.key.clone(),
+        fc.key.clone(),
+        KeyKind::default().name().to_string(),
+    );
+    let key = KeyKind::from_name(&key_s).ok_or_else(|| {
+        invalid(format!(
+            "{}: not a key kind ({})",
+            kloc.is(format!("{key_s:?}")),
+            KeyKind::names()
+        ))
+    })?;
     let (flow_file, _) = pick(
         file,
         "flow_file",
@@ -1026,6 +1048,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
                 &format!("packets: need 1..={MAX_TRAFFIC_PACKETS}"),
             )? as u64;
             let spec = TrafficSpec {
+                key,
                 packets,
                 known_flows: known as u32,
                 table_flows: nonneg(
@@ -1042,6 +1065,9 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
                 unknown_pct: pct("traffic.unknown_pct", t.unknown_pct)?,
                 malformed_pct: pct("traffic.malformed_pct", t.malformed_pct)?,
                 vlan_pct: pct("traffic.vlan_pct", t.vlan_pct)?,
+                qinq_pct: pct("traffic.qinq_pct", t.qinq_pct)?,
+                ext_pct: pct("traffic.ext_pct", t.ext_pct)?,
+                fragment_pct: pct("traffic.fragment_pct", t.fragment_pct)?,
                 frame_len: nonneg("traffic.frame_len", t.frame_len, 64, 65535)? as usize,
                 seed: t.seed.unwrap_or(0) as u64,
             };
@@ -1077,6 +1103,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         portmask,
         num_nodes,
         num_flows,
+        key,
         flow_file,
         value_bits,
         nodes_per_lcore,

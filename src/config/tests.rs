@@ -495,6 +495,44 @@ fn traffic_section() {
 }
 
 #[test]
+fn key_kind_from_file_and_flag() {
+    assert_eq!(with_file(&[], "").unwrap().key, KeyKind::Ipv4Dst);
+    let s = with_file(&[], "key = \"ipv6_5tuple\"\n[traffic]\n").unwrap();
+    assert_eq!(s.key, KeyKind::Ipv6FiveTuple);
+    // The generated traffic follows the kind.
+    assert_eq!(s.traffic.unwrap().spec.key, KeyKind::Ipv6FiveTuple);
+    let s = with_file(&["--key", "5tuple"], "key = \"ipv6_dst\"").unwrap();
+    assert_eq!(s.key, KeyKind::FiveTuple);
+    for kind in KeyKind::ALL {
+        assert_eq!(with_file(&["--key", kind.name()], "").unwrap().key, kind);
+    }
+    assert_eq!(
+        err(&[], "key = \"ipv4\""),
+        "lb.toml: key = \"ipv4\": not a key kind (ipv4_dst, ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple, 5tuple)"
+    );
+    assert_eq!(
+        err(&["--key", "IPV4_DST"], ""),
+        "--key \"IPV4_DST\": not a key kind (ipv4_dst, ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple, 5tuple)"
+    );
+    assert!(err(&[], "key = 4").contains("key"));
+}
+
+#[test]
+fn traffic_shape_percentages() {
+    let s = with_file(
+        &[],
+        "[traffic]\nqinq_pct = 50.0\next_pct = 10\nfragment_pct = 2.5\n",
+    )
+    .unwrap();
+    let t = s.traffic.unwrap().spec;
+    assert_eq!((t.qinq_pct, t.ext_pct, t.fragment_pct), (50.0, 10.0, 2.5));
+    assert_eq!(
+        err(&[], "[traffic]\nfragment_pct = 101.0"),
+        "lb.toml: traffic.fragment_pct = 101: a percentage must be 0..=100"
+    );
+}
+
+#[test]
 fn clap_errors_pass_through() {
     let e = from_args(args(&["--bogus"])).unwrap_err();
     assert!(matches!(e, ConfigError::Cli(_)));
@@ -516,6 +554,7 @@ fn help_documents_every_flag() {
         "-p, --portmask",
         "-n, --num-nodes",
         "-f, --num-flows",
+        "--key",
         "--flow-file",
         "--value-bits",
         "--stats-period-ms",

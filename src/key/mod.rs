@@ -9,15 +9,41 @@
 //! keys wider than a tag, by parsing the frame again; flow files and the
 //! control plane read keys with [`FlowKey::parse_text`] and print them with
 //! `Display`.
+//!
+//! The kinds ([`KeyKind`], `key = ...` in the configuration):
+//!
+//! | kind | type | bytes | text |
+//! |---|---|---|---|
+//! | `ipv4_dst` | [`Ipv4Dst`] | 4 | `10.0.0.2` |
+//! | `ipv4_src_dst` | [`Ipv4SrcDst`] | 8 | `10.0.0.1 -> 10.0.0.2` |
+//! | `ipv4_5tuple` | [`Ipv4FiveTuple`] | 13 | `10.0.0.1:1234 -> 10.0.0.2:80 tcp` |
+//! | `ipv6_dst` | [`Ipv6Dst`] | 16 | `2001:db8::2` |
+//! | `ipv6_5tuple` | [`Ipv6FiveTuple`] | 37 | `[2001:db8::1]:1234 -> [2001:db8::2]:443 tcp` |
+//! | `5tuple` | [`FiveTuple`] | 37 | either 5-tuple form (IPv4 as IPv4-mapped IPv6) |
+//!
+//! Only `ipv4_dst` fits the 32-bit tag; the others' tag is a hash of the
+//! key (the worker parses the frame again). Frames are read through
+//! [`crate::wire`]; each kind's file lists its drop reasons.
 
 #![forbid(unsafe_code)]
 
+mod five_tuple;
+mod ipv4_5tuple;
 mod ipv4_dst;
+mod ipv4_src_dst;
+mod ipv6_5tuple;
+mod ipv6_dst;
+pub mod text;
 
+pub use five_tuple::FiveTuple;
+pub use ipv4_5tuple::Ipv4FiveTuple;
 pub use ipv4_dst::Ipv4Dst;
+pub use ipv4_src_dst::Ipv4SrcDst;
+pub use ipv6_5tuple::Ipv6FiveTuple;
+pub use ipv6_dst::Ipv6Dst;
 
 use crate::packet::DropReason;
-use std::fmt::{Debug, Display};
+use std::fmt::{self, Debug, Display};
 use std::hash::Hash;
 
 /// A kind of flow key.
@@ -39,6 +65,14 @@ pub trait FlowKey: Copy + Eq + Hash + Debug + Display + Send + Sync + 'static {
     /// when `text` (already trimmed) is not one.
     fn parse_text(text: &str) -> Option<Self>;
 
+    /// Why `text` is not a key of this kind, one short phrase for error
+    /// messages (`port "99999" is not a number 0..=65535`); `None` when
+    /// [`FlowKey::TEXT_FORM`] says enough (or `text` is a key).
+    fn text_error(text: &str) -> Option<String> {
+        let _ = text;
+        None
+    }
+
     /// The key as the EFD table takes it.
     fn to_bytes(&self) -> Self::Bytes;
 
@@ -53,6 +87,158 @@ pub trait FlowKey: Copy + Eq + Hash + Debug + Display + Send + Sync + 'static {
     /// `None` makes the worker parse the frame again.
     fn from_tag(tag: u32) -> Option<Self>;
 
+    /// Whether the tag can hold the key ([`FlowKey::from_tag`] may answer
+    /// `Some`). When false, the distributor does not write the tag into the
+    /// mbuf and the worker does not read it: it parses the frame again.
+    const TAG_HOLDS_KEY: bool = true;
+
     /// Flow `i` of the C sample's population (`i < 2^32`).
     fn seed(i: u32) -> Self;
 }
+
+/// The key kinds, as configured (`key = "ipv4_5tuple"`, `--key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KeyKind {
+    /// [`Ipv4Dst`] (the C sample's key).
+    #[default]
+    Ipv4Dst,
+    /// [`Ipv4SrcDst`].
+    Ipv4SrcDst,
+    /// [`Ipv4FiveTuple`].
+    Ipv4FiveTuple,
+    /// [`Ipv6Dst`].
+    Ipv6Dst,
+    /// [`Ipv6FiveTuple`].
+    Ipv6FiveTuple,
+    /// [`FiveTuple`]: IPv4 and IPv6 together.
+    FiveTuple,
+}
+
+impl KeyKind {
+    /// Every kind.
+    pub const ALL: [KeyKind; 6] = [
+        KeyKind::Ipv4Dst,
+        KeyKind::Ipv4SrcDst,
+        KeyKind::Ipv4FiveTuple,
+        KeyKind::Ipv6Dst,
+        KeyKind::Ipv6FiveTuple,
+        KeyKind::FiveTuple,
+    ];
+
+    /// The configuration name ([`FlowKey::KIND`] of its type).
+    pub const fn name(self) -> &'static str {
+        match self {
+            KeyKind::Ipv4Dst => "ipv4_dst",
+            KeyKind::Ipv4SrcDst => "ipv4_src_dst",
+            KeyKind::Ipv4FiveTuple => "ipv4_5tuple",
+            KeyKind::Ipv6Dst => "ipv6_dst",
+            KeyKind::Ipv6FiveTuple => "ipv6_5tuple",
+            KeyKind::FiveTuple => "5tuple",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        KeyKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The names of all kinds, comma-separated (for messages).
+    pub fn names() -> String {
+        KeyKind::ALL.map(KeyKind::name).join(", ")
+    }
+
+    /// The length of the kind's key bytes ([`FlowKey::Bytes`]).
+    pub const fn key_len(self) -> usize {
+        match self {
+            KeyKind::Ipv4Dst => 4,
+            KeyKind::Ipv4SrcDst => 8,
+            KeyKind::Ipv4FiveTuple => 13,
+            KeyKind::Ipv6Dst => 16,
+            KeyKind::Ipv6FiveTuple | KeyKind::FiveTuple => 37,
+        }
+    }
+}
+
+impl Display for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for KeyKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        KeyKind::from_name(s)
+            .ok_or_else(|| format!("{s:?} is not a key kind ({})", KeyKind::names()))
+    }
+}
+
+/// Runs `$body` with `$K` the key type of the [`KeyKind`] `$kind` and `$N`
+/// its key length, for code generic over `K: FlowKey<Bytes = [u8; N]>`:
+/// `with_key_kind!(kind, |K, N| run_keyed::<K, N>(settings))`.
+#[macro_export]
+macro_rules! with_key_kind {
+    ($kind:expr, |$k:ident, $n:ident| $body:expr) => {
+        match $kind {
+            $crate::key::KeyKind::Ipv4Dst => {
+                type $k = $crate::key::Ipv4Dst;
+                const $n: usize = 4;
+                $body
+            }
+            $crate::key::KeyKind::Ipv4SrcDst => {
+                type $k = $crate::key::Ipv4SrcDst;
+                const $n: usize = 8;
+                $body
+            }
+            $crate::key::KeyKind::Ipv4FiveTuple => {
+                type $k = $crate::key::Ipv4FiveTuple;
+                const $n: usize = 13;
+                $body
+            }
+            $crate::key::KeyKind::Ipv6Dst => {
+                type $k = $crate::key::Ipv6Dst;
+                const $n: usize = 16;
+                $body
+            }
+            $crate::key::KeyKind::Ipv6FiveTuple => {
+                type $k = $crate::key::Ipv6FiveTuple;
+                const $n: usize = 37;
+                $body
+            }
+            $crate::key::KeyKind::FiveTuple => {
+                type $k = $crate::key::FiveTuple;
+                const $n: usize = 37;
+                $body
+            }
+        }
+    };
+}
+
+/// The 32-bit tag of a key wider than 32 bits: a hash of its bytes (`N >=
+/// 8`), for the workers' adoption asks ([`crate::control::sync::Adopter`]).
+/// Cheap: the 8-byte words (the last one overlapping) folded by
+/// rotate-xor, then one 64-bit finaliser.
+#[inline(always)]
+pub(crate) fn tag_of<const N: usize>(b: &[u8; N]) -> u32 {
+    const { assert!(N >= 8) };
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut acc = 0u64;
+    let mut i = 0;
+    while i + 8 <= N {
+        acc = acc.rotate_left(23) ^ word(i);
+        i += 8;
+    }
+    if i < N {
+        acc = acc.rotate_left(23) ^ word(N - 8);
+    }
+    let h = crate::rng::mix(acc ^ N as u64);
+    (h ^ (h >> 32)) as u32
+}
+
+#[cfg(test)]
+mod tests;

@@ -236,8 +236,11 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> DistributorLoop<I, K, L> {
             match K::parse_frame(m.data()) {
                 Ok(key) => {
                     // The worker reads the tag from the mbuf header instead
-                    // of the packet data (one cache miss less on its core).
-                    m.set_tag(key.tag());
+                    // of the packet data (one cache miss less on its core);
+                    // a key wider than the tag is parsed again there.
+                    if K::TAG_HOLDS_KEY {
+                        m.set_tag(key.tag());
+                    }
                     self.keys.push(key.to_bytes());
                     self.bad[i] = false;
                 }

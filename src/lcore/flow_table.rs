@@ -332,6 +332,29 @@ mod tests {
         }
     }
 
+    /// The layout is recognised for the wide key kinds' sizes (13 and 37
+    /// bytes, alignment 1) too, so their tables are prefetched.
+    #[test]
+    fn wide_keys_tables_are_recognised() {
+        fn check<K: crate::key::FlowKey>() {
+            for n in [100usize, 5_000, 100_000] {
+                let t: FlowTable<K> = (0..n as u32).map(K::seed).collect();
+                assert!(
+                    t.set.allocator().probe().is_some(),
+                    "{} n {n}: size {}",
+                    K::KIND,
+                    std::mem::size_of::<K>()
+                );
+                assert!((0..n as u32).all(|i| t.contains(K::seed(i))));
+            }
+        }
+        check::<crate::key::Ipv4SrcDst>();
+        check::<crate::key::Ipv4FiveTuple>();
+        check::<crate::key::Ipv6Dst>();
+        check::<crate::key::Ipv6FiveTuple>();
+        check::<crate::key::FiveTuple>();
+    }
+
     #[test]
     fn table_survives_growth_and_moves_between_threads() {
         let mut t = FlowTable::<u32>::with_capacity(4);

@@ -67,4 +67,6 @@ mod tests {
 }
 
 #[cfg(test)]
+mod key_tests;
+#[cfg(test)]
 mod loop_tests;

@@ -207,7 +207,12 @@ fn filter_and_send<I: Io, K: FlowKey>(
     // took the misses one after the other (see DESIGN.md beside this file).
     let mut unparsed = false;
     for (i, (key, m)) in scratch.keys.iter_mut().zip(rx.as_slice()).enumerate() {
-        match K::from_tag(m.tag()).map_or_else(|| K::parse_frame(m.data()), Ok) {
+        let tagged = if K::TAG_HOLDS_KEY {
+            K::from_tag(m.tag())
+        } else {
+            None
+        };
+        match tagged.map_or_else(|| K::parse_frame(m.data()), Ok) {
             Ok(k) => *key = k,
             Err(_) => {
                 // Only for keys wider than the tag, and only if the frame

@@ -702,9 +702,9 @@ fn every_counter_equals_the_json() {
     let distinct: BTreeSet<_> = compared[..data_path].iter().filter(|&&n| n != 0).collect();
     let nonzero = compared[..data_path].iter().filter(|&&n| n != 0).count();
     assert_eq!(distinct.len(), nonzero, "fixture counters collide");
-    // 3 ports x 3 + 2 ports x 6 hw + 4 distributor + 5 drops + 4 nodes x 8
-    // + 3 workers x 3.
-    assert_eq!(data_path, 9 + 12 + 4 + 5 + 32 + 9);
+    // 3 ports x 3 + 2 ports x 6 hw + 4 distributor + 9 drops (unknown node
+    // and 8 reasons) + 4 nodes x 8 + 3 workers x 3.
+    assert_eq!(data_path, 9 + 12 + 4 + 9 + 32 + 9);
 }
 
 // ---------------------------------------------------------------- escaping
