@@ -687,7 +687,7 @@ mod tests {
         );
         assert_eq!(
             e("10.0.0.1:1 -> 10.0.0.2:2 tcp,0\n10.0.0.1:1 -> 10.0.0.2:2 6,1"),
-            "flows.csv:2: duplicate flow 10.0.0.1:1 -> 10.0.0.2:2 tcp (first at line 1)"
+            "flows.csv:2: flow 10.0.0.1:1 -> 10.0.0.2:2 tcp goes to node 1, but line 1 gives it node 0"
         );
         assert_eq!(
             parse_flows::<Ipv6Dst>("2001:db8::zz,0", Path::new("f"), 1)
