@@ -547,3 +547,50 @@ fn assign_forwards_a_pcap_of_new_flows_completely() {
     }
     assert_eq!(forwarded, last["ports"][0]["rx"].as_u64().unwrap());
 }
+
+/// The API's address is taken: the lcores already run when the listener is
+/// bound, and they are stopped again; start-up fails in one line naming
+/// the address, with exit status 2, in bounded time.
+#[test]
+fn an_address_in_use_stops_what_started() {
+    let _guard = serial();
+    let dir = workdir("control_api_in_use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let cfg = config(&dir, 1000, true, port, "");
+    let mut child = Command::new(bin())
+        .arg("--config")
+        .arg(&cfg)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start efd-lb");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("efd-lb still running 60 s after its API failed to bind");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("efd-lb: ") && last.contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    drop(taken);
+}

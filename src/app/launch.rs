@@ -102,6 +102,32 @@ pub struct Launched<K> {
     pub watch: super::portwatch::PortWatch,
 }
 
+impl<K> Launched<K> {
+    /// Stops a run that will not be supervised (the supervisor failed to
+    /// start): the distributor, then the workers once they drained their
+    /// rings, then the ports. Returns the lcores' failures, if any.
+    pub fn abort(self) -> Vec<String> {
+        let mut failures = Vec::new();
+        self.stop.stop_rx();
+        if let Err(e) = self.distributor.join() {
+            failures.push(e);
+        }
+        self.stop.stop_workers();
+        for h in self.workers {
+            if let Err(e) = h.join() {
+                failures.push(e);
+            }
+        }
+        for p in &self.ports {
+            let _ = p.stop();
+        }
+        for p in &self.ports {
+            let _ = p.close();
+        }
+        failures
+    }
+}
+
 /// Applies `plan`: the pool, the queues of `ports` (as [`probe`] returned
 /// them, in plan order), one ring per node, then the workers (each with its
 /// nodes' flow tables from `tables`, indexed by node id) and the distributor

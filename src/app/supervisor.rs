@@ -80,11 +80,24 @@ pub struct Supervisor<K: FlowKey<Bytes = [u8; N]>, const N: usize> {
     latest: Arc<Mutex<Option<Snapshot>>>,
 }
 
+/// What [`Supervisor::start_control`] started.
+struct ControlParts<K: FlowKey<Bytes = [u8; N]>, const N: usize> {
+    control: std::thread::JoinHandle<FlowControl<K, N>>,
+    control_stop: Arc<AtomicBool>,
+    handle: ControlHandle,
+    http: Option<HttpServer>,
+    status: ControlStatusCell,
+    latest: Arc<Mutex<Option<Snapshot>>>,
+}
+
 impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
     /// Takes over a launched run whose distributor reads `efd`: starts the
     /// control thread (the only writer of the tables from now on, pinned to
     /// `control.cpu` or the main lcore's CPU) and, with `control.listen`,
     /// the HTTP API.
+    ///
+    /// If that fails, the run is stopped (lcores joined, ports closed)
+    /// before the error returns: nothing is left running.
     pub fn new(
         efd: Efd<N>,
         mut run: Launched<K>,
@@ -93,6 +106,37 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
         service: ServiceConfig,
         settings: &ControlSettings,
     ) -> Result<Self, AppError> {
+        match Self::start_control(efd, &mut run, policy, service, settings) {
+            Ok(parts) => Ok(Supervisor {
+                run,
+                config,
+                control: parts.control,
+                control_stop: parts.control_stop,
+                handle: parts.handle,
+                http: parts.http,
+                status: parts.status,
+                latest: parts.latest,
+            }),
+            Err(e) => {
+                let failures = run.abort();
+                Err(if failures.is_empty() {
+                    e
+                } else {
+                    AppError(format!("{e}; stopping: {}", failures.join("; ")))
+                })
+            }
+        }
+    }
+
+    /// The control thread and the HTTP API for `run`; on an error, what was
+    /// started of them is stopped again.
+    fn start_control(
+        efd: Efd<N>,
+        run: &mut Launched<K>,
+        policy: Vec<NodePolicy>,
+        service: ServiceConfig,
+        settings: &ControlSettings,
+    ) -> Result<ControlParts<K, N>, AppError> {
         let control = FlowControl::new(
             efd,
             std::mem::take(&mut run.node_links),
@@ -147,14 +191,21 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
                     max_body: settings.max_body,
                     cpu,
                 };
-                let server = http::start(http_config, handle.clone(), views).map_err(AppError)?;
-                tracing::info!(address = %server.local_addr(), "control API listening");
-                Some(server)
+                match http::start(http_config, handle.clone(), views) {
+                    Ok(server) => {
+                        tracing::info!(address = %server.local_addr(), "control API listening");
+                        Some(server)
+                    }
+                    Err(e) => {
+                        drop(handle);
+                        control_stop.store(true, Ordering::Relaxed);
+                        let _ = control.join();
+                        return Err(AppError(e));
+                    }
+                }
             }
         };
-        Ok(Supervisor {
-            run,
-            config,
+        Ok(ControlParts {
             control,
             control_stop,
             handle,
