@@ -2,11 +2,13 @@
 //! levels) and a 32-bit `base` from which every level derives its group index
 //! and 8-bit fingerprint with one cheap 32-bit mixer.
 //!
-//! 4-byte keys (the fast path) use only 32-bit multiplies so that eight keys
-//! can be hashed at once with AVX2 (`vpmulld`); the scalar and SIMD code
-//! compute bit-identical results.
+//! Every key length uses only 32-bit multiplies so that eight keys can be
+//! hashed at once with AVX2 (`vpmulld`); the scalar and SIMD code compute
+//! bit-identical results. 4-byte keys are their own `base`; longer keys are
+//! folded, one 32-bit word at a time, into two 32-bit digests ([`wide_digest`]):
+//! one is the `base`, the other the input of the row mask.
 
-use crate::rng::{mix, SplitMix64};
+use crate::rng::SplitMix64;
 
 /// Number of levels (level 1 plus the overflow levels).
 pub(crate) const MAX_LEVELS: usize = 4;
@@ -21,8 +23,8 @@ pub(crate) struct Seeds {
     /// `x ^ seed` that maps only `0` to `0`).
     pub ra: u32,
     pub rb: u32,
-    /// Seed of the byte-string hash (keys longer than 4 bytes).
-    pub long: u64,
+    /// Seeds of the two digests of keys longer than 4 bytes.
+    pub wide: [u32; 2],
 }
 
 impl Seeds {
@@ -37,12 +39,12 @@ impl Seeds {
         if rb == ra {
             rb ^= 1;
         }
-        let long = rng.next_u64();
+        let w = rng.next_u64();
         Seeds {
             level,
             ra,
             rb,
-            long,
+            wide: [w as u32, (w >> 32) as u32],
         }
     }
 }
@@ -101,39 +103,50 @@ pub(crate) struct KeyHash {
     pub r: u64,
 }
 
+/// Where the `j`-th 32-bit word of an `N`-byte key (`N >= 4`) starts:
+/// every 4 bytes, the last word ending with the key (it overlaps the one
+/// before when `N` is not a multiple of 4), so that no read leaves the key.
 #[inline(always)]
-fn mum(a: u64, b: u64) -> u64 {
-    let p = (a as u128) * (b as u128);
-    (p as u64) ^ ((p >> 64) as u64)
+pub(crate) const fn word_offset(n: usize, j: usize) -> usize {
+    if 4 * j + 4 <= n {
+        4 * j
+    } else {
+        n - 4
+    }
 }
 
-/// 64-bit hash of a byte string (wyhash-style multiply-fold).
-#[inline]
-pub(crate) fn hash_bytes(b: &[u8], seed: u64) -> u64 {
-    const P0: u64 = 0xa076_1d64_78bd_642f;
-    const P1: u64 = 0xe703_7ed1_a0b4_28db;
-    const P2: u64 = 0x8ebc_6af0_9c88_c6e3;
-    const P3: u64 = 0x5899_65cc_7537_4cc3;
-    let mut h = seed ^ P0 ^ (b.len() as u64).wrapping_mul(P1);
-    let mut chunks = b.chunks_exact(16);
-    for c in &mut chunks {
-        let w0 = u64::from_le_bytes(c[..8].try_into().unwrap());
-        let w1 = u64::from_le_bytes(c[8..].try_into().unwrap());
-        h = mum(w0 ^ P2 ^ h, w1 ^ P3);
+/// How many 32-bit words an `N`-byte key is read as.
+#[inline(always)]
+pub(crate) const fn words_of(n: usize) -> usize {
+    n.div_ceil(4)
+}
+
+/// The two 32-bit digests of a key longer than 4 bytes: each a chain of
+/// full 32-bit mixes (a bijection of the state for every word, so keys
+/// that differ in one word never collide), with its own seed and mixer.
+/// Two keys collide in both with a chance of about 2^-64.
+#[inline(always)]
+pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
+    let (mut h1, mut h2) = (s.wide[0], s.wide[1]);
+    for j in 0..words_of(N) {
+        let w = if N < 4 {
+            // Shorter keys (tests only): one word, zero-padded.
+            let mut b = [0u8; 4];
+            b[..N].copy_from_slice(k);
+            u32::from_le_bytes(b)
+        } else {
+            let o = word_offset(N, j);
+            u32::from_le_bytes([k[o], k[o + 1], k[o + 2], k[o + 3]])
+        };
+        h1 = mix_b(h1 ^ w);
+        h2 = mix_a(h2 ^ w);
     }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let mut t = [0u8; 16];
-        t[..rem.len()].copy_from_slice(rem);
-        let w0 = u64::from_le_bytes(t[..8].try_into().unwrap());
-        let w1 = u64::from_le_bytes(t[8..].try_into().unwrap());
-        h = mum(w0 ^ P1 ^ h, w1 ^ P2);
-    }
-    mum(h ^ P3, P0 ^ seed)
+    (h1, h2)
 }
 
 /// Hash a key. 4-byte keys: `base` is the key itself (little-endian `u32`),
-/// the row mask two 32-bit mixes. Other lengths: one 64-bit string hash.
+/// the row mask two 32-bit mixes of it. Longer keys: `base` is the first
+/// [`wide_digest`], the row mask the same two mixes of the second.
 #[inline(always)]
 pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
     if N == 4 {
@@ -143,11 +156,10 @@ pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
             r: row32(x, s),
         }
     } else {
-        let d = hash_bytes(k, s.long);
-        let r = mix(d ^ 0x5851_f42d_4c95_7f2d);
+        let (d1, d2) = wide_digest(k, s);
         KeyHash {
-            base: (d ^ (d >> 32)) as u32,
-            r: r | (r == 0) as u64,
+            base: d1,
+            r: row32(d2, s),
         }
     }
 }

@@ -563,8 +563,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ) {
     // SAFETY: `n = kc.len() <= BATCH` and `s` is a live scratch (caller), so
     // the writes at `i < n` stay inside its arrays and `kc[i]` is in bounds;
-    // with `AVX` the CPU has AVX2 (caller), and `hash8` reads the 4-byte keys
-    // `i..i + 8 <= n` and writes their 8 entries; `g < l0.n` (from `locate`)
+    // with `AVX` the CPU has AVX2 (caller), and `hash8` / `hash8_wide` read
+    // the keys `i..i + 8 <= n` and write their 8 entries; `g < l0.n` (from `locate`)
     // keeps the group address inside the level's lines.
     unsafe {
         let n = kc.len();
@@ -576,6 +576,23 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
         if AVX && N == 4 {
             while i + 8 <= n {
                 avx2::hash8(
+                    kc.as_ptr().add(i) as *const u8,
+                    &t.seeds,
+                    l0.n,
+                    (wp as u64, stride as u32 * 8),
+                    s.base.add(i),
+                    s.hs.add(i),
+                    s.gs.add(i),
+                    s.ws.add(i),
+                    s.rs.add(i),
+                );
+                i += 8;
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if AVX && N > 4 {
+            while i + 8 <= n {
+                avx2::hash8_wide::<N>(
                     kc.as_ptr().add(i) as *const u8,
                     &t.seeds,
                     l0.n,
@@ -1065,6 +1082,64 @@ mod tests {
         (0..8).fold(0u8, |acc, b| {
             acc | (((r & w[b]).count_ones() & 1) as u8) << b
         })
+    }
+
+    /// The AVX2 hash of eight wide keys is the scalar `key_hash` +
+    /// `locate`, for every key length of the key kinds (and one odd one).
+    #[test]
+    fn wide_keys_hash_the_same_on_avx2() {
+        fn check<const N: usize>() {
+            if !LookupPath::Avx2.is_supported() {
+                return;
+            }
+            let t = Online::new(&[1000], 8, Seeds::new(7));
+            let l0 = &t.levels[0];
+            let mut rng = crate::rng::SplitMix64::new(N as u64);
+            for round in 0..200 {
+                let keys: Vec<[u8; N]> = (0..8)
+                    .map(|_| {
+                        std::array::from_fn(|b| {
+                            // Half the rounds: keys that differ in one byte.
+                            if round % 2 == 0 || b == (round / 2) % N {
+                                rng.next_u64() as u8
+                            } else {
+                                0x5a
+                            }
+                        })
+                    })
+                    .collect();
+                let (mut base, mut hs, mut gs) = ([0u32; 8], [0u32; 8], [0u32; 8]);
+                let (mut ws, mut rs) = ([0u64; 8], [0u64; 8]);
+                let wp = l0.words_ptr() as u64;
+                // SAFETY: AVX2 is supported; `keys` holds 8 keys of N bytes;
+                // the outputs are 8 entries each.
+                unsafe {
+                    avx2::hash8_wide::<N>(
+                        keys.as_ptr() as *const u8,
+                        &t.seeds,
+                        l0.n,
+                        (wp, t.stride as u32 * 8),
+                        base.as_mut_ptr(),
+                        hs.as_mut_ptr(),
+                        gs.as_mut_ptr(),
+                        ws.as_mut_ptr(),
+                        rs.as_mut_ptr(),
+                    );
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    let kh = key_hash(k, &t.seeds);
+                    let (g, fp) = locate(kh.base, l0.seed, l0.n);
+                    assert_eq!((base[i], rs[i]), (kh.base, kh.r), "N={N} key {i}");
+                    assert_eq!((gs[i] as usize, hs[i] as u8), (g, fp), "N={N} key {i}");
+                    assert_eq!(ws[i], wp + (g * t.stride * 8) as u64);
+                }
+            }
+        }
+        check::<5>();
+        check::<8>();
+        check::<13>();
+        check::<16>();
+        check::<37>();
     }
 
     /// The stride-8 physical layout round-trips, and every evaluator of it

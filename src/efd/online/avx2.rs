@@ -4,7 +4,8 @@
 //! [`bulk`] and [`lookup_one`] are the entry points compiled with the
 //! features enabled (the shared `bulk_core` and `Online::lookup_from`
 //! inline into them). The rest is what that loop calls on this path:
-//! [`hash8`] hashes eight 4-byte keys and locates them in level 1;
+//! [`hash8`] hashes eight 4-byte keys ([`hash8_wide`] longer ones) and
+//! locates them in level 1;
 //! [`bumped8`] gathers their groups' thresholds; [`values8`] (5- to 8-bit
 //! values, the parities of four keys folded together by [`eval8x4`]) and
 //! [`values_narrow`] (1 bit: `popcnt`; 2 bits: two groups per 256-bit load,
@@ -17,7 +18,9 @@
 //! [`load2x128`], [`gather32`]), so that the loads are not Rust-level data
 //! races; tearing across lanes is caught by the seqlock.
 
-use super::super::hash::{KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
+use super::super::hash::{
+    word_offset, words_of, KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
+};
 use super::{bulk_core, Online};
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -466,11 +469,79 @@ pub(super) unsafe fn hash8(
     ws: *mut u64,
     rs: *mut u64,
 ) {
-    // SAFETY: the loads from `keys` and the stores to `base`, `hs`, `gs`, `ws`
-    // and `rs` stay inside the buffers the caller guarantees (the group
-    // addresses are only computed, not read); AVX2 is the caller's.
+    // SAFETY: `keys` is valid for 32 bytes (caller); the rest is
+    // `locate8`'s contract, the caller's.
     unsafe {
         let x = _mm256_loadu_si256(keys as *const __m256i);
+        locate8(x, x, s, n0, words, base, hs, gs, ws, rs);
+    }
+}
+
+/// Hash eight `N`-byte keys (`N > 4`, laid out one after the other) as
+/// [`hash8`] does 4-byte ones: their two digests (`wide_digest`, one 32-bit
+/// word of every key per step, gathered) are the base and the row mask's
+/// input. Bit-identical to the scalar `key_hash` + `locate`.
+///
+/// # Safety
+/// AVX2; `keys` valid for `8 * N` bytes; `base`, `hs` and `gs` valid for
+/// writing 8 dwords, `ws` and `rs` 8 qwords.
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn hash8_wide<const N: usize>(
+    keys: *const u8,
+    s: &Seeds,
+    n0: u32,
+    words: (u64, u32),
+    base: *mut u32,
+    hs: *mut u32,
+    gs: *mut u32,
+    ws: *mut u64,
+    rs: *mut u64,
+) {
+    // SAFETY: every gathered word lies inside its key (`word_offset` keeps
+    // `o + 4 <= N`, and key `i` spans `i * N .. (i + 1) * N` of the `8 * N`
+    // bytes the caller guarantees); the rest is `locate8`'s contract.
+    unsafe {
+        let n = N as i32;
+        let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
+        let mut h1 = _mm256_set1_epi32(s.wide[0] as i32);
+        let mut h2 = _mm256_set1_epi32(s.wide[1] as i32);
+        for j in 0..words_of(N) {
+            let p = keys.add(word_offset(N, j)) as *const i32;
+            let w = _mm256_i32gather_epi32::<1>(p, at);
+            h1 = mixv::<16, 15, 15>(_mm256_xor_si256(h1, w), B_M1, B_M2);
+            h2 = mixv::<16, 13, 16>(_mm256_xor_si256(h2, w), A_M1, A_M2);
+        }
+        locate8(h1, h2, s, n0, words, base, hs, gs, ws, rs);
+    }
+}
+
+/// What [`hash8`] and [`hash8_wide`] compute from eight keys' bases `x`
+/// and row-mask inputs `xr` (the key itself for 4-byte keys).
+///
+/// # Safety
+/// AVX2; `base`, `hs` and `gs` valid for writing 8 dwords, `ws` and `rs` 8
+/// qwords.
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn locate8(
+    x: __m256i,
+    xr: __m256i,
+    s: &Seeds,
+    n0: u32,
+    words: (u64, u32),
+    base: *mut u32,
+    hs: *mut u32,
+    gs: *mut u32,
+    ws: *mut u64,
+    rs: *mut u64,
+) {
+    // SAFETY: the stores to `base`, `hs`, `gs`, `ws` and `rs` stay inside the
+    // buffers the caller guarantees (the group addresses are only computed,
+    // not read); AVX2 is the caller's.
+    unsafe {
         _mm256_storeu_si256(base as *mut __m256i, x);
         let h = mixv::<16, 15, 16>(
             _mm256_xor_si256(x, _mm256_set1_epi32(s.level[0] as i32)),
@@ -495,12 +566,12 @@ pub(super) unsafe fn hash8(
             addr(_mm256_extracti128_si256::<1>(g)),
         );
         let ra = mixv::<16, 13, 16>(
-            _mm256_xor_si256(x, _mm256_set1_epi32(s.ra as i32)),
+            _mm256_xor_si256(xr, _mm256_set1_epi32(s.ra as i32)),
             A_M1,
             A_M2,
         );
         let rb = mixv::<16, 15, 15>(
-            _mm256_xor_si256(x, _mm256_set1_epi32(s.rb as i32)),
+            _mm256_xor_si256(xr, _mm256_set1_epi32(s.rb as i32)),
             B_M1,
             B_M2,
         );
