@@ -5,8 +5,9 @@
 //! Every key length uses only 32-bit multiplies so that eight keys can be
 //! hashed at once with AVX2 (`vpmulld`); the scalar and SIMD code compute
 //! bit-identical results. 4-byte keys are their own `base`; longer keys are
-//! folded, one 32-bit word at a time, into two 32-bit digests ([`wide_digest`]):
-//! one is the `base`, the other the input of the row mask.
+//! read as 32-bit words whose mixes add up to two 32-bit digests
+//! ([`wide_digest`]): one is the `base`, the other the input of the row
+//! mask.
 
 use crate::rng::SplitMix64;
 
@@ -121,13 +122,22 @@ pub(crate) const fn words_of(n: usize) -> usize {
     n.div_ceil(4)
 }
 
-/// The two 32-bit digests of a key longer than 4 bytes: each a chain of
-/// full 32-bit mixes (a bijection of the state for every word, so keys
-/// that differ in one word never collide), with its own seed and mixer.
-/// Two keys collide in both with a chance of about 2^-64.
+/// Seed of word `j` of a digest whose seed is `seed`.
+#[inline(always)]
+pub(crate) const fn word_seed(seed: u32, j: usize) -> u32 {
+    seed.wrapping_add((j as u32).wrapping_mul(0x9e37_79b9))
+}
+
+/// The two 32-bit digests of a key longer than 4 bytes: each the sum of a
+/// full 32-bit mix of every word with that word's own seed (position
+/// matters), one digest with [`mix_b`], the other with [`mix_a`] and other
+/// seeds. The words are mixed independently, so their mixes overlap in
+/// the core (no chain from word to word); each mix is a bijection, so
+/// keys that differ in one word never collide, and two keys collide in
+/// both digests with a chance of about 2^-64.
 #[inline(always)]
 pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
-    let (mut h1, mut h2) = (s.wide[0], s.wide[1]);
+    let (mut h1, mut h2) = (0u32, 0u32);
     for j in 0..words_of(N) {
         let w = if N < 4 {
             // Shorter keys (tests only): one word, zero-padded.
@@ -138,8 +148,8 @@ pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) 
             let o = word_offset(N, j);
             u32::from_le_bytes([k[o], k[o + 1], k[o + 2], k[o + 3]])
         };
-        h1 = mix_b(h1 ^ w);
-        h2 = mix_a(h2 ^ w);
+        h1 = h1.wrapping_add(mix_b(w ^ word_seed(s.wide[0], j)));
+        h2 = h2.wrapping_add(mix_a(w ^ word_seed(s.wide[1], j)));
     }
     (h1, h2)
 }

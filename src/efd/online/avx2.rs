@@ -19,7 +19,7 @@
 //! races; tearing across lanes is caught by the seqlock.
 
 use super::super::hash::{
-    word_offset, words_of, KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
+    word_offset, word_seed, words_of, KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
 };
 use super::{bulk_core, Online};
 use std::arch::asm;
@@ -478,9 +478,9 @@ pub(super) unsafe fn hash8(
 }
 
 /// Hash eight `N`-byte keys (`N > 4`, laid out one after the other) as
-/// [`hash8`] does 4-byte ones: their two digests (`wide_digest`, one 32-bit
-/// word of every key per step, gathered) are the base and the row mask's
-/// input. Bit-identical to the scalar `key_hash` + `locate`.
+/// [`hash8`] does 4-byte ones: their two digests (`wide_digest`: the mixes
+/// of the keys' 32-bit words, gathered one word of every key at a time,
+/// added up) are the base and the row mask's input. Bit-identical to the scalar `key_hash` + `locate`.
 ///
 /// # Safety
 /// AVX2; `keys` valid for `8 * N` bytes; `base`, `hs` and `gs` valid for
@@ -505,13 +505,17 @@ pub(super) unsafe fn hash8_wide<const N: usize>(
     unsafe {
         let n = N as i32;
         let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-        let mut h1 = _mm256_set1_epi32(s.wide[0] as i32);
-        let mut h2 = _mm256_set1_epi32(s.wide[1] as i32);
+        let mut h1 = _mm256_setzero_si256();
+        let mut h2 = _mm256_setzero_si256();
         for j in 0..words_of(N) {
             let p = keys.add(word_offset(N, j)) as *const i32;
             let w = _mm256_i32gather_epi32::<1>(p, at);
-            h1 = mixv::<16, 15, 15>(_mm256_xor_si256(h1, w), B_M1, B_M2);
-            h2 = mixv::<16, 13, 16>(_mm256_xor_si256(h2, w), A_M1, A_M2);
+            let s1 = _mm256_set1_epi32(word_seed(s.wide[0], j) as i32);
+            let s2 = _mm256_set1_epi32(word_seed(s.wide[1], j) as i32);
+            let m1 = mixv::<16, 15, 15>(_mm256_xor_si256(w, s1), B_M1, B_M2);
+            let m2 = mixv::<16, 13, 16>(_mm256_xor_si256(w, s2), A_M1, A_M2);
+            h1 = _mm256_add_epi32(h1, m1);
+            h2 = _mm256_add_epi32(h2, m2);
         }
         locate8(h1, h2, s, n0, words, base, hs, gs, ws, rs);
     }
