@@ -26,6 +26,9 @@ pub trait Packet: Sized + Send {
     /// (a hint).
     #[inline]
     fn touch_free_line(&self) {}
+    /// Starts loading the frame's first bytes (a hint; reads the header).
+    #[inline]
+    fn prefetch_data(&self) {}
 }
 
 /// A fixed-capacity burst of packets, in order; what is left in it when it
@@ -161,6 +164,10 @@ impl Packet for Mbuf {
     #[inline(always)]
     fn touch_free_line(&self) {
         Mbuf::touch_free_line(self)
+    }
+    #[inline(always)]
+    fn prefetch_data(&self) {
+        Mbuf::prefetch_data(self)
     }
 }
 

@@ -161,6 +161,14 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
                 );
             }
             std::mem::swap(&mut lane.in_hand, &mut self.fresh);
+            if !K::TAG_HOLDS_KEY {
+                // The next pass parses these frames again (their keys do not
+                // fit the tag): their headers have arrived during this pass,
+                // so their first data lines can start loading now.
+                for m in lane.in_hand.as_slice() {
+                    m.prefetch_data();
+                }
+            }
             counters.packets.add(done);
             counters.busy_cycles.add(rdtsc() - t0);
         }
