@@ -26,6 +26,8 @@ import tempfile
 import time
 import urllib.request
 
+from appliance import default_config_with_control, wait_for_api
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -100,11 +102,8 @@ def main():
 
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    with open(os.path.join(ROOT, "config/default.toml")) as f:
-        cfg = f.read()
     capacity = args.flows + args.bulk + args.singles + (1 << 20)
-    keys = f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n"
-    cfg = cfg.replace("\n[control]\n", "\n[control]\n" + keys) if "\n[control]\n" in cfg else cfg + "\n[control]\n" + keys
+    cfg = default_config_with_control(f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n")
     tmp = tempfile.mkdtemp(prefix="efd-lb-control-bench-")
     conf = os.path.join(tmp, "lb.toml")
     with open(conf, "w") as f:
@@ -115,15 +114,7 @@ def main():
     log = open(os.path.join(tmp, "efd-lb.log"), "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                http(addr, "GET", "/nodes", timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() > deadline:
-                    sys.exit(f"efd-lb did not start; see {log.name}")
-                time.sleep(0.5)
+        wait_for_api(addr, proc, log.name)
         time.sleep(3)  # warm-up
 
         pairs = []

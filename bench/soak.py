@@ -44,6 +44,8 @@ import time
 import urllib.error
 import urllib.request
 
+from appliance import default_config_with_control, wait_for_api
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -105,8 +107,8 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="efd-lb-soak-")
     pcap = os.path.join(tmp, "traffic.pcap")
-    with open(os.path.join(ROOT, "config/default.toml")) as f:
-        cfg = f.read()
+    capacity = args.flows + 2 * args.live + 4 * args.bulk + 1024
+    cfg = default_config_with_control(f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n")
     # The traffic: known flows only, none malformed (the generator's other
     # mixes would make filter_drop and distributor drops expected).
     cfg = cfg.replace('pcap = "target/efd-lb-default.pcap"', f'pcap = "{pcap}"')
@@ -114,9 +116,6 @@ def main():
     for k, v in (("unknown_pct", "0.0"), ("malformed_pct", "0.0")):
         lines = [f"{k} = {v}" if l.split("=")[0].strip() == k else l for l in cfg.splitlines()]
         cfg = "\n".join(lines) + "\n"
-    capacity = args.flows + 2 * args.live + 4 * args.bulk + 1024
-    keys = f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n"
-    cfg = cfg.replace("\n[control]\n", "\n[control]\n" + keys) if "\n[control]\n" in cfg else cfg + "\n[control]\n" + keys
     conf = os.path.join(tmp, "lb.toml")
     with open(conf, "w") as f:
         f.write(cfg)
@@ -132,15 +131,7 @@ def main():
     samples = []
     ops = {"added": 0, "removed": 0, "moved_single": 0, "moved_by_drains": 0, "drains": 0, "errors": 0}
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                http(addr, "GET", "/nodes", timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() > deadline:
-                    sys.exit(f"efd-lb did not start; see {err.name}")
-                time.sleep(0.5)
+        wait_for_api(addr, proc, err.name)
         t0 = time.time()
         end = t0 + args.minutes * 60
         next_sample = t0

@@ -1,0 +1,35 @@
+"""What the benchmarks that drive the running appliance over its API share:
+the embedded default configuration with `[control]` keys added, and the
+wait for the API to answer."""
+
+import os
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def default_config_with_control(keys):
+    """config/default.toml's text with `keys` (TOML lines) in `[control]`."""
+    with open(os.path.join(ROOT, "config/default.toml")) as f:
+        cfg = f.read()
+    if "\n[control]\n" in cfg:
+        return cfg.replace("\n[control]\n", "\n[control]\n" + keys)
+    return cfg + "\n[control]\n" + keys
+
+
+def wait_for_api(addr, proc, log_path, timeout=300):
+    """Returns once GET /nodes answers; exits if efd-lb stopped or did not
+    answer within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{addr}/nodes", timeout=2) as r:
+                r.read()
+            return
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                sys.exit(f"efd-lb did not start; see {log_path}")
+            time.sleep(0.5)
