@@ -275,6 +275,7 @@ where
             snapshot_period: settings.control.snapshot_period,
             idle_timeout: settings.control.idle_timeout,
             activity: launched.activity.clone(),
+            rebalance_rate: settings.control.rebalance_rate,
         };
         Supervisor::new(efd, launched, config, policy, service, &settings.control)
     })();

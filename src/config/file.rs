@@ -79,6 +79,9 @@ pub struct ControlSection {
     pub snapshot: Option<PathBuf>,
     /// Seconds between periodic snapshots; 0 = none.
     pub snapshot_period_s: Option<i64>,
+    /// Most flows a second that drains, restores and weight changes move;
+    /// 0 = no limit.
+    pub rebalance_flows_per_s: Option<i64>,
 }
 
 /// `[eal]`.

@@ -236,6 +236,9 @@ pub struct ControlSettings {
     pub snapshot: Option<PathBuf>,
     /// Period of automatic snapshots; `None`: only on request.
     pub snapshot_period: Option<Duration>,
+    /// Most flows a second that drains, restores and weight changes move;
+    /// `None`: as fast as the control thread can.
+    pub rebalance_rate: Option<u32>,
 }
 
 /// Resolved, validated settings.
@@ -1261,6 +1264,21 @@ fn resolve_control(
             "{file}: control.snapshot_period_s needs a snapshot file (control.snapshot or --snapshot)"
         )));
     }
+    let (rate, loc) = pick(
+        file,
+        "control.rebalance_flows_per_s",
+        "control.rebalance_flows_per_s",
+        None,
+        c.rebalance_flows_per_s,
+        0,
+    );
+    let rate = in_range(
+        rate,
+        &loc,
+        0,
+        MAX_CAPACITY,
+        &format!("flows/s: need 0..={MAX_CAPACITY} (0 = no limit)"),
+    )?;
     Ok(ControlSettings {
         listen,
         token,
@@ -1271,6 +1289,7 @@ fn resolve_control(
         idle_timeout,
         snapshot,
         snapshot_period,
+        rebalance_rate: (rate > 0).then_some(rate as u32),
     })
 }
 

@@ -732,6 +732,8 @@ fn control_section_values_and_errors() {
         ("[control]\nidle_timeout_s = 10\n", &[][..], "control.idle_timeout_s expires adopted flows: it needs control.unknown_flows = \"assign\""),
         ("[control]\nunknown_flows = \"assign\"\nidle_timeout_s = -1\n", &[][..], "control.idle_timeout_s: -1 s"),
         ("[control]\nsnapshot_period_s = 10\n", &[][..], "control.snapshot_period_s needs a snapshot file"),
+        ("[control]\nrebalance_flows_per_s = -1\n", &[][..], "lb.toml: control.rebalance_flows_per_s: -1 flows/s: need 0..=1073741824 (0 = no limit)"),
+        ("[control]\nrebalance_flows_per_s = 1073741825\n", &[][..], "need 0..=1073741824"),
         ("[control]\nlisten = 5\n", &[][..], "lb.toml"),
         ("[control]\nport = 5\n", &[][..], "unknown key \"control.port\" at line 2"),
     ] {

@@ -46,6 +46,9 @@ pub struct ServiceConfig {
     pub idle_timeout: Option<Duration>,
     /// The workers' marks of active flows (with `idle_timeout`).
     pub activity: Option<Arc<Activity>>,
+    /// Most flows a second that drains, restores and weight changes move
+    /// (`control.rebalance_flows_per_s`); `None`: no limit.
+    pub rebalance_rate: Option<u32>,
 }
 
 /// The control thread's state.
@@ -392,12 +395,37 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
                 }
             }
         }
-        let moved = self.control.move_listed(&moves).map_err(control_error)?;
-        for &(_, from, to) in &moves {
-            self.counts[from.index()] -= 1;
-            self.counts[to.index()] += 1;
-        }
+        let moved = self.move_paced(&moves)?;
         Ok(moved as u64)
+    }
+
+    /// Moves `moves` (and keeps the counts): all at once, or with
+    /// `rebalance_rate`, in slices of a fiftieth of a second's worth, each
+    /// slice starting no earlier than the rate allows, so the control
+    /// thread leaves the rest of its CPU to whatever shares it (on a host
+    /// without a core of its own, a worker lcore).
+    fn move_paced(&mut self, moves: &[(K, NodeId, NodeId)]) -> Result<usize, ApiError> {
+        let slice = match self.config.rebalance_rate {
+            None => moves.len().max(1),
+            Some(rate) => (rate as usize / 50).max(1),
+        };
+        let started = Instant::now();
+        let mut moved = 0;
+        for part in moves.chunks(slice) {
+            if let Some(rate) = self.config.rebalance_rate {
+                let due = started + Duration::from_secs_f64(moved as f64 / f64::from(rate));
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+            moved += self.control.move_listed(part).map_err(control_error)?;
+            for &(_, from, to) in part {
+                self.counts[from.index()] -= 1;
+                self.counts[to.index()] += 1;
+            }
+        }
+        Ok(moved)
     }
 
     /// Recomputes the value slots for the current states and weights; flows

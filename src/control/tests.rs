@@ -325,6 +325,18 @@ fn service_expiring(
     adoption: Option<AdoptionDesk<Ipv4Dst>>,
     idle: Option<(Duration, Arc<Activity>)>,
 ) -> (ControlService<Ipv4Dst, 4>, ControlStatusCell) {
+    service_with(app, weights, capacity, adoption, idle, None)
+}
+
+/// [`service_expiring`] with rebalancing moves limited to `rate` flows/s.
+fn service_with(
+    app: &mut Appliance,
+    weights: &[u32],
+    capacity: usize,
+    adoption: Option<AdoptionDesk<Ipv4Dst>>,
+    idle: Option<(Duration, Arc<Activity>)>,
+    rate: Option<u32>,
+) -> (ControlService<Ipv4Dst, 4>, ControlStatusCell) {
     let dummy = FlowControl::new(
         Efd::new(1024, 8).unwrap(),
         Vec::new(),
@@ -341,6 +353,7 @@ fn service_expiring(
         snapshot_period: app.snapshot.clone().map(|s| s.1),
         idle_timeout: idle.as_ref().map(|i| i.0),
         activity: idle.map(|i| i.1),
+        rebalance_rate: rate,
     };
     let s = ControlService::new(
         control,
@@ -747,4 +760,40 @@ fn periodic_snapshots_are_written() {
     drop(control.join().unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
     app.stop();
+}
+
+/// `control.rebalance_flows_per_s`: a drain moves its flows no faster than
+/// the limit (in slices, the first one at once), under traffic, and loses
+/// nothing.
+#[test]
+fn rebalancing_moves_keep_to_their_rate() {
+    let mut app = Appliance::start(20_000, 2);
+    let (mut s, status) = service_with(&mut app, &[1, 1], 30_000, None, None, Some(20_000));
+    app.traffic_total(2000);
+    let t = Instant::now();
+    let r = s.handle(Request::Drain { node: 0 }).unwrap();
+    let took = t.elapsed();
+    assert_eq!(
+        r,
+        Reply::Changed(ChangeReply {
+            moved: 10_000,
+            ..Default::default()
+        })
+    );
+    // 10,000 flows at 20,000/s, the first slice (400) at once: 0.48 s at
+    // least (unlimited, the same drain takes a few milliseconds).
+    assert!(took >= Duration::from_millis(480), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(status.get().nodes[1].flows, 20_000);
+    app.traffic_total(2000);
+    let t = Instant::now();
+    s.handle(Request::Restore { node: 0 }).unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(230),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(status.get().nodes[0].flows, 10_000);
+    app.traffic_total(2000);
+    assert_eq!(app.filter_drops(), 0);
 }
