@@ -601,7 +601,11 @@ fn real_traffic<K: FlowKey<Bytes = [u8; N]>, const N: usize>(
         &vdevs(&t),
     );
     let out = dir.join("out.pcap");
-    // tcpdump as root (-Z root): it writes into the test's directory.
+    // tcpdump as root (-Z root): it writes into the test's directory. In
+    // immediate mode libpcap's ring has one slot per snaplen: with the
+    // default snaplen (256 KiB) its 2 MiB hold 8 frames and the kernel
+    // drops the rest of a burst; 2 KiB slots (no frame here is longer) in
+    // 16 MiB hold every frame of a run.
     let mut dump = t.command(&t.receiver, "tcpdump");
     dump.args([
         "-i",
@@ -611,6 +615,10 @@ fn real_traffic<K: FlowKey<Bytes = [u8; N]>, const N: usize>(
         "-n",
         "-U",
         "--immediate-mode",
+        "-s",
+        "2048",
+        "-B",
+        "16384",
         "-Z",
         "root",
         "-w",
@@ -751,7 +759,11 @@ fn veth_ipv4_dst_forwards_exactly_the_passed_frames() {
 }
 
 /// IPv4 and IPv6 5-tuples in one appliance, with extension headers, IPv4
-/// options, fragments, VLAN tags, malformed and unknown-flow frames.
+/// options, VLAN tags, malformed and unknown-flow frames. No fragments:
+/// DPDK 22.11's net_af_packet joins its sockets to a fanout group with
+/// `PACKET_FANOUT_FLAG_DEFRAG`, so the kernel reassembles IPv4 fragments
+/// before efd-lb sees them and drops those that never complete (the
+/// generator's); the pcap replays in tests/appliance.rs cover fragments.
 #[test]
 fn veth_5tuple_forwards_exactly_the_passed_frames() {
     real_traffic::<efd_lb::key::FiveTuple, 37>(
@@ -768,8 +780,6 @@ fn veth_5tuple_forwards_exactly_the_passed_frames() {
             "15",
             "--ext-pct",
             "15",
-            "--fragment-pct",
-            "8",
             "--seed",
             "12",
         ],
