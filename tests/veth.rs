@@ -656,9 +656,9 @@ fn real_traffic<K: FlowKey<Bytes = [u8; N]>, const N: usize>(
     let sent = frames.len() as u64;
     let end = Instant::now() + Duration::from_secs(10);
     while Instant::now() < end
-        && !stats_lines(&lb)
+        && stats_lines(&lb)
             .last()
-            .is_some_and(|v| u(&v["ports"][0]["rx"]) >= sent)
+            .is_none_or(|v| u(&v["ports"][0]["rx"]) < sent)
     {
         std::thread::sleep(Duration::from_millis(50));
     }
