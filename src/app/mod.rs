@@ -63,9 +63,10 @@ pub struct Outcome {
     pub last: Snapshot,
     /// Mbufs still taken from the pool after shutdown (0 when none was lost).
     pub mbufs_in_use: u32,
-    /// What else went wrong at the end, one line each: the final stats
-    /// could not be written, a `tx_pcap` file holds fewer packets than were
-    /// sent to it. Any makes the exit status 1.
+    /// What else went wrong, one line each: a port died while running (its
+    /// interface deleted), the final stats could not be written, a
+    /// `tx_pcap` file holds fewer packets than were sent to it. Any makes
+    /// the exit status 1.
     pub problems: Vec<String>,
 }
 

@@ -2,15 +2,23 @@
 //! otherwise go unseen: a link that goes down (or comes back), a kernel
 //! interface behind a port (`net_af_packet`'s or `net_pcap`'s `iface=`)
 //! that is deleted, and receive errors that rise (`ierrors`, `imissed`,
-//! `rx_nombuf`). A deleted `net_af_packet` interface stops reception
-//! without an error from the PMD; here it is one warning line.
+//! `rx_nombuf`).
+//!
+//! A deleted interface is **fatal**: the PMD's socket stays bound to the
+//! interface it opened (its index), so the port neither receives nor sends
+//! again, even if an interface of the same name comes back; the PMD itself
+//! reports no error. [`PortWatch::poll`] returns it as
+//! [`Poll::fatal`], and the supervisor stops the appliance on it (the final
+//! stats, exit status 1). An interface counts as deleted when no interface
+//! of its name has the index it had at start (deleted, or replaced by a new
+//! one of the same name between two looks).
 //!
 //! [`PortWatch::poll`] is cheap to call often: it looks at most once per
 //! [`PortWatch::period`]. It is meant for the supervisor's loop.
 
 use dpdk::port::Port;
 use std::cell::RefCell;
-use std::path::Path;
+use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 /// Receive error counters of a port.
@@ -59,6 +67,12 @@ impl Event {
         !matches!(self, Event::LinkUp | Event::InterfaceBack(_))
     }
 
+    /// Whether the appliance must stop: the port can no longer receive or
+    /// send (its interface is gone).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Event::InterfaceGone(_))
+    }
+
     /// The log line for the port named `port` (`port 0 (net_pcap0)`).
     pub fn line(&self, port: &str) -> String {
         match self {
@@ -66,7 +80,7 @@ impl Event {
             Event::LinkUp => format!("{port}: link up"),
             Event::LinkUnknown => format!("{port}: the link state can no longer be read"),
             Event::InterfaceGone(i) => format!(
-                "{port}: interface {i} is gone: nothing more will be received on it"
+                "{port}: interface {i} is gone: the port can no longer receive or send"
             ),
             Event::InterfaceBack(i) => format!(
                 "{port}: interface {i} is back (the port does not reattach to it)"
@@ -84,6 +98,9 @@ impl Event {
 struct Seen {
     label: String,
     interface: Option<String>,
+    /// The interface's index when the watch started (the one the port's
+    /// socket is bound to).
+    ifindex: Option<u32>,
     last: Option<Sample>,
 }
 
@@ -144,12 +161,14 @@ impl PortWatch {
             .iter()
             .map(|p| {
                 let name = p.name();
+                let interface = ifaces
+                    .iter()
+                    .find(|(dev, _)| *dev == name)
+                    .map(|(_, i)| i.clone());
                 Seen {
                     label: format!("port {} ({name})", p.id()),
-                    interface: ifaces
-                        .iter()
-                        .find(|(dev, _)| *dev == name)
-                        .map(|(_, i)| i.clone()),
+                    ifindex: interface.as_deref().and_then(interface_index),
+                    interface,
                     last: None,
                 }
             })
@@ -169,19 +188,20 @@ impl PortWatch {
     /// Looks at `ports` (the same as given to [`PortWatch::new`]) if a
     /// period has passed, and logs each change: a warning for a link down,
     /// an interface gone, receive errors rising; information when a link
-    /// or interface comes back. Returns the lines logged.
-    pub fn poll(&self, ports: &[Port]) -> Vec<String> {
+    /// or interface comes back. A fatal change (an interface gone) is
+    /// logged as an error and returned in [`Poll::fatal`].
+    pub fn poll(&self, ports: &[Port]) -> Poll {
+        let mut out = Poll::default();
         let now = Instant::now();
         if now < self.next.get() {
-            return Vec::new();
+            return out;
         }
         self.next.set(now + self.period);
         let mut seen = self.seen.borrow_mut();
-        let mut lines = Vec::new();
         for (p, s) in ports.iter().zip(seen.iter_mut()) {
             let sample = Sample {
                 link: p.link_up(),
-                interface: s.interface.as_deref().map(interface_exists),
+                interface: s.interface.as_deref().map(|i| still_there(i, s.ifindex)),
                 errors: p.stats().ok().map(|st| RxErrors {
                     ierrors: st.ierrors,
                     imissed: st.imissed,
@@ -190,21 +210,48 @@ impl PortWatch {
             };
             for e in s.step(sample) {
                 let line = e.line(&s.label);
-                if e.is_warning() {
+                if e.is_fatal() {
+                    tracing::error!("{line}: stopping");
+                    out.fatal.get_or_insert_with(|| line.clone());
+                } else if e.is_warning() {
                     tracing::warn!("{line}");
                 } else {
                     tracing::info!("{line}");
                 }
-                lines.push(line);
+                out.lines.push(line);
             }
         }
-        lines
+        out
     }
 }
 
-/// Whether the kernel has network interface `name`.
-fn interface_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
+/// What one [`PortWatch::poll`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Poll {
+    /// The lines logged.
+    pub lines: Vec<String>,
+    /// The first fatal one: the appliance must stop.
+    pub fatal: Option<String>,
+}
+
+/// Whether interface `name` is still the one of index `first` (any
+/// interface of that name when `first` is unknown).
+fn still_there(name: &str, first: Option<u32>) -> bool {
+    match (interface_index(name), first) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(now), Some(first)) => now == first,
+    }
+}
+
+/// The index of network interface `name` in this process's network
+/// namespace (`None`: there is none).
+fn interface_index(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call;
+    // if_nametoindex only reads it.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
 }
 
 /// `(device, interface)` of the `--vdev` arguments that name a kernel
@@ -232,6 +279,7 @@ mod tests {
         Seen {
             label: "port 0 (net_af_packet0)".into(),
             interface: iface.map(String::from),
+            ifindex: None,
             last: None,
         }
     }
@@ -264,8 +312,10 @@ mod tests {
         );
         assert_eq!(
             ev[1].line(&s.label),
-            "port 0 (net_af_packet0): interface veth1 is gone: nothing more will be received on it"
+            "port 0 (net_af_packet0): interface veth1 is gone: the port can no longer receive or send"
         );
+        // Only the interface gone stops the appliance.
+        assert!(ev[1].is_fatal() && !ev[0].is_fatal());
         assert!(s.step(gone).is_empty(), "told once");
         assert_eq!(
             s.step(up(0)),
@@ -336,7 +386,12 @@ mod tests {
                 ("net_pcap1".to_string(), "eth2".to_string())
             ]
         );
-        assert!(interface_exists("lo"));
-        assert!(!interface_exists("efd-lb-none0"));
+        let lo = interface_index("lo").expect("lo has an index");
+        assert!(interface_index("efd-lb-none0").is_none());
+        assert!(interface_index("bad\0name").is_none());
+        assert!(still_there("lo", Some(lo)) && still_there("lo", None));
+        // Deleted, or replaced by another interface of the same name.
+        assert!(!still_there("efd-lb-none0", Some(lo)));
+        assert!(!still_there("lo", Some(lo + 1)));
     }
 }

@@ -4,7 +4,9 @@
 //! readers), samples and draws the stats on the main lcore, and runs
 //! the shutdown sequence: the distributor stops, the workers drain their
 //! rings, the final stats are printed, the ports are stopped and closed,
-//! and the pool is checked for lost mbufs.
+//! and the pool is checked for lost mbufs. Besides a signal and the
+//! duration, a port the watcher finds dead (its interface deleted) starts
+//! the shutdown; the run then ends with that problem (exit status 1).
 
 use super::launch::Launched;
 use super::{AppError, Outcome};
@@ -221,9 +223,10 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
         self.handle.clone()
     }
 
-    /// Draws the stats until `stop_signal` is set or the duration ends, then
-    /// shuts down. The outcome holds the final counters and the mbufs not
-    /// returned to the pool.
+    /// Draws the stats until `stop_signal` is set, the duration ends or the
+    /// port watcher finds a dead port, then shuts down. The outcome holds
+    /// the final counters, the mbufs not returned to the pool, and the dead
+    /// port among its problems.
     pub fn run(self, stop_signal: &AtomicBool) -> Result<Outcome, AppError> {
         let Supervisor {
             run,
@@ -243,6 +246,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
         let mut prev: Option<Snapshot> = None;
         let mut next_draw = started + config.stats_period;
         let mut next_sample = started;
+        let mut dead_port = None;
         loop {
             if stop_signal.load(Ordering::Relaxed) {
                 break;
@@ -250,7 +254,10 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
             if config.duration.is_some_and(|d| started.elapsed() >= d) {
                 break;
             }
-            run.watch.poll(&run.ports);
+            if let Some(line) = run.watch.poll(&run.ports).fatal {
+                dead_port = Some(line);
+                break;
+            }
             let now = Instant::now();
             if now >= next_sample {
                 // What /stats and /metrics serve: at most 100 ms old.
@@ -320,9 +327,12 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
         let mbufs_in_use = pool.in_use_count();
         drop(pool);
         if !failures.is_empty() {
+            failures.splice(0..0, dead_port);
             return Err(AppError(failures.join("; ")));
         }
-        Ok(Outcome::new(last, mbufs_in_use, written))
+        let mut outcome = Outcome::new(last, mbufs_in_use, written);
+        outcome.problems.extend(dead_port);
+        Ok(outcome)
     }
 }
 
