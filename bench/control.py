@@ -98,12 +98,15 @@ def main():
     ap.add_argument("--window", type=float, default=4.0, help="seconds per window")
     ap.add_argument("--singles", type=int, default=200)
     ap.add_argument("--port", type=int, default=9977)
+    ap.add_argument("--rebalance-rate", type=int, default=0,
+                    help="control.rebalance_flows_per_s for the run (0: no limit)")
     args = ap.parse_args()
 
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     capacity = args.flows + args.bulk + args.singles + (1 << 20)
-    cfg = default_config_with_control(f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n")
+    cfg = default_config_with_control(f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n"
+                                      f"rebalance_flows_per_s = {args.rebalance_rate}\n")
     tmp = tempfile.mkdtemp(prefix="efd-lb-control-bench-")
     conf = os.path.join(tmp, "lb.toml")
     with open(conf, "w") as f:
