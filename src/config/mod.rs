@@ -95,7 +95,8 @@ file's [eal] args; the EAL --lcores comes from --lcores / `lcores`.
 Counts (-n, -f, ...) are decimal or hexadecimal with 0x.
 
 Exit status: 0 stopped cleanly; 1 failed while running or stopping (lost
-mbufs, an lcore failed, output not written); 2 did not start (a flag, the
+mbufs, counters that do not conserve packets, an lcore failed, output not
+written); 2 did not start (a flag, the
 configuration, a flow file, a pcap, a device, or the memory it needs).
 
 Example: efd-lb --config config/two-nic.toml -n 4 -f 0x100000 -- --log-level=eal,8";
