@@ -8,13 +8,15 @@
 //! is the splitmix64 generator they share for seeds and test traffic;
 //! [`mem`] allocates the large, huge-page backed tables. [`traffic`]
 //! generates test traffic and [`pcap`] reads and writes the classic pcap
-//! files it goes into.
+//! files it goes into. [`faults`] injects the test-only faults of
+//! `[faults]`.
 
 pub mod app;
 pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod efd;
+pub mod faults;
 pub mod flows;
 pub mod ids;
 pub mod key;

@@ -6,7 +6,7 @@
 //! snapshot, pcap or device, or not enough memory). Every error is one line
 //! on stderr, `efd-lb: ` first.
 
-use efd_lb::app::{EXIT_RUN, EXIT_START};
+use efd_lb::app::EXIT_START;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -41,27 +41,11 @@ fn main() -> ExitCode {
     }
     match efd_lb::app::run(&settings) {
         Ok(outcome) => {
-            let mut clean = true;
-            if outcome.mbufs_in_use != 0 {
-                eprintln!(
-                    "efd-lb: {} mbufs were not returned to the pool at shutdown",
-                    outcome.mbufs_in_use
-                );
-                clean = false;
+            let (lines, status) = outcome.verdict(stdout_closed);
+            for l in &lines {
+                eprintln!("efd-lb: {l}");
             }
-            if stdout_closed {
-                eprintln!("efd-lb: the final stats were not written: stdout is closed");
-                clean = false;
-            }
-            for p in &outcome.problems {
-                eprintln!("efd-lb: {p}");
-                clean = false;
-            }
-            if clean {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_RUN)
-            }
+            ExitCode::from(status)
         }
         Err(e) => {
             eprintln!("efd-lb: {e}");

@@ -8,6 +8,7 @@ use super::AppError;
 use crate::config::Settings;
 use crate::config::UnknownFlows;
 use crate::control::sync::{node_channel, Activity, AdoptionDesk, DistributorSync, NodeLink};
+use crate::faults::{FaultyTx, PoolHold};
 use crate::ids::NodeId;
 use crate::key::FlowKey;
 use crate::lcore::distributor::{Distributor, FlowLookup, RxPort};
@@ -22,6 +23,7 @@ use dpdk::port::{self, Port, PortConf};
 use dpdk::ring;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The ports of the mask that exist, and what they report; the devices
 /// keep `resident_mbufs` ([`check_pcap_inputs`]).
@@ -80,7 +82,7 @@ pub struct Launched<K> {
     /// The enabled ports, in plan order (started).
     pub ports: Vec<Port>,
     /// The pool every port receives into.
-    pub pool: Mempool,
+    pub pool: Arc<Mempool>,
     /// The counters the loops update.
     pub stats: Arc<Stats>,
     /// The loops' shutdown flags.
@@ -100,6 +102,9 @@ pub struct Launched<K> {
     /// Watches the ports' links, interfaces and receive errors: call
     /// `watch.poll(&ports)` from the supervisor's loop.
     pub watch: super::portwatch::PortWatch,
+    /// The test-only `pool_hold` fault's thread; stop it (or drop it)
+    /// before counting the pool's mbufs.
+    pub pool_hold: Option<PoolHold>,
 }
 
 impl<K> Launched<K> {
@@ -108,6 +113,8 @@ impl<K> Launched<K> {
     /// rings, then the ports. Returns the lcores' failures, if any.
     pub fn abort(self) -> Vec<String> {
         let mut failures = Vec::new();
+        // A test-only pool hold gives its mbufs back first.
+        drop(self.pool_hold);
         self.stop.stop_rx();
         if let Err(e) = self.distributor.join() {
             failures.push(e);
@@ -149,7 +156,7 @@ where
     L: FlowLookup<K::Bytes>,
 {
     let socket = eal.lcore_socket(plan.distributor_lcore) as i32;
-    let pool = Mempool::new_pktmbuf(
+    let pool = Arc::new(Mempool::new_pktmbuf(
         "efd_lb_pool",
         plan.pool.mbufs,
         plan.pool.cache,
@@ -165,7 +172,7 @@ where
             super::memory::human(bytes),
             page >> 10
         ))
-    })?;
+    })?);
 
     // Queues: rx[port], tx_by_queue[queue id][port index].
     let mut rx_ports = Vec::new();
@@ -227,7 +234,23 @@ where
         .control
         .idle_timeout
         .map(|_| Arc::new(Activity::new(capacity)));
-    let mut tx_by_queue: Vec<Option<Vec<_>>> = tx_by_queue.into_iter().map(Some).collect();
+    // The test-only faults' windows count from here.
+    let faults = &settings.faults;
+    if faults.any() {
+        tracing::warn!(faults = %faults.describe(), "fault injection (test only)");
+    }
+    let origin = Instant::now();
+    let tx_refuse = faults.tx_refuse.map(|t| t.window(origin));
+    let stall = faults.stall.map(|(node, t)| (node, t.window(origin)));
+    let mut tx_by_queue: Vec<Option<Vec<_>>> = tx_by_queue
+        .into_iter()
+        .map(|q| Some(q.into_iter().map(|t| FaultyTx::new(t, tx_refuse)).collect()))
+        .collect();
+    let pool_hold = faults
+        .pool_hold
+        .map(|t| PoolHold::start(pool.clone(), t.window(origin)))
+        .transpose()
+        .map_err(|e| AppError(format!("fault injection: pool hold thread: {e}")))?;
 
     // Workers first, so rings are drained from the first packet on.
     let mut handles = Vec::new();
@@ -246,6 +269,7 @@ where
                     activity: activity.clone(),
                     tx_slot: wp.tx_slot(node, plan.tx_mode),
                     port_index: port_index.clone(),
+                    stall: stall.and_then(|(n, w)| (n == id).then_some(w)),
                 }
             })
             .collect();
@@ -292,6 +316,7 @@ where
     };
     let watch = super::portwatch::PortWatch::new(&ports, &settings.eal_args);
     Ok(Launched {
+        pool_hold,
         watch,
         ports,
         pool,

@@ -64,29 +64,53 @@ pub struct Outcome {
     /// Mbufs still taken from the pool after shutdown (0 when none was lost).
     pub mbufs_in_use: u32,
     /// What else went wrong, one line each: a port died while running (its
-    /// interface deleted), the final stats could not be written, a
-    /// `tx_pcap` file holds fewer packets than were sent to it. Any makes
-    /// the exit status 1.
+    /// interface deleted), the final counters do not account for every
+    /// packet exactly once ([`Snapshot::check_conservation`]), the final
+    /// stats could not be written, a `tx_pcap` file holds fewer packets
+    /// than were sent to it. Any makes the exit status 1.
     pub problems: Vec<String>,
 }
 
 impl Outcome {
-    /// The outcome of a shutdown that wrote the final stats with `written`.
+    /// The outcome of a shutdown whose final counters are `last` (taken
+    /// after the loops stopped, so they must conserve packets), written with
+    /// `written`.
     pub fn new(last: Snapshot, mbufs_in_use: u32, written: std::io::Result<()>) -> Outcome {
+        let mut problems = Vec::new();
+        if let Err(e) = last.check_conservation() {
+            problems.push(format!("conservation: {e}"));
+        }
+        if let Err(e) = written {
+            problems.push(format!(
+                "the final stats were not written to stdout: {}",
+                crate::flows::io_error_text(&e)
+            ));
+        }
         Outcome {
             last,
             mbufs_in_use,
-            problems: written
-                .err()
-                .map(|e| {
-                    format!(
-                        "the final stats were not written to stdout: {}",
-                        crate::flows::io_error_text(&e)
-                    )
-                })
-                .into_iter()
-                .collect(),
+            problems,
         }
+    }
+
+    /// What `efd-lb` reports for this outcome: the lines for stderr
+    /// (without the `efd-lb: ` prefix) and the exit status, 0 only when
+    /// there is nothing to report. `stdout_closed`: stdout was closed when
+    /// the process started, so nobody saw the stats.
+    pub fn verdict(&self, stdout_closed: bool) -> (Vec<String>, u8) {
+        let mut lines = Vec::new();
+        if self.mbufs_in_use != 0 {
+            lines.push(format!(
+                "{} mbufs were not returned to the pool at shutdown",
+                self.mbufs_in_use
+            ));
+        }
+        if stdout_closed {
+            lines.push("the final stats were not written: stdout is closed".to_string());
+        }
+        lines.extend(self.problems.iter().cloned());
+        let status = if lines.is_empty() { 0 } else { EXIT_RUN };
+        (lines, status)
     }
 }
 
@@ -432,4 +456,82 @@ pub fn generate_test_traffic(t: &TrafficConfig) -> Result<(), AppError> {
     })?;
     tracing::info!(path = %t.pcap.display(), packets = n, "generated traffic pcap");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Stats;
+
+    /// Counters of a run that accounted for every packet: 10 received, 2
+    /// without a key, 8 to node 0, 1 of them filtered, 6 sent, 1 refused.
+    fn conserving() -> Stats {
+        let s = Stats::new(2, 1, 1);
+        s.ports[0].rx.add(10);
+        s.distributor.drop[0].add(2);
+        s.distributor.distributed.add(8);
+        let n = &s.nodes[0];
+        n.rx.add(8);
+        n.filter_passed.add(7);
+        n.filter_drop.add(1);
+        n.tx[1].add(6);
+        n.tx_drop[1].add(1);
+        s
+    }
+
+    #[test]
+    fn a_run_that_accounts_for_every_packet_exits_0() {
+        let o = Outcome::new(conserving().snapshot(&[]), 0, Ok(()));
+        assert_eq!(o.verdict(false), (vec![], 0));
+    }
+
+    #[test]
+    fn a_conservation_violation_is_one_line_and_exit_status_1() {
+        // One packet received that nobody counted further.
+        let s = conserving();
+        s.ports[1].rx.add(1);
+        let o = Outcome::new(s.snapshot(&[]), 0, Ok(()));
+        let (lines, status) = o.verdict(false);
+        assert_eq!(status, EXIT_RUN);
+        assert_eq!(
+            lines,
+            ["conservation: port rx 11 != distributed 8 + distributor drops 2"]
+        );
+        // A node's packet lost between its ring and its transmit.
+        let s = conserving();
+        s.nodes[0].filter_passed.add(1);
+        s.nodes[0].rx.add(1);
+        s.distributor.distributed.add(1);
+        s.ports[0].rx.add(1);
+        let (lines, status) = Outcome::new(s.snapshot(&[]), 0, Ok(())).verdict(false);
+        assert_eq!(status, EXIT_RUN);
+        assert_eq!(
+            lines,
+            ["conservation: node 0: filter_passed 8 != tx 6 + tx_drop 1"]
+        );
+    }
+
+    #[test]
+    fn every_problem_gets_its_line_and_exit_status_1() {
+        let s = conserving();
+        s.nodes[0].rx_drop.add(3);
+        let broken = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let o = Outcome::new(s.snapshot(&[]), 5, Err(broken));
+        let (lines, status) = o.verdict(true);
+        assert_eq!(status, EXIT_RUN);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "5 mbufs were not returned to the pool at shutdown"
+        );
+        assert_eq!(
+            lines[1],
+            "the final stats were not written: stdout is closed"
+        );
+        assert_eq!(
+            lines[2],
+            "conservation: node rx + rx_drop 11 != distributed 8"
+        );
+        assert!(lines[3].starts_with("the final stats were not written to stdout: "));
+    }
 }

@@ -298,8 +298,11 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> Supervisor<K, N> {
             stop,
             distributor,
             workers,
+            pool_hold,
             ..
         } = run;
+        // A test-only pool hold gives its mbufs back first.
+        drop(pool_hold);
         stop.stop_rx();
         let mut failures = Vec::new();
         if control.is_err() {

@@ -55,6 +55,29 @@ pub struct FileConfig {
     pub traffic: Option<TrafficSection>,
     /// `[control]`.
     pub control: Option<ControlSection>,
+    /// `[faults]`: test-only fault injection.
+    pub faults: Option<FaultsSection>,
+}
+
+/// `[faults]`: test-only fault injection, each fault on for `*_ms`
+/// milliseconds from `*_after_ms` after the loops are launched.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSection {
+    /// Node whose ring its worker stops dequeuing.
+    pub stall_node: Option<i64>,
+    /// When the stall starts.
+    pub stall_after_ms: Option<i64>,
+    /// How long the stall lasts.
+    pub stall_ms: Option<i64>,
+    /// When the TX queues start refusing packets.
+    pub tx_refuse_after_ms: Option<i64>,
+    /// How long they refuse.
+    pub tx_refuse_ms: Option<i64>,
+    /// When a thread starts holding every free mbuf.
+    pub pool_hold_after_ms: Option<i64>,
+    /// How long it holds them.
+    pub pool_hold_ms: Option<i64>,
 }
 
 /// `[control]`: the control plane.

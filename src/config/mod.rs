@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::faults::FaultSettings;
 use crate::flows::io_error_text;
 use crate::key::KeyKind;
 pub use crate::stats::StatsFormat;
@@ -95,7 +96,8 @@ file's [eal] args; the EAL --lcores comes from --lcores / `lcores`.
 Counts (-n, -f, ...) are decimal or hexadecimal with 0x.
 
 Exit status: 0 stopped cleanly; 1 failed while running or stopping (lost
-mbufs, an lcore failed, output not written); 2 did not start (a flag, the
+mbufs, counters that do not conserve packets, an lcore failed, output not
+written); 2 did not start (a flag, the
 configuration, a flow file, a pcap, a device, or the memory it needs).
 
 Example: efd-lb --config config/two-nic.toml -n 4 -f 0x100000 -- --log-level=eal,8";
@@ -292,6 +294,8 @@ pub struct Settings {
     pub traffic: Option<TrafficConfig>,
     /// The control plane.
     pub control: ControlSettings,
+    /// Test-only fault injection (`[faults]`); none by default.
+    pub faults: FaultSettings,
 }
 
 impl Settings {
@@ -989,6 +993,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
     }
 
     let control = resolve_control(cli, file, fc.control.take().unwrap_or_default())?;
+    let faults = resolve_faults(file, fc.faults.take().unwrap_or_default(), num_nodes)?;
 
     // stats
     let st = fc.stats.unwrap_or_default();
@@ -1123,6 +1128,100 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         stats_format,
         traffic,
         control,
+        faults,
+    })
+}
+
+/// `[faults]`: each fault is on when its window (`*_ms`) is set; its start
+/// (`*_after_ms`, default 0) and the stalled node mean nothing without it.
+fn resolve_faults(
+    file: &str,
+    f: file::FaultsSection,
+    num_nodes: u16,
+) -> Result<FaultSettings, ConfigError> {
+    use crate::faults::{Timing, MAX_AFTER_MS, MAX_WINDOW_MS};
+    let loc = |key: &'static str| Loc {
+        src: Src::File,
+        key,
+        flag: key,
+        file,
+    };
+    let timing = |after_key: &'static str,
+                  after: Option<i64>,
+                  len_key: &'static str,
+                  len: Option<i64>|
+     -> Result<Option<Timing>, ConfigError> {
+        let Some(len) = len else {
+            return match after {
+                Some(_) => Err(invalid(format!(
+                    "{file}: {after_key} needs {len_key} (the length of the window)"
+                ))),
+                None => Ok(None),
+            };
+        };
+        let len = in_range(
+            len,
+            &loc(len_key),
+            1,
+            MAX_WINDOW_MS,
+            &format!("ms: need 1..={MAX_WINDOW_MS}"),
+        )?;
+        let after = in_range(
+            after.unwrap_or(0),
+            &loc(after_key),
+            0,
+            MAX_AFTER_MS,
+            &format!("ms: need 0..={MAX_AFTER_MS}"),
+        )?;
+        Ok(Some(Timing {
+            after: Duration::from_millis(after as u64),
+            length: Duration::from_millis(len as u64),
+        }))
+    };
+    let stall = timing(
+        "faults.stall_after_ms",
+        f.stall_after_ms,
+        "faults.stall_ms",
+        f.stall_ms,
+    )?;
+    let stall = match (f.stall_node, stall) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid(format!(
+                "{file}: faults.stall_node needs faults.stall_ms (the length of the stall)"
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(invalid(format!(
+                "{file}: faults.stall_ms needs faults.stall_node (the node to stall)"
+            )))
+        }
+        (Some(node), Some(t)) => {
+            let last = i64::from(num_nodes) - 1;
+            let node = in_range(
+                node,
+                &loc("faults.stall_node"),
+                0,
+                last,
+                &format!("is not a node (0..={last})"),
+            )?;
+            Some((node as u16, t))
+        }
+    };
+    Ok(FaultSettings {
+        stall,
+        tx_refuse: timing(
+            "faults.tx_refuse_after_ms",
+            f.tx_refuse_after_ms,
+            "faults.tx_refuse_ms",
+            f.tx_refuse_ms,
+        )?,
+        pool_hold: timing(
+            "faults.pool_hold_after_ms",
+            f.pool_hold_after_ms,
+            "faults.pool_hold_ms",
+            f.pool_hold_ms,
+        )?,
     })
 }
 

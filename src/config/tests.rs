@@ -744,3 +744,59 @@ fn control_section_values_and_errors() {
     assert!(e.contains("the first line (the token) is empty"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn faults_section_values_and_errors() {
+    use crate::faults::{FaultSettings, Timing};
+    let ms = Duration::from_millis;
+    // Off by default.
+    assert_eq!(with_file(&[], "").unwrap().faults, FaultSettings::default());
+    let s = with_file(
+        &["-n", "3"],
+        "[faults]\nstall_node = 2\nstall_after_ms = 1500\nstall_ms = 2000\n\
+         tx_refuse_ms = 10\npool_hold_after_ms = 600000\npool_hold_ms = 600000\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.faults,
+        FaultSettings {
+            stall: Some((
+                2,
+                Timing {
+                    after: ms(1500),
+                    length: ms(2000)
+                }
+            )),
+            // The start defaults to the launch.
+            tx_refuse: Some(Timing {
+                after: ms(0),
+                length: ms(10)
+            }),
+            pool_hold: Some(Timing {
+                after: ms(600_000),
+                length: ms(600_000)
+            }),
+        }
+    );
+    for (toml, want) in [
+        ("stall_node = 2\nstall_ms = 10\n", "lb.toml: faults.stall_node: 2 is not a node (0..=1)"),
+        ("stall_node = -1\nstall_ms = 10\n", "lb.toml: faults.stall_node: -1 is not a node (0..=1)"),
+        ("stall_node = 0\n", "lb.toml: faults.stall_node needs faults.stall_ms (the length of the stall)"),
+        ("stall_ms = 10\n", "lb.toml: faults.stall_ms needs faults.stall_node (the node to stall)"),
+        ("stall_after_ms = 10\n", "lb.toml: faults.stall_after_ms needs faults.stall_ms (the length of the window)"),
+        ("stall_node = 0\nstall_ms = 0\n", "lb.toml: faults.stall_ms: 0 ms: need 1..=600000"),
+        ("stall_node = 0\nstall_ms = 600001\n", "lb.toml: faults.stall_ms: 600001 ms: need 1..=600000"),
+        ("stall_node = 0\nstall_ms = 5\nstall_after_ms = -1\n", "lb.toml: faults.stall_after_ms: -1 ms: need 0..=86400000"),
+        ("tx_refuse_ms = -5\n", "lb.toml: faults.tx_refuse_ms: -5 ms: need 1..=600000"),
+        ("tx_refuse_ms = 5\ntx_refuse_after_ms = 86400001\n", "lb.toml: faults.tx_refuse_after_ms: 86400001 ms: need 0..=86400000"),
+        ("tx_refuse_after_ms = 5\n", "lb.toml: faults.tx_refuse_after_ms needs faults.tx_refuse_ms (the length of the window)"),
+        ("pool_hold_ms = 0\n", "lb.toml: faults.pool_hold_ms: 0 ms: need 1..=600000"),
+        ("pool_hold_after_ms = 5\n", "lb.toml: faults.pool_hold_after_ms needs faults.pool_hold_ms (the length of the window)"),
+        ("pool_hold_ms = 5\npool_hold_after_ms = -2\n", "lb.toml: faults.pool_hold_after_ms: -2 ms: need 0..=86400000"),
+        ("stall = 5\n", "lb.toml: unknown key \"faults.stall\" at line 2"),
+        ("tx_refuse_ms = \"5\"\n", "lb.toml: faults.tx_refuse_ms: invalid type: string \"5\", expected an integer at line 2"),
+    ] {
+        let e = err(&[], &format!("[faults]\n{toml}"));
+        assert_eq!(e, want, "{toml:?}");
+    }
+}

@@ -89,6 +89,7 @@ impl Appliance {
                 activity: activity.clone(),
                 tx_slot: usize::from(n),
                 port_index: port_index.clone(),
+                stall: None,
             });
         }
         let worker = Worker {

@@ -137,7 +137,9 @@ impl Io for Dpdk {
     type Rx = dpdk::port::RxQueue;
     type RingProducer = dpdk::ring::Producer;
     type RingConsumer = dpdk::ring::Consumer;
-    type Tx = dpdk::port::TxQueue;
+    /// A device queue that refuses packets during `[faults]
+    /// tx_refuse_ms` (without that fault, one branch per transmit).
+    type Tx = crate::faults::FaultyTx<dpdk::port::TxQueue>;
 }
 
 impl Packet for Mbuf {

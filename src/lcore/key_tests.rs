@@ -163,6 +163,7 @@ fn run_kind<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, spec:
             activity: None,
             tx_slot: i,
             port_index: port_index.clone(),
+            stall: None,
         })
         .collect();
     let mut w = Worker {

@@ -205,6 +205,7 @@ fn worker(
             activity: None,
             tx_slot: n,
             port_index: port_index.clone(),
+            stall: None,
         })
         .collect();
     Worker {
@@ -395,6 +396,7 @@ fn a_key_wider_than_the_tag_is_parsed_again_and_a_keyless_frame_never_passes() {
         activity: None,
         tx_slot: 0,
         port_index,
+        stall: None,
     };
     let mut w = Worker {
         index: 0,
@@ -426,5 +428,44 @@ fn a_key_wider_than_the_tag_is_parsed_again_and_a_keyless_frame_never_passes() {
     // Keys 3..35 of the second burst are owned, but the keyless frame is not.
     assert_eq!((nc.filter_passed.get(), nc.filter_drop.get()), (63, 1));
     assert_eq!(tx[0].take_sent().len(), 63);
+    assert_eq!(rig.pool.live(), 0);
+}
+
+#[test]
+fn a_stalled_node_is_left_alone_for_its_window_and_a_drain_waits_for_it() {
+    use crate::faults::FaultWindow;
+    use std::time::{Duration, Instant};
+    let rig = Rig::new(2, 1024, 1);
+    let tx = [LoopTx::new(0)];
+    let mut w = worker(&rig, 0..64, |n, k| k as usize % 2 == n, &tx, 32);
+    let now = Instant::now();
+    let end = now + Duration::from_millis(200);
+    w.nodes[1].stall = Some(FaultWindow { start: now, end });
+    let mut lp = w.start();
+    for (n, ring) in rig.rings.iter().enumerate() {
+        let mut ring = ring.clone();
+        let mut b: <Loopback as super::io::Io>::Burst<512> = super::io::PacketBurst::empty();
+        for k in (0..64u32).filter(|k| *k as usize % 2 == n) {
+            let _ = super::io::PacketBurst::push(&mut b, tagged(&rig.pool, k, 0));
+        }
+        assert!(super::io::RingProducer::enqueue_front(
+            &mut ring, &mut b, 32
+        ));
+    }
+    // During the stall: node 0 forwards, node 1's ring is not touched, and
+    // the worker says it is not done (a drain goes on).
+    for _ in 0..10 {
+        assert!(lp.poll());
+    }
+    assert!(Instant::now() < end, "the window outlasted the rounds");
+    let nc = &rig.stats.nodes;
+    assert_eq!((nc[0].tx[0].get(), nc[1].tx[0].get()), (32, 0));
+    assert_eq!((rig.rings[0].len(), rig.rings[1].len()), (0, 32));
+    // After it, node 1 forwards what waited; then the worker is done.
+    std::thread::sleep(end.saturating_duration_since(Instant::now()));
+    while lp.poll() {}
+    assert_eq!(nc[1].tx[0].get(), 32);
+    assert_eq!(rig.rings[1].len(), 0);
+    assert_eq!(tx[0].take_sent().len(), 64);
     assert_eq!(rig.pool.live(), 0);
 }

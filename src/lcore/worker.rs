@@ -13,6 +13,7 @@ use super::flow_table::FlowTable;
 use super::io::{Io, Packet, PacketBurst, RingConsumer, TxQueue};
 use super::{StopFlags, MAX_BURST};
 use crate::control::sync::{Activity, Adopter, NodeChanges};
+use crate::faults::FaultWindow;
 use crate::ids::{NodeId, PortIndex};
 use crate::key::FlowKey;
 use crate::stats::{NodeCounters, Stats};
@@ -41,6 +42,10 @@ pub struct Node<I: Io, K: FlowKey> {
     pub tx_slot: usize,
     /// Maps a DPDK port id (the packet's input port) to its port index.
     pub port_index: Arc<[u8]>,
+    /// Test-only fault (`[faults] stall_node`): during this window the
+    /// worker leaves the node's ring (and the burst in hand) alone; a drain
+    /// waits for the window's end.
+    pub stall: Option<FaultWindow>,
 }
 
 /// A worker lcore and the nodes it serves.
@@ -127,7 +132,8 @@ pub struct WorkerLoop<I: Io, K: FlowKey> {
 
 impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
     /// One round over the nodes; returns whether any node had packets
-    /// (dequeued or in hand).
+    /// (dequeued or in hand) or is stalled (a test-only fault: its packets
+    /// are still to come).
     #[inline]
     pub fn poll(&mut self) -> bool {
         let stats = &*self.w.stats;
@@ -136,6 +142,12 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
         let mut got_any = false;
         for (node, lane) in self.w.nodes.iter_mut().zip(self.lanes.iter_mut()) {
             node.changes.apply(&mut node.flows);
+            if let Some(w) = &node.stall {
+                if w.active() {
+                    got_any = true;
+                    continue;
+                }
+            }
             let n = node.ring.dequeue_burst(&mut self.fresh, burst);
             node.ring.prefetch_next(burst as u32);
             if n == 0 && lane.in_hand.is_empty() {
