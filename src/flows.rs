@@ -475,15 +475,14 @@ pub fn load_flow_file_limited<K: FlowKey>(
         path: path.to_path_buf(),
         source,
     })?;
-    // The shortest flow line ("1.2.3.4,0" and its newline) is 10 bytes:
-    // room for at most that many flows.
-    let expect = file.metadata().map_or(0, |m| (m.len() / 10) as usize);
-    read_flows_sized(
+    // Not sized from the file's length: comments and longer lines would
+    // make that many times the flows (start-up's memory estimate counts
+    // what the flows take).
+    read_flows(
         io::BufReader::with_capacity(1 << 16, file),
         path,
         num_nodes,
         limit,
-        expect,
     )
 }
 
