@@ -2,6 +2,9 @@
 //! test is its own process (EAL initialises once per process), all with
 //! `--no-huge`; a lock keeps them from competing for the two cores.
 
+mod runner;
+use runner::assert_conservation;
+
 use efd_lb::key::{FiveTuple, FlowKey, Ipv4Dst, KeyKind};
 use efd_lb::packet::{ipv4_dst, DropReason};
 use efd_lb::pcap::{PcapReader, PcapWriter};
@@ -90,47 +93,6 @@ fn assert_ok(out: &Output) {
         "efd-lb failed ({:?}): {}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Counter conservation that must hold after a clean shutdown.
-fn assert_conservation(v: &Value) {
-    let d = &v["distributor"];
-    let port_rx: u64 = v["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| u(&p["rx"]))
-        .sum();
-    let reasons: u64 = d["drop_by_reason"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(u)
-        .sum();
-    assert_eq!(
-        port_rx,
-        u(&d["distributed"]) + u(&d["drop_unknown_node"]) + reasons,
-        "port rx = distributed + drops by reason"
-    );
-    let mut enq = 0;
-    for n in v["nodes"].as_array().unwrap() {
-        enq += u(&n["rx"]) + u(&n["rx_drop"]);
-        assert_eq!(
-            u(&n["rx"]),
-            u(&n["filter_passed"]) + u(&n["filter_drop"]),
-            "node rx"
-        );
-        assert_eq!(
-            u(&n["filter_passed"]),
-            u(&n["tx"]) + u(&n["tx_drop"]),
-            "node passed"
-        );
-    }
-    assert_eq!(
-        enq,
-        u(&d["distributed"]),
-        "distributed = sum of node rx + rx_drop"
     );
 }
 

@@ -17,7 +17,7 @@ use efd_lb::key::{FlowKey, Ipv4Dst, KeyKind};
 use efd_lb::packet::DropReason;
 use efd_lb::pcap::PcapReader;
 use efd_lb::traffic::{self, TrafficSpec};
-use runner::{bin, eal_args, serial, u, workdir};
+use runner::{assert_conservation, bin, eal_args, serial, u, workdir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -219,44 +219,6 @@ fn json_lines(lines: &[String]) -> Vec<Value> {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-/// Every packet accounted for exactly once (what the appliance checks
-/// before it exits 0, checked again from what it printed).
-fn assert_conservation(v: &Value) {
-    let d = &v["distributor"];
-    let port_rx: u64 = v["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| u(&p["rx"]))
-        .sum();
-    let reasons: u64 = d["drop_by_reason"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(u)
-        .sum();
-    assert_eq!(
-        port_rx,
-        u(&d["distributed"]) + u(&d["drop_unknown_node"]) + reasons,
-        "port rx = distributed + drops by reason"
-    );
-    let mut enq = 0;
-    for n in v["nodes"].as_array().unwrap() {
-        enq += u(&n["rx"]) + u(&n["rx_drop"]);
-        assert_eq!(
-            u(&n["rx"]),
-            u(&n["filter_passed"]) + u(&n["filter_drop"]),
-            "node rx"
-        );
-        assert_eq!(
-            u(&n["filter_passed"]),
-            u(&n["tx"]) + u(&n["tx_drop"]),
-            "node passed"
-        );
-    }
-    assert_eq!(enq, u(&d["distributed"]), "distributed = node rx + rx_drop");
 }
 
 /// Milliseconds from the first snapshot (about the launch of the loops).

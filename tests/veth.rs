@@ -27,7 +27,7 @@ mod runner;
 use efd_lb::key::{FlowKey, KeyKind};
 use efd_lb::packet::DropReason;
 use efd_lb::pcap::PcapReader;
-use runner::{bin, serial, u, workdir, write_config};
+use runner::{assert_conservation, bin, serial, u, workdir, write_config};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
@@ -419,41 +419,6 @@ fn error_lines(lb: &Proc) -> Vec<String> {
         .collect()
 }
 
-/// The counters every run must balance: port rx = distributed + drops,
-/// node rx = passed + filtered, passed = tx + tx_drop, distributed = the
-/// nodes' rx + rx_drop.
-fn assert_balanced(v: &Value) {
-    let d = &v["distributor"];
-    let rx: u64 = v["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| u(&p["rx"]))
-        .sum();
-    let reasons: u64 = d["drop_by_reason"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(u)
-        .sum();
-    assert_eq!(
-        rx,
-        u(&d["distributed"]) + u(&d["drop_unknown_node"]) + reasons,
-        "port rx = distributed + drops: {v}"
-    );
-    let mut enq = 0;
-    for n in v["nodes"].as_array().unwrap() {
-        enq += u(&n["rx"]) + u(&n["rx_drop"]);
-        assert_eq!(u(&n["rx"]), u(&n["filter_passed"]) + u(&n["filter_drop"]));
-        assert_eq!(u(&n["filter_passed"]), u(&n["tx"]) + u(&n["tx_drop"]));
-    }
-    assert_eq!(
-        enq,
-        u(&d["distributed"]),
-        "distributed = nodes' rx + rx_drop"
-    );
-}
-
 /// The frames of a pcap, read by the project's reader.
 fn read_frames(path: &Path) -> Vec<Vec<u8>> {
     PcapReader::open(path)
@@ -680,7 +645,7 @@ fn real_traffic<K: FlowKey<Bytes = [u8; N]>, const N: usize>(
         "tcpdump: {dump_said:?}"
     );
 
-    assert_balanced(&v);
+    assert_conservation(&v);
     assert_eq!(u(&v["ports"][0]["rx"]), sent, "port 0 rx: {v}");
     assert_eq!(
         u(&v["ports"][1]["rx"]),
@@ -860,7 +825,7 @@ fn veth_rx_interface_deleted_mid_run_stops_with_status_1() {
         "{stderr}"
     );
     let v = final_stats(&lb);
-    assert_balanced(&v);
+    assert_conservation(&v);
     assert!(u(&v["ports"][0]["rx"]) > 2000, "{v}");
     drop(t);
 }

@@ -137,3 +137,47 @@ pub fn final_stats(out: &Output) -> serde_json::Value {
 pub fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
+
+/// Every packet accounted for exactly once in a stats JSON line (what the
+/// appliance checks before it exits 0, checked again from what it
+/// printed): port rx = distributed + drops by reason, node rx = passed +
+/// filtered, passed = tx + tx_drop, distributed = the nodes' rx + rx_drop.
+pub fn assert_conservation(v: &serde_json::Value) {
+    let d = &v["distributor"];
+    let port_rx: u64 = v["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| u(&p["rx"]))
+        .sum();
+    let reasons: u64 = d["drop_by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(u)
+        .sum();
+    assert_eq!(
+        port_rx,
+        u(&d["distributed"]) + u(&d["drop_unknown_node"]) + reasons,
+        "port rx = distributed + drops by reason: {v}"
+    );
+    let mut enq = 0;
+    for n in v["nodes"].as_array().unwrap() {
+        enq += u(&n["rx"]) + u(&n["rx_drop"]);
+        assert_eq!(
+            u(&n["rx"]),
+            u(&n["filter_passed"]) + u(&n["filter_drop"]),
+            "node rx"
+        );
+        assert_eq!(
+            u(&n["filter_passed"]),
+            u(&n["tx"]) + u(&n["tx_drop"]),
+            "node passed"
+        );
+    }
+    assert_eq!(
+        enq,
+        u(&d["distributed"]),
+        "distributed = nodes' rx + rx_drop"
+    );
+}
