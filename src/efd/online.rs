@@ -563,8 +563,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ) {
     // SAFETY: `n = kc.len() <= BATCH` and `s` is a live scratch (caller), so
     // the writes at `i < n` stay inside its arrays and `kc[i]` is in bounds;
-    // with `AVX` the CPU has AVX2 (caller), and `hash8` / `hash8_wide` read
-    // the keys `i..i + 8 <= n` and write their 8 entries; `g < l0.n` (from `locate`)
+    // with `AVX` the CPU has AVX2 (caller), and `hash8` reads
+    // the keys `i..i + 8 <= n` and writes their 8 entries; `g < l0.n` (from `locate`)
     // keeps the group address inside the level's lines.
     unsafe {
         let n = kc.len();
@@ -573,26 +573,9 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
         let wp = l0.words_ptr();
         let mut i = 0;
         #[cfg(target_arch = "x86_64")]
-        if AVX && N == 4 {
+        if AVX && N >= 4 {
             while i + 8 <= n {
-                avx2::hash8(
-                    kc.as_ptr().add(i) as *const u8,
-                    &t.seeds,
-                    l0.n,
-                    (wp as u64, stride as u32 * 8),
-                    s.base.add(i),
-                    s.hs.add(i),
-                    s.gs.add(i),
-                    s.ws.add(i),
-                    s.rs.add(i),
-                );
-                i += 8;
-            }
-        }
-        #[cfg(target_arch = "x86_64")]
-        if AVX && N > 4 {
-            while i + 8 <= n {
-                avx2::hash8_wide::<N>(
+                avx2::hash8::<N>(
                     kc.as_ptr().add(i) as *const u8,
                     &t.seeds,
                     l0.n,
@@ -1114,7 +1097,7 @@ mod tests {
                 // SAFETY: AVX2 is supported; `keys` holds 8 keys of N bytes;
                 // the outputs are 8 entries each.
                 unsafe {
-                    avx2::hash8_wide::<N>(
+                    avx2::hash8::<N>(
                         keys.as_ptr() as *const u8,
                         &t.seeds,
                         l0.n,

@@ -4,8 +4,7 @@
 //! [`bulk`] and [`lookup_one`] are the entry points compiled with the
 //! features enabled (the shared `bulk_core` and `Online::lookup_from`
 //! inline into them). The rest is what that loop calls on this path:
-//! [`hash8`] hashes eight 4-byte keys ([`hash8_wide`] longer ones) and
-//! locates them in level 1;
+//! [`hash8`] hashes eight keys and locates them in level 1;
 //! [`bumped8`] gathers their groups' thresholds; [`values8`] (5- to 8-bit
 //! values, the parities of four keys folded together by [`eval8x4`]) and
 //! [`values_narrow`] (1 bit: `popcnt`; 2 bits: two groups per 256-bit load,
@@ -447,18 +446,21 @@ unsafe fn mixv<const S1: i32, const S2: i32, const S3: i32>(
     _mm256_xor_si256(x, _mm256_srli_epi32::<S3>(x))
 }
 
-/// Hash eight 4-byte keys: base (the key), level-1 hash, level-1 group,
-/// the address of that group's words (`words` = the level's first word
-/// and the bytes per group), row mask. Bit-identical to the scalar
+/// Hash eight `N`-byte keys (`N >= 4`, laid out one after the other):
+/// base, level-1 hash, level-1 group, the address of that group's words
+/// (`words` = the level's first word and the bytes per group), row mask.
+/// 4-byte keys are their own base and row-mask input; longer keys' two
+/// digests (`wide_digest`: the mixes of their 32-bit words, gathered one
+/// word of every key at a time, added up) are. Bit-identical to the scalar
 /// `key_hash` + `locate`.
 ///
 /// # Safety
-/// AVX2; `keys` valid for 32 bytes (eight 4-byte keys); `base`, `hs` and `gs`
+/// AVX2; `N >= 4`; `keys` valid for `8 * N` bytes; `base`, `hs` and `gs`
 /// valid for writing 8 dwords, `ws` and `rs` 8 qwords.
 #[target_feature(enable = "avx2")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn hash8(
+pub(super) unsafe fn hash8<const N: usize>(
     keys: *const u8,
     s: &Seeds,
     n0: u32,
@@ -469,40 +471,16 @@ pub(super) unsafe fn hash8(
     ws: *mut u64,
     rs: *mut u64,
 ) {
-    // SAFETY: `keys` is valid for 32 bytes (caller); the rest is
-    // `locate8`'s contract, the caller's.
-    unsafe {
-        let x = _mm256_loadu_si256(keys as *const __m256i);
-        locate8(x, x, s, n0, words, base, hs, gs, ws, rs);
-    }
-}
-
-/// Hash eight `N`-byte keys (`N > 4`, laid out one after the other) as
-/// [`hash8`] does 4-byte ones: their two digests (`wide_digest`: the mixes
-/// of the keys' 32-bit words, gathered one word of every key at a time,
-/// added up) are the base and the row mask's input. Bit-identical to the scalar `key_hash` + `locate`.
-///
-/// # Safety
-/// AVX2; `keys` valid for `8 * N` bytes; `base`, `hs` and `gs` valid for
-/// writing 8 dwords, `ws` and `rs` 8 qwords.
-#[target_feature(enable = "avx2")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn hash8_wide<const N: usize>(
-    keys: *const u8,
-    s: &Seeds,
-    n0: u32,
-    words: (u64, u32),
-    base: *mut u32,
-    hs: *mut u32,
-    gs: *mut u32,
-    ws: *mut u64,
-    rs: *mut u64,
-) {
-    // SAFETY: every gathered word lies inside its key (`word_offset` keeps
+    // SAFETY: with `N == 4` the 32 bytes loaded are the eight keys; longer
+    // keys: every gathered word lies inside its key (`word_offset` keeps
     // `o + 4 <= N`, and key `i` spans `i * N .. (i + 1) * N` of the `8 * N`
     // bytes the caller guarantees); the rest is `locate8`'s contract.
     unsafe {
+        if N == 4 {
+            let x = _mm256_loadu_si256(keys as *const __m256i);
+            locate8(x, x, s, n0, words, base, hs, gs, ws, rs);
+            return;
+        }
         let n = N as i32;
         let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
         let mut h1 = _mm256_setzero_si256();
@@ -521,7 +499,7 @@ pub(super) unsafe fn hash8_wide<const N: usize>(
     }
 }
 
-/// What [`hash8`] and [`hash8_wide`] compute from eight keys' bases `x`
+/// What [`hash8`] computes from eight keys' bases `x`
 /// and row-mask inputs `xr` (the key itself for 4-byte keys).
 ///
 /// # Safety
