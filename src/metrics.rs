@@ -138,6 +138,7 @@ const CONTROL: &[Family<ControlStatus>] = &[
     gauge("table_flows", "Flows in the EFD table.", |c| c.flows),
     gauge("table_capacity_flows", "Flows the table is sized for.", |c| c.capacity),
     gauge("table_efd_bytes", "Bytes of the EFD table's lookup structure.", |c| c.efd_bytes),
+    gauge("table_efd_deep_flows", "Flows answered from the EFD table's deeper levels (a second cache line per lookup).", |c| c.efd_deep_flows),
     counter("adopted_flows_total", "Unknown flows adopted (unknown_flows = \"assign\").", |c| c.adopted),
     counter("expired_flows_total", "Adopted flows expired for idleness.", |c| c.expired),
     counter("adoption_table_full_total", "Unknown flows not adopted because the table was full.", |c| c.table_full),

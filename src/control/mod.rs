@@ -33,7 +33,7 @@ pub mod snapshot;
 pub mod status;
 pub mod sync;
 
-use crate::efd::{Efd, EfdError};
+use crate::efd::{Efd, EfdError, Reclaimed};
 use crate::ids::NodeId;
 use crate::key::FlowKey;
 use crate::stats::Stats;
@@ -275,12 +275,21 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
             self.send(to, TableChange::Add(key))?;
         }
         self.wait_applied(&targets)?;
-        // 2. Switch the EFD values (updates of existing keys cannot fail).
+        // 2. Switch the EFD values. A group that no longer solves bumps
+        // keys deeper; should the deeper levels be full, the thresholds
+        // earlier changes lowered are raised and the rest is tried again.
         let entries: Vec<([u8; N], u8)> = plan
             .iter()
             .map(|&(key, _, to)| (key.to_bytes(), to.efd_value()))
             .collect();
-        self.efd.update_batch(&entries).map_err(table_error)?;
+        match self.efd.update_batch(&entries) {
+            Ok(_) => {}
+            Err(EfdError::TableFull) => {
+                self.reclaim();
+                self.efd.update_batch(&entries).map_err(table_error)?;
+            }
+            Err(e) => return Err(table_error(e)),
+        }
         // 3 and 4. Every packet looked up before has left the old rings.
         self.drain_old(&sources)?;
         // 5. Remove at the old nodes.
@@ -366,6 +375,27 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         Ok(())
     }
 
+    /// Raises the EFD thresholds that changes lowered ([`Efd::reclaim`]):
+    /// keys the re-solves of moves and adds pushed to the deeper levels go
+    /// back up where their groups have room, so a table that keeps changing
+    /// neither fills its deeper levels nor slows its lookups. The grace
+    /// period is a distributor flush: every lookup started before it has
+    /// finished. (A distributor that does not answer within the step
+    /// timeout is not looking anything up; the reclaim then goes on.)
+    pub fn reclaim(&mut self) -> Reclaimed {
+        let (distributor, timeout) = (&self.distributor, self.timeout);
+        self.efd.reclaim(|| {
+            let n = distributor.request_flush();
+            let _ = wait_until(timeout, || distributor.flushed(n));
+        })
+    }
+
+    /// Flows answered from the EFD table's deeper levels (a second cache
+    /// line per lookup).
+    pub fn deep_flows(&self) -> usize {
+        self.efd.deep_len()
+    }
+
     /// The value EFD answers for `key` now (for keys not in the table, the
     /// value their packets get).
     pub fn lookup_value(&self, key: K) -> u8 {
@@ -449,21 +479,31 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
     }
 
     fn wait(&self, done: impl Fn() -> bool, what: impl Fn() -> String) -> Result<(), ControlError> {
-        let start = Instant::now();
-        let mut spins = 0u32;
-        while !done() {
-            if start.elapsed() > self.timeout {
-                return Err(ControlError::Timeout(what()));
-            }
-            spins += 1;
-            if spins < 1000 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::sleep(Duration::from_micros(20));
-            }
+        if wait_until(self.timeout, done) {
+            Ok(())
+        } else {
+            Err(ControlError::Timeout(what()))
         }
-        Ok(())
     }
+}
+
+/// Waits until `done` (spinning, then sleeping 20 µs at a time); false if
+/// `timeout` passed first.
+fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    while !done() {
+        if start.elapsed() > timeout {
+            return false;
+        }
+        spins += 1;
+        if spins < 1000 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    }
+    true
 }
 
 fn table_error(e: EfdError) -> ControlError {

@@ -15,6 +15,7 @@ use super::balance::{self, NodePolicy, NO_NODE};
 use super::status::{ControlStatus, ControlStatusCell, NodeState, NodeStatus, Op, OpStats};
 use super::sync::{Activity, AdoptionDesk};
 use super::{ControlError, FlowControl};
+use crate::efd::Reclaimed;
 use crate::flows;
 use crate::ids::NodeId;
 use crate::key::FlowKey;
@@ -71,7 +72,14 @@ pub struct ControlService<K: FlowKey<Bytes = [u8; N]>, const N: usize> {
     /// `idle_timeout`).
     idle: hashbrown::HashMap<[u8; N], Instant>,
     next_sweep: Option<Instant>,
+    /// Whether flows changed since the last reclaim, and when the next may
+    /// run.
+    reclaim_due: Option<Instant>,
 }
+
+/// Least time between two reclaims of the EFD table's thresholds (each
+/// after changes; a 1M-flow table's takes a few milliseconds).
+const RECLAIM_PERIOD: Duration = Duration::from_secs(1);
 
 fn control_error(e: ControlError) -> ApiError {
     match e {
@@ -116,6 +124,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             table_full: 0,
             idle: hashbrown::HashMap::new(),
             next_sweep: None,
+            reclaim_due: None,
         };
         s.next_sweep = s.sweep_period().map(|p| Instant::now() + p);
         // The start-up flows all have their node's own value, so the
@@ -157,6 +166,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             self.adopt_round();
             self.expire_idle();
             self.periodic_snapshot();
+            self.reclaim();
         }
         while let Ok(env) = requests.try_recv() {
             let _ = env
@@ -173,6 +183,9 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         if let Some((op, flows)) = op.map(|o| (o, changed_flows(&result))) {
             let ok = result.is_ok();
             self.ops[op as usize].record(started.elapsed().as_secs_f64(), flows, ok);
+            if op != Op::Snapshot {
+                self.changed();
+            }
         }
         self.publish();
         result
@@ -690,6 +703,9 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             }
         }
         let n = (stay.len() + elsewhere.len()) as u64;
+        if n > 0 {
+            self.changed();
+        }
         let mut ok = true;
         for (batch, wait) in [(&stay, false), (&elsewhere, true)] {
             if let Err(e) = self.control.add_many(batch, wait) {
@@ -721,6 +737,38 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         self.publish();
     }
 
+    /// Notes that flows changed: the EFD table's thresholds are reclaimed
+    /// within [`RECLAIM_PERIOD`].
+    fn changed(&mut self) {
+        if self.reclaim_due.is_none() {
+            self.reclaim_due = Some(Instant::now() + RECLAIM_PERIOD);
+        }
+    }
+
+    /// Moves keys that changes pushed to the EFD table's deeper levels back
+    /// up, when due ([`FlowControl::reclaim`]).
+    fn reclaim(&mut self) {
+        if self.reclaim_due.is_none_or(|due| Instant::now() < due) {
+            return;
+        }
+        self.reclaim_now();
+    }
+
+    /// Reclaims now (what [`ControlService::run`] does within
+    /// [`RECLAIM_PERIOD`] of a change).
+    pub fn reclaim_now(&mut self) -> Reclaimed {
+        self.reclaim_due = None;
+        let started = Instant::now();
+        let done = self.control.reclaim();
+        self.ops[Op::Reclaim as usize].record(
+            started.elapsed().as_secs_f64(),
+            done.keys as u64,
+            true,
+        );
+        self.publish();
+        done
+    }
+
     /// Publishes the status.
     fn publish(&self) {
         let efd = self.control.efd();
@@ -740,6 +788,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             flows: efd.len() as u64,
             capacity: self.config.capacity as u64,
             efd_bytes: efd.online_bytes() as u64,
+            efd_deep_flows: self.control.deep_flows() as u64,
             unknown_flows: if self.config.assign { "assign" } else { "drop" }.to_string(),
             adopted: self.adopted,
             expired: self.expired,

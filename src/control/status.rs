@@ -84,11 +84,14 @@ pub enum Op {
     Expire,
     /// Write a snapshot.
     Snapshot,
+    /// Move keys back up to the EFD table's first level
+    /// ([`crate::efd::Efd::reclaim`]).
+    Reclaim,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 11] = [
         Op::Add,
         Op::Update,
         Op::Remove,
@@ -99,6 +102,7 @@ impl Op {
         Op::Adopt,
         Op::Expire,
         Op::Snapshot,
+        Op::Reclaim,
     ];
 
     /// The name used in metrics labels.
@@ -114,6 +118,7 @@ impl Op {
             Op::Adopt => "adopt",
             Op::Expire => "expire",
             Op::Snapshot => "snapshot",
+            Op::Reclaim => "reclaim",
         }
     }
 }
@@ -177,6 +182,9 @@ pub struct ControlStatus {
     pub capacity: u64,
     /// Bytes of the EFD table's lookup structure.
     pub efd_bytes: u64,
+    /// Flows answered from the EFD table's deeper levels (a second cache
+    /// line per lookup; kept low by the control thread's reclaims).
+    pub efd_deep_flows: u64,
     /// Unknown flows: `drop` or `assign`.
     pub unknown_flows: String,
     /// Flows adopted since start (`assign`).

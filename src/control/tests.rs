@@ -56,6 +56,19 @@ impl Appliance {
         activity: Option<Arc<Activity>>,
         feed: Vec<u32>,
     ) -> Appliance {
+        let capacity = (2 * known as usize).max(4 * feed.len());
+        Appliance::start_sized(known, nodes, adoption, activity, feed, capacity)
+    }
+
+    /// [`Appliance::start_with`] with an EFD table for `capacity` flows.
+    fn start_sized(
+        known: u32,
+        nodes: u16,
+        adoption: Option<&AdoptionDesk<Ipv4Dst>>,
+        activity: Option<Arc<Activity>>,
+        feed: Vec<u32>,
+        capacity: usize,
+    ) -> Appliance {
         let flows = known;
         let pool = LoopPool::new();
         let rx = LoopRx::new();
@@ -64,7 +77,7 @@ impl Appliance {
         let stop = Arc::new(StopFlags::default());
         let sync = Arc::new(DistributorSync::default());
         let efd = Efd::<4>::build(
-            (2 * flows as usize).max(4 * feed.len()),
+            capacity,
             8,
             (0..flows).map(|k| (Ipv4Dst::seed(k).to_bytes(), (k % u32::from(nodes)) as u8)),
         )
@@ -295,7 +308,7 @@ fn add_and_remove_single_flows_and_refuse_bad_requests() {
 use super::api::{ApiError, BulkSource, ChangeReply, Reply, Request};
 use super::balance::NodePolicy;
 use super::service::{ControlService, ServiceConfig};
-use super::status::{ControlStatusCell, NodeState};
+use super::status::{ControlStatusCell, NodeState, Op};
 use crate::lcore::io::Packet;
 
 fn policy(weights: &[u32]) -> Vec<NodePolicy> {
@@ -797,4 +810,72 @@ fn rebalancing_moves_keep_to_their_rate() {
     assert_eq!(status.get().nodes[0].flows, 10_000);
     app.traffic_total(2000);
     assert_eq!(app.filter_drops(), 0);
+}
+
+/// Churn and drains of a near-full table (what an operator does for
+/// months): new flows go into full first-level groups of the EFD table,
+/// which bump keys to the deeper levels and lower thresholds that removes
+/// never raise. The control thread's reclaims bring the keys back up, so
+/// the deeper levels keep about the share they had after the build, every
+/// flow keeps its value, and no packet of a moving flow is dropped.
+#[test]
+fn churn_of_a_full_table_keeps_its_deeper_levels_small() {
+    let (traffic, churn, capacity) = (6_000u32, 1_600u32, 8_000usize);
+    let (rounds, per_round) = (20u32, 300u32);
+    let mut app = Appliance::start_sized(traffic, 4, None, None, (0..traffic).collect(), capacity);
+    let (mut s, status) = service(&mut app, &[1, 1, 1, 1], capacity, None);
+    let flow = |k: u32| Ipv4Dst::seed(k).to_string();
+    let bulk = |from: u32, n: u32| {
+        let text: String = (from..from + n)
+            .map(|k| format!("{},{}\n", flow(k), k % 4))
+            .collect();
+        Request::Bulk(BulkSource::Text(text))
+    };
+    // The churn flows (not in the traffic), then rounds of new ones
+    // in, as many of the oldest out, and a drain and restore.
+    s.handle(bulk(traffic, churn)).unwrap();
+    let built = s.control().deep_flows();
+    let (mut oldest, mut most) = (traffic, 0);
+    for round in 0..rounds {
+        let next = oldest + churn;
+        s.handle(bulk(next, per_round))
+            .unwrap_or_else(|e| panic!("round {round}: {}", e.error));
+        for k in oldest..oldest + per_round {
+            s.handle(Request::DeleteFlow { key: flow(k) }).unwrap();
+        }
+        oldest += per_round;
+        if round % 5 == 4 {
+            let node = (round / 5 % 4) as u16;
+            s.handle(Request::Drain { node }).unwrap();
+            s.handle(Request::Restore { node }).unwrap();
+            app.traffic_total(4000);
+        }
+        let before = s.control().deep_flows();
+        let done = s.reclaim_now();
+        let after = s.control().deep_flows();
+        // Keys move up to the first level or to a shallower deeper one.
+        assert!(
+            after <= before && before - after <= done.keys,
+            "round {round}"
+        );
+        assert_eq!(status.get().efd_deep_flows, after as u64);
+        most = most.max(after);
+    }
+    assert!(
+        most <= built * 3 / 2,
+        "{most} flows on the deeper levels after reclaims, {built} after the build"
+    );
+    let efd = s.control().efd();
+    assert_eq!(efd.len(), (traffic + churn) as usize);
+    for (k, v) in efd.iter() {
+        assert_eq!(efd.lookup(&k), v);
+    }
+    assert_eq!(app.filter_drops(), 0);
+    assert_eq!(
+        status.get().op(Op::Reclaim).map(|o| o.ok),
+        Some(u64::from(rounds))
+    );
+    drop(s);
+    let (_, pool) = app.stop();
+    assert_eq!(pool.live(), 0);
 }

@@ -66,9 +66,14 @@
 //!   AVX2 path hashes 8 keys per instruction sequence (`vpmulld`); the row
 //!   mask is two independent 32-bit bijections of the key, which also makes
 //!   it injective (two different 4-byte keys never share a row).
-//! * Thresholds are never raised again after removes (that would need the
-//!   deeper levels to be searched for keys of the group); removed keys'
-//!   slots are reused by new keys of the same group.
+//! * Thresholds are not raised by removes (that would need the deeper
+//!   levels searched for keys of the group); removed keys' slots are reused
+//!   by new keys of the same group. [`Efd::reclaim`] raises them in one
+//!   pass over the deeper levels, moving keys back up: the control plane
+//!   runs it after changes, since inserts into full groups keep lowering
+//!   thresholds, and a table with churn would otherwise fill its small
+//!   deeper levels (a 95 %-full table refused inserts after about a third
+//!   of its flows had been replaced).
 //!
 //! # Example
 //!
@@ -151,6 +156,15 @@ pub enum InsertOutcome {
     Unchanged,
 }
 
+/// What [`Efd::reclaim`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Groups whose threshold was raised.
+    pub groups: usize,
+    /// Keys moved back up to a shallower level.
+    pub keys: usize,
+}
+
 /// Number of groups per level for a capacity. Level 1 has a mean of 62 keys
 /// per group at full capacity (58.9 at 95%); groups saturate at ~61 (a
 /// group that bumps keeps [`BUMP_HEADROOM`] rows free), so 4% of the keys
@@ -231,6 +245,9 @@ struct Item {
 }
 
 const NEW: u32 = u32::MAX;
+/// Marks an [`Item::idx`] as an index into [`Efd::reclaim`]'s list of
+/// deeper keys.
+const CANDIDATE: u32 = 1 << 31;
 
 /// Outcome of solving a group's keys, possibly with bumping.
 struct Solved {
@@ -592,7 +609,16 @@ impl<const N: usize> Efd<N> {
         self.online.levels.iter().map(|l| l.n).collect()
     }
 
-    /// Number of keys stored per level (diagnostics).
+    /// Keys stored beyond the first level (answered with a second cache
+    /// line per lookup).
+    pub fn deep_len(&self) -> usize {
+        self.lv[1..]
+            .iter()
+            .map(|w| w.count.iter().map(|&c| c as usize).sum::<usize>())
+            .sum()
+    }
+
+    /// Keys stored per level.
     pub fn level_keys(&self) -> Vec<usize> {
         self.lv
             .iter()
@@ -695,7 +721,9 @@ impl<const N: usize> Efd<N> {
     /// several changed keys is solved once for all of them (a change of
     /// one key at a time re-solves its group each time once the group's
     /// cached null-space vectors run out). Keys not stored are skipped.
-    /// Readers see each group switch all its changed keys at once. On error
+    /// Readers see each group switch all its changed keys at once; a key
+    /// that a re-solve of this batch bumped to a deeper level before its
+    /// own group came is changed afterwards, one at a time. On error
     /// (a group that no longer solves and cannot bump) that group is as it
     /// was, the groups before it are changed; returns how many keys
     /// changed value.
@@ -713,6 +741,7 @@ impl<const N: usize> Efd<N> {
         located.sort_unstable_by_key(|&(l, g, i, _, _)| (l, g, i));
         let mut changed = 0;
         let mut start = 0;
+        let mut elsewhere = Vec::new();
         while start < located.len() {
             let (l, g) = (located[start].0 as usize, located[start].1 as usize);
             let mut end = start;
@@ -735,6 +764,10 @@ impl<const N: usize> Efd<N> {
                         changed += 1;
                         last = Some((s, *key, *val, fp, kh));
                     }
+                } else {
+                    // Not stored, or bumped deeper by an earlier group of
+                    // this batch: looked for again below.
+                    elsewhere.push(i);
                 }
             }
             if let Some((s, key, val, fp, kh)) = last {
@@ -755,7 +788,164 @@ impl<const N: usize> Efd<N> {
             }
             start = end;
         }
+        // Keys whose group re-solved and bumped them to a deeper level
+        // after they were located (a deeper group that took keys from a
+        // group of this batch): updated one at a time where they are now.
+        elsewhere.sort_unstable();
+        for i in elsewhere {
+            let (key, val) = &entries[i as usize];
+            let kh = key_hash(key, &self.online.seeds);
+            let Some((l, g, _)) = self.home(0, kh.base) else {
+                continue;
+            };
+            if self.find(l, g, key).is_some()
+                && self.insert_hashed(key, kh, *val)? == InsertOutcome::Updated
+            {
+                changed += 1;
+            }
+        }
         Ok(changed)
+    }
+
+    /// Raises the thresholds that re-solves lowered, where the group has
+    /// room again, moving the keys it had bumped back up from the deeper
+    /// levels. Thresholds only fall on inserts and updates (a group that no
+    /// longer solves bumps keys), so a table that keeps changing (churn,
+    /// drains that move most flows) would otherwise push ever more keys
+    /// onto the small deeper levels until they are full, far below the
+    /// capacity. The control thread calls this between changes.
+    ///
+    /// Readers see each raised group switch at once: before, a moved key is
+    /// found deeper; after, in its raised group (published first). `grace`
+    /// is called after every raised group is published and before the
+    /// moved keys leave their deeper groups (whose later re-solves would no
+    /// longer keep their values): it must return only once every lookup
+    /// that started before the call has finished, so that no reader that
+    /// saw an old threshold reads a deeper group rewritten without the key.
+    /// Nothing can fail: a group that does not solve with more keys keeps
+    /// its threshold.
+    pub fn reclaim(&mut self, grace: impl FnOnce()) -> Reclaimed {
+        let nlev = self.lv.len();
+        let seeds = self.online.seeds;
+        let vb = self.online.vbits;
+        let mut done = Reclaimed::default();
+        // Keys moved up, still in their deeper group until `grace` returns.
+        let mut moved: Vec<(usize, usize, [u8; N])> = Vec::new();
+        let mut moved_keys: hashbrown::HashSet<[u8; N]> = hashbrown::HashSet::new();
+        // A deeper key that may go back up: where it is, and its item for
+        // the level being raised (`idx`: its index in this list).
+        let mut cands: Vec<(u32, usize, usize, [u8; N], Item)> = Vec::new();
+        for l in 0..nlev.saturating_sub(1) {
+            let (seed, n) = (self.online.levels[l].seed, self.online.levels[l].n);
+            cands.clear();
+            for l2 in l + 1..nlev {
+                let w = &self.lv[l2];
+                for (g2, &c) in w.count.iter().enumerate() {
+                    for s in 0..c as usize {
+                        let key = w.keys[g2 * SLOTS + s];
+                        if moved_keys.contains(&key) {
+                            continue;
+                        }
+                        let kh = key_hash(&key, &seeds);
+                        let (g, fp) = locate(kh.base, seed, n);
+                        if self.lv[l].count[g] as usize >= SLOTS - BUMP_HEADROOM {
+                            continue;
+                        }
+                        let item = Item {
+                            r: kh.r,
+                            base: kh.base,
+                            fp,
+                            val: w.vals[g2 * SLOTS + s],
+                            idx: 0,
+                        };
+                        cands.push((g as u32, l2, g2, key, item));
+                    }
+                }
+            }
+            cands.sort_unstable_by_key(|c| c.0);
+            for (j, c) in cands.iter_mut().enumerate() {
+                c.4.idx = CANDIDATE | j as u32;
+            }
+            let mut start = 0;
+            while start < cands.len() {
+                let g = cands[start].0 as usize;
+                let mut end = start;
+                while end < cands.len() && cands[end].0 as usize == g {
+                    end += 1;
+                }
+                let t = self.online.threshold(l, g);
+                let c = self.lv[l].count[g] as usize;
+                let mut items = [cands[start].4; 2 * SLOTS];
+                if c + (end - start) > items.len() {
+                    start = end;
+                    continue;
+                }
+                for (s, it) in items.iter_mut().enumerate().take(c) {
+                    let kh = key_hash(&self.lv[l].keys[g * SLOTS + s], &seeds);
+                    *it = Item {
+                        r: kh.r,
+                        base: kh.base,
+                        fp: locate(kh.base, seed, n).1,
+                        val: self.lv[l].vals[g * SLOTS + s],
+                        idx: s as u32,
+                    };
+                }
+                for (it, cand) in items[c..].iter_mut().zip(&cands[start..end]) {
+                    *it = cand.4;
+                }
+                let items = &mut items[..c + end - start];
+                let Some(sol) = solve_group(items, true, vb) else {
+                    start = end;
+                    continue;
+                };
+                let nt = sol.thresh.unwrap_or(255);
+                if nt <= t {
+                    start = end;
+                    continue;
+                }
+                // Every key of the group has `fp <= t < nt`: all kept.
+                debug_assert!(
+                    items[..sol.kept]
+                        .iter()
+                        .filter(|it| it.idx & CANDIDATE == 0)
+                        .count()
+                        == c
+                );
+                let mut nkeys = [[0u8; N]; SLOTS];
+                let mut nvals = [0u8; SLOTS];
+                for (j, it) in items[..sol.kept].iter().enumerate() {
+                    nkeys[j] = if it.idx & CANDIDATE == 0 {
+                        self.lv[l].keys[g * SLOTS + it.idx as usize]
+                    } else {
+                        let (_, l2, g2, key, _) = cands[(it.idx & !CANDIDATE) as usize];
+                        moved.push((l2, g2, key));
+                        moved_keys.insert(key);
+                        done.keys += 1;
+                        key
+                    };
+                    nvals[j] = it.val;
+                }
+                self.online.publish(l, g, &sol.words, nt);
+                let wl = &mut self.lv[l];
+                wl.keys[g * SLOTS..g * SLOTS + sol.kept].copy_from_slice(&nkeys[..sol.kept]);
+                wl.vals[g * SLOTS..g * SLOTS + sol.kept].copy_from_slice(&nvals[..sol.kept]);
+                wl.count[g] = sol.kept as u8;
+                wl.basis[g] = sol.basis;
+                wl.nbasis[g] = sol.nbasis;
+                done.groups += 1;
+                start = end;
+            }
+        }
+        if moved.is_empty() {
+            return done;
+        }
+        grace();
+        for (l2, g2, key) in moved {
+            if let Some(s) = self.find(l2, g2, &key) {
+                self.remove_slot(l2, g2, s);
+            }
+        }
+        done
     }
 
     /// [`Efd::insert`] with the key's hash already computed.
@@ -1329,6 +1519,179 @@ mod tests {
             assert_eq!(efd.len(), n as usize);
             assert_eq!(efd.get(&u32::MAX.to_be_bytes()), None);
         }
+    }
+
+    /// A batch giving about a third of the 2-bit `stored` keys another
+    /// value.
+    fn change_a_third(
+        stored: &hashbrown::HashMap<u32, u8>,
+        rng: &mut crate::rng::SplitMix64,
+    ) -> Vec<([u8; 4], u8)> {
+        stored
+            .iter()
+            .filter_map(|(&k, &v)| {
+                let r = rng.next_u64();
+                r.is_multiple_of(3)
+                    .then(|| (k.to_be_bytes(), (v + 1 + (r >> 8) as u8 % 3) % 4))
+            })
+            .collect()
+    }
+
+    /// `update_batch` under churn: a table near capacity whose deeper
+    /// levels fill up (inserts and removes; thresholds never rise), changed
+    /// in large batches. A batch's re-solve of one group can bump keys into
+    /// a deeper group that then re-solves and bumps keys of the same batch
+    /// further down: each of those must still get its new value. Every key
+    /// is checked after every batch, on the writer side and online, until
+    /// the table is full (no `reclaim` here: that is what fills it).
+    #[test]
+    fn update_batch_follows_keys_bumped_by_the_same_batch() {
+        let mut rng = crate::rng::SplitMix64::new(22);
+        let cap = 40_000usize;
+        let mut efd = Efd::<4>::new(cap, 2).unwrap();
+        let mut stored: hashbrown::HashMap<u32, u8> = hashbrown::HashMap::new();
+        let mut next = 0u32;
+        for round in 0..100 {
+            // Churn: fill to about 97 % of capacity, then drop a few.
+            while stored.len() < cap * 97 / 100 {
+                let k = next.wrapping_mul(0x9e37_79b1);
+                next += 1;
+                let v = (rng.next_u64() % 4) as u8;
+                if efd.insert(&k.to_be_bytes(), v).is_ok() {
+                    stored.insert(k, v);
+                }
+            }
+            let gone: Vec<u32> = stored.keys().copied().take(cap / 50).collect();
+            for k in gone {
+                assert_eq!(efd.remove(&k.to_be_bytes()), stored.remove(&k));
+            }
+            // A batch changing a third of the keys.
+            let changes = change_a_third(&stored, &mut rng);
+            let changed = match efd.update_batch(&changes) {
+                Ok(c) => c,
+                // Without `reclaim` the deeper levels fill up: the test has
+                // run as long as the table lasts.
+                Err(EfdError::TableFull) => {
+                    assert!(round >= 20, "full after {round} rounds");
+                    return;
+                }
+                Err(e) => panic!("round {round}: {e}"),
+            };
+            for &(k, v) in &changes {
+                stored.insert(u32::from_be_bytes(k), v);
+            }
+            assert_eq!(changed, changes.len(), "round {round}: keys changed");
+            for (&k, &v) in &stored {
+                assert_eq!(
+                    efd.get(&k.to_be_bytes()),
+                    Some(v),
+                    "round {round}, key {k:#x}"
+                );
+                assert_eq!(efd.lookup(&k.to_be_bytes()), v, "round {round}, key {k:#x}");
+            }
+        }
+    }
+
+    /// `reclaim` under churn and batch updates (what repeated drains do to
+    /// a full table): the table keeps working for 10x the rounds that fill
+    /// it without reclaiming, the deeper levels keep about the share they
+    /// had after the first fill, and a reader sees every stable key's value
+    /// throughout (the grace period waits for the reader's lookups in
+    /// flight, as the control plane's distributor flush does).
+    #[test]
+    fn reclaim_keeps_a_churning_table_from_filling_up() {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let mut rng = crate::rng::SplitMix64::new(22);
+        let cap = 40_000usize;
+        let mut efd = Efd::<4>::new(cap, 2).unwrap();
+        // Stable keys: never changed, watched by the reader.
+        let stable: Vec<u32> = (0..2000u32)
+            .map(|i| i.wrapping_mul(0x85eb_ca6b) | 1)
+            .collect();
+        for &k in &stable {
+            efd.insert(&k.to_be_bytes(), (k % 4) as u8).unwrap();
+        }
+        let reader = efd.reader();
+        let (asked, answered, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let watcher = {
+            let (asked, answered, stop, stable) = (
+                asked.clone(),
+                answered.clone(),
+                stop.clone(),
+                stable.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut keys = [[0u8; 4]; 32];
+                let mut out = [0u8; 32];
+                while !stop.load(Ordering::Relaxed) {
+                    let round = asked.load(Ordering::Acquire);
+                    for chunk in stable.chunks(32) {
+                        for (k, &s) in keys.iter_mut().zip(chunk) {
+                            *k = s.to_be_bytes();
+                        }
+                        reader.lookup_bulk(&keys[..chunk.len()], &mut out);
+                        for (&k, &v) in chunk.iter().zip(&out) {
+                            assert_eq!(v, (k % 4) as u8, "stable key {k:#x}");
+                        }
+                    }
+                    answered.store(round, Ordering::Release);
+                }
+            })
+        };
+        let grace = || {
+            let n = asked.fetch_add(1, Ordering::AcqRel) + 1;
+            while answered.load(Ordering::Acquire) < n && !watcher.is_finished() {
+                std::hint::spin_loop();
+            }
+        };
+        let mut stored: hashbrown::HashMap<u32, u8> = hashbrown::HashMap::new();
+        let mut next = 0u32;
+        let mut deep_after_fill = None;
+        let mut reclaimed = Reclaimed::default();
+        for round in 0..200 {
+            while stored.len() + stable.len() < cap * 95 / 100 {
+                let k = next.wrapping_mul(0x9e37_79b1) & !1;
+                next += 1;
+                let v = (rng.next_u64() % 4) as u8;
+                efd.insert(&k.to_be_bytes(), v).unwrap_or_else(|e| {
+                    panic!("round {round}: {e}, levels {:?}", efd.level_keys())
+                });
+                stored.insert(k, v);
+            }
+            let deep: usize = efd.level_keys()[1..].iter().sum();
+            let first = *deep_after_fill.get_or_insert(deep);
+            assert!(
+                deep <= first * 3 / 2,
+                "round {round}: {deep} keys deeper than level 1, {first} after the first fill"
+            );
+            let gone: Vec<u32> = stored.keys().copied().take(cap / 50).collect();
+            for k in gone {
+                assert_eq!(efd.remove(&k.to_be_bytes()), stored.remove(&k));
+            }
+            let changes = change_a_third(&stored, &mut rng);
+            efd.update_batch(&changes)
+                .unwrap_or_else(|e| panic!("round {round}: {e}, levels {:?}", efd.level_keys()));
+            for &(k, v) in &changes {
+                stored.insert(u32::from_be_bytes(k), v);
+            }
+            let r = efd.reclaim(grace);
+            reclaimed.groups += r.groups;
+            reclaimed.keys += r.keys;
+        }
+        stop.store(true, Ordering::Relaxed);
+        watcher.join().unwrap();
+        assert!(reclaimed.keys > 1000, "{reclaimed:?}");
+        assert_eq!(efd.len(), stored.len() + stable.len());
+        let stable_values = stable.iter().map(|&k| (k, (k % 4) as u8));
+        for (k, v) in stored.iter().map(|(&k, &v)| (k, v)).chain(stable_values) {
+            assert_eq!(efd.get(&k.to_be_bytes()), Some(v), "key {k:#x}");
+            assert_eq!(efd.lookup(&k.to_be_bytes()), v, "key {k:#x}");
+        }
+        assert_eq!(efd.iter().count(), efd.len());
     }
 
     /// Values of keys not in the table, 8 bits: spread over all 256 values
