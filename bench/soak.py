@@ -58,6 +58,17 @@ def http(addr, method, path, body=None, ctype="application/json", timeout=600):
         return json.loads(r.read() or b"null")
 
 
+def metric(addr, name, labels=""):
+    """One sample of /metrics (`name{labels}`), or None."""
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=60) as r:
+        text = r.read().decode()
+    want = name + (f"{{{labels}}}" if labels else "")
+    for line in text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def ip(n):
     return f"{(n >> 24) & 255}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
@@ -150,10 +161,15 @@ def main():
                 prev = (tx, now)
                 samples.append({"minute": round((now - t0) / 60, 2), "rss_kib": rss_kib(proc.pid),
                                 "forwarded_mpps": None if rate is None else rate / 1e6,
-                                "filter_drop": sum(n["filter_drop"] for n in st["nodes"])})
+                                "filter_drop": sum(n["filter_drop"] for n in st["nodes"]),
+                                "efd_deep_flows": metric(addr, "efd_lb_table_efd_deep_flows"),
+                                "reclaims": metric(addr, "efd_lb_control_operations_total",
+                                                   'op="reclaim",result="ok"')})
                 print(f"[{samples[-1]['minute']:5.2f} min] rss {samples[-1]['rss_kib'] / 1024:.1f} MiB, "
                       f"forwarded {'-' if rate is None else f'{rate / 1e6:.2f} Mpps'}, "
-                      f"filter_drop {samples[-1]['filter_drop']}, ops {ops}", flush=True)
+                      f"filter_drop {samples[-1]['filter_drop']}, "
+                      f"EFD deep flows {samples[-1]['efd_deep_flows']:.0f} "
+                      f"({samples[-1]['reclaims']:.0f} reclaims), ops {ops}", flush=True)
                 next_sample += 60
             if now >= end:
                 break
@@ -235,6 +251,12 @@ def main():
               f"{warm[0]['rss_kib'] / 1024:.1f} → {warm[-1]['rss_kib'] / 1024:.1f} MiB ({growth:+.1f})")
     else:
         check("resident memory sampled after warm-up", False, "run shorter than the warm-up")
+    deep = [s["efd_deep_flows"] for s in samples if s["efd_deep_flows"] is not None]
+    if deep:
+        # Churn pushes keys to the EFD's deeper levels; the control
+        # thread's reclaims must keep them near the start's share.
+        check("EFD deeper levels flat (≤ 1.25× the start)", max(deep) <= 1.25 * deep[0],
+              f"{deep[0]:.0f} at the start, at most {max(deep):.0f}, {deep[-1]:.0f} at the end")
 
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -243,10 +265,10 @@ def main():
         json.dump({"args": vars(args), "samples": samples, "ops": ops, "checks": checks,
                    "final": final, "exit": code, "seconds": time.time() - started}, f, indent=1)
     rates = [s["forwarded_mpps"] for s in samples if s["forwarded_mpps"] is not None]
-    print(f"\n| minute | resident MiB | forwarded Mpps |\n|---|---|---|")
+    print(f"\n| minute | resident MiB | forwarded Mpps | EFD deep flows |\n|---|---|---|---|")
     for s in samples:
         mpps = "–" if s["forwarded_mpps"] is None else "%.2f" % s["forwarded_mpps"]
-        print(f"| {s['minute']:.0f} | {s['rss_kib'] / 1024:.1f} | {mpps} |")
+        print(f"| {s['minute']:.0f} | {s['rss_kib'] / 1024:.1f} | {mpps} | {s['efd_deep_flows']:.0f} |")
     print(f"\nops: {ops}")
     if final:
         print(f"forwarded in all: {sum(n['tx'] for n in final['nodes'])} packets; "
