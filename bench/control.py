@@ -87,6 +87,29 @@ def metric(text, name, labels):
     return None
 
 
+# The threads that serve a bulk load: the API (reads the body) and the
+# control thread (parses it, changes the tables).
+BULK_THREADS = ("efd-lb-http", "efd-lb-control")
+
+
+def thread_cpu_s(pid, names):
+    """CPU seconds (user + system) the named threads of `pid` used so far."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            if comm not in names:
+                continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            pass
+    return total / tick
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/efd-lb"))
@@ -133,7 +156,9 @@ def main():
         lines = "".join(f"{(0x40000000 + i) >> 24 & 255}.{(0x40000000 + i) >> 16 & 255}."
                         f"{(0x40000000 + i) >> 8 & 255}.{(0x40000000 + i) & 255},{i % args.nodes}\n"
                         for i in range(args.bulk)).encode()
+        cpu0 = thread_cpu_s(proc.pid, BULK_THREADS)
         bulk_s, data = http(addr, "POST", "/flows", lines, "text/plain")
+        bulk_cpu = thread_cpu_s(proc.pid, BULK_THREADS) - cpu0
         bulk = json.loads(data)
         assert bulk["added"] == args.bulk, bulk
         print(f"bulk: {args.bulk} flows in {bulk_s:.3f} s ({args.bulk / bulk_s / 1e6:.2f} M/s)", flush=True)
@@ -161,7 +186,7 @@ def main():
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                  capture_output=True, text=True).stdout.strip(),
         "args": vars(args), "pairs": pairs,
-        "bulk": {"flows": args.bulk, "client_s": bulk_s, "server_s": bulk_srv},
+        "bulk": {"flows": args.bulk, "client_s": bulk_s, "server_s": bulk_srv, "cpu_s": bulk_cpu},
         "singles": {"rtt_s": rtts, "server_mean_s": add_s / add_n if add_n else None,
                     "server_under_1ms": le_1ms, "server_count": add_n},
     }
@@ -182,6 +207,8 @@ def main():
           f"{med(move_rates) / 1e6:.2f} M | {min(move_rates) / 1e6:.2f}–{max(move_rates) / 1e6:.2f} M |")
     print(f"| bulk load of {args.bulk} new flows, POST /flows (client / server) | "
           f"{bulk_s:.2f} s / {bulk_srv:.2f} s ({args.bulk / bulk_s / 1e6:.2f} M/s) | |")
+    print(f"| bulk load: CPU time of the API and control threads | {bulk_cpu:.2f} s "
+          f"({args.bulk / bulk_cpu / 1e6:.2f} M flows per CPU second) | |")
     q = statistics.quantiles(rtts, n=100)
     print(f"| single new flow, PUT round trip (client) | {med(rtts) * 1e3:.3f} ms | p99 {q[98] * 1e3:.3f} ms |")
     if add_n:

@@ -304,8 +304,10 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
     /// to the node through the distributor's value slots): every node's
     /// table first (waiting for the workers unless `wait_nodes` is false,
     /// for flows whose packets already reach their node and are forwarded
-    /// there), then the EFD table in one batch. All or nothing: a key
-    /// already in the table, a bad node, or a key the table cannot place
+    /// there), then the EFD table in one batch. The keys must be new and
+    /// distinct: the callers have looked them up already (a bulk request
+    /// sorts its adds from its moves that way), so they are not looked up
+    /// again. All or nothing: a bad node or a key the table cannot place
     /// leaves everything as it was. Returns how many were added.
     pub fn add_many(
         &mut self,
@@ -315,25 +317,37 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> FlowControl<K, N> {
         for &(_, node, _) in flows {
             self.check_node(node)?;
         }
-        let keys: Vec<[u8; N]> = flows.iter().map(|f| f.0.to_bytes()).collect();
-        if let Some(i) = self.efd.get_batch(&keys).iter().position(Option::is_some) {
-            return Err(ControlError::Exists(flows[i].0.to_string()));
-        }
         if flows.is_empty() {
             return Ok(0);
         }
         let nodes = node_set(self.nodes.len(), flows.iter().map(|f| f.1));
+        let started = Instant::now();
         for &(key, node, _) in flows {
             self.send(node, TableChange::Add(key))?;
         }
+        let sent_s = started.elapsed().as_secs_f64();
         if wait_nodes {
             self.wait_applied(&nodes)?;
         } else {
             self.flush()?;
         }
+        let applied_s = started.elapsed().as_secs_f64();
         let entries: Vec<(K::Bytes, u8)> =
             flows.iter().map(|&(k, _, v)| (k.to_bytes(), v)).collect();
         let results = self.efd.insert_batch(&entries);
+        debug_assert!(
+            results
+                .iter()
+                .all(|r| !matches!(r, Ok(o) if *o != crate::efd::InsertOutcome::Inserted)),
+            "add_many of a key in the table"
+        );
+        tracing::debug!(
+            flows = flows.len(),
+            sent_s,
+            applied_s,
+            inserted_s = started.elapsed().as_secs_f64(),
+            "add_many"
+        );
         if let Some(i) = results.iter().position(Result::is_err) {
             let err = results[i].unwrap_err();
             // Undo: out of the EFD table the ones that went in, then out of

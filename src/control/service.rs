@@ -334,6 +334,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
 
     fn bulk(&mut self, source: BulkSource) -> Result<Reply, ApiError> {
         let num_nodes = self.policy.len() as u16;
+        let started = Instant::now();
         let parsed = match &source {
             BulkSource::Text(text) => {
                 flows::parse_flows::<K>(text, Path::new("request body"), num_nodes)
@@ -341,12 +342,14 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             BulkSource::File(path) => flows::load_flow_file::<K>(path, num_nodes),
         }
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let parse_s = started.elapsed().as_secs_f64();
         let mut adds = Vec::new();
         let mut moves = Vec::new();
         let mut reply = ChangeReply::default();
         let keys: Vec<K> = parsed.iter().map(|f| f.key).collect();
         let now = self.control.nodes_of(&keys);
         drop(keys);
+        let lookup_s = started.elapsed().as_secs_f64() - parse_s;
         for (f, now) in parsed.iter().zip(now) {
             self.check_active(f.node)?;
             match now {
@@ -375,6 +378,13 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
         for &(_, n, _) in &adds {
             self.counts[n.index()] += 1;
         }
+        tracing::debug!(
+            flows = parsed.len(),
+            parse_s,
+            lookup_s,
+            total_s = started.elapsed().as_secs_f64(),
+            "bulk"
+        );
         if !self.idle.is_empty() {
             for f in &parsed {
                 self.idle.remove(&f.key.to_bytes());

@@ -1694,6 +1694,81 @@ mod tests {
         assert_eq!(efd.iter().count(), efd.len());
     }
 
+    /// `insert_batch` gives what inserting the entries one at a time
+    /// gives (outcomes, values, length): new keys, updates, keys given
+    /// twice, values too wide, a table filling up (groups bump); stable keys
+    /// keep their value for a reader throughout.
+    #[test]
+    fn insert_batch_matches_one_at_a_time() {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let cap = 30_000usize;
+        let build: Vec<([u8; 4], u8)> = (0..10_000u32)
+            .map(|i| (i.wrapping_mul(0x9e37_79b1).to_be_bytes(), (i % 8) as u8))
+            .collect();
+        let mut batched = Efd::<4>::build(cap, 3, build.iter().copied()).unwrap();
+        let mut single = Efd::<4>::build(cap, 3, build.iter().copied()).unwrap();
+        let reader = batched.reader();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (stop, stable) = (stop.clone(), build[..2000].to_vec());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for (k, v) in &stable {
+                        assert_eq!(reader.lookup(k), *v);
+                    }
+                }
+            })
+        };
+        let mut next = 10_000u32;
+        // Up to 87 % of the capacity: below it both orders place every key.
+        for round in 0..4 {
+            let mut entries: Vec<([u8; 4], u8)> = (0..4000)
+                .map(|_| {
+                    next += 1;
+                    (
+                        next.wrapping_mul(0x9e37_79b1).to_be_bytes(),
+                        (next % 8) as u8,
+                    )
+                })
+                .collect();
+            // Updates of stored keys (not the watched ones), repeats, a
+            // value too wide.
+            for j in 0..300 {
+                let k = build[2000 + (rng.next_u64() % 8000) as usize].0;
+                entries.push((k, (j % 8) as u8));
+                let again = entries[(rng.next_u64() % 4000) as usize].0;
+                entries.push((again, ((j + 3) % 8) as u8));
+            }
+            entries.push((u32::MAX.to_be_bytes(), 9));
+            let a = batched.insert_batch(&entries);
+            let b: Vec<_> = entries.iter().map(|(k, v)| single.insert(k, *v)).collect();
+            assert_eq!(batched.len(), single.len(), "round {round}");
+            // A key given twice is inserted by its first entry and updated
+            // by its second in both; only the outcomes' split may differ
+            // when the second entry comes first in one order. Compare
+            // errors and the final values.
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(
+                    x.is_err(),
+                    y.is_err(),
+                    "round {round}, entry {i}: {x:?} / {y:?}"
+                );
+            }
+            for (k, _) in &entries {
+                assert_eq!(batched.get(k), single.get(k), "round {round}");
+                if let Some(v) = batched.get(k) {
+                    assert_eq!(batched.lookup(k), v, "round {round}");
+                }
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.join().unwrap();
+        assert!(batched.len() > cap * 85 / 100, "{}", batched.len());
+        for (k, v) in batched.iter() {
+            assert_eq!(batched.lookup(&k), v);
+        }
+    }
+
     /// Values of keys not in the table, 8 bits: spread over all 256 values
     /// whether the table is empty, built, or changed online (each value
     /// outside the stored ones within 30 % of the mean over 256k keys,
