@@ -925,13 +925,7 @@ impl<const N: usize> Efd<N> {
                     };
                     nvals[j] = it.val;
                 }
-                self.online.publish(l, g, &sol.words, nt);
-                let wl = &mut self.lv[l];
-                wl.keys[g * SLOTS..g * SLOTS + sol.kept].copy_from_slice(&nkeys[..sol.kept]);
-                wl.vals[g * SLOTS..g * SLOTS + sol.kept].copy_from_slice(&nvals[..sol.kept]);
-                wl.count[g] = sol.kept as u8;
-                wl.basis[g] = sol.basis;
-                wl.nbasis[g] = sol.nbasis;
+                self.commit_group(l, g, &sol, nt, &nkeys, &nvals);
                 done.groups += 1;
                 start = end;
             }
@@ -1227,14 +1221,29 @@ impl<const N: usize> Efd<N> {
             };
             nvals[j] = it.val;
         }
+        self.commit_group(l, g, &s, t, &nkeys, &nvals);
+        Ok(())
+    }
+
+    /// Publishes group `(l, g)`'s new solution `s` with threshold `t`, then
+    /// makes its writer side the `s.kept` keys and values of `keys` and
+    /// `vals` with the solution's null-space cache.
+    fn commit_group(
+        &mut self,
+        l: usize,
+        g: usize,
+        s: &Solved,
+        t: u8,
+        keys: &[[u8; N]; SLOTS],
+        vals: &[u8; SLOTS],
+    ) {
         self.online.publish(l, g, &s.words, t);
         let wl = &mut self.lv[l];
-        wl.keys[g * SLOTS..g * SLOTS + s.kept].copy_from_slice(&nkeys[..s.kept]);
-        wl.vals[g * SLOTS..g * SLOTS + s.kept].copy_from_slice(&nvals[..s.kept]);
+        wl.keys[g * SLOTS..g * SLOTS + s.kept].copy_from_slice(&keys[..s.kept]);
+        wl.vals[g * SLOTS..g * SLOTS + s.kept].copy_from_slice(&vals[..s.kept]);
         wl.count[g] = s.kept as u8;
         wl.basis[g] = s.basis;
         wl.nbasis[g] = s.nbasis;
-        Ok(())
     }
 }
 
