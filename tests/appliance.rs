@@ -4,13 +4,13 @@
 
 mod runner;
 use runner::assert_conservation;
+use runner::predict::{assert_counts, predict, predict_labelled};
 
 use efd_lb::key::{FiveTuple, FlowKey, Ipv4Dst, KeyKind};
-use efd_lb::packet::{ipv4_dst, DropReason};
+use efd_lb::packet::DropReason;
 use efd_lb::pcap::{PcapReader, PcapWriter};
 use efd_lb::traffic::{self, TrafficKey, TrafficSpec};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -162,53 +162,6 @@ fn the_configured_burst_reaches_the_workers() {
     }
 }
 
-/// The expected per-node and per-reason counters of a finite replay,
-/// computed from the frames and the same EFD table the appliance builds.
-#[derive(Debug, Default, PartialEq)]
-struct Expected {
-    reasons: BTreeMap<&'static str, u64>,
-    unknown_node: u64,
-    node_rx: Vec<u64>,
-    passed: Vec<u64>,
-    filtered: Vec<u64>,
-    passed_frames: Vec<Vec<u8>>,
-}
-
-fn expected(frames: &[Vec<u8>], num_flows: u32, num_nodes: u16, value_bits: u8) -> Expected {
-    let flows: Vec<efd_lb::flows::Flow<Ipv4Dst>> =
-        efd_lb::flows::seed_population(num_flows, num_nodes).collect();
-    let efd = efd_lb::app::build_efd(&flows, value_bits).unwrap();
-    let mut e = Expected {
-        node_rx: vec![0; num_nodes as usize],
-        passed: vec![0; num_nodes as usize],
-        filtered: vec![0; num_nodes as usize],
-        ..Default::default()
-    };
-    for r in DropReason::ALL {
-        e.reasons.insert(r.name(), 0);
-    }
-    for f in frames {
-        match ipv4_dst(f) {
-            Err(r) => *e.reasons.get_mut(r.name()).unwrap() += 1,
-            Ok(dst) => {
-                let node = efd.lookup(&dst.to_be_bytes()) as usize;
-                if node >= num_nodes as usize {
-                    e.unknown_node += 1;
-                    continue;
-                }
-                e.node_rx[node] += 1;
-                if dst < num_flows && (dst % num_nodes as u32) as usize == node {
-                    e.passed[node] += 1;
-                    e.passed_frames.push(f.clone());
-                } else {
-                    e.filtered[node] += 1;
-                }
-            }
-        }
-    }
-    e
-}
-
 fn read_frames(path: &Path) -> Vec<Vec<u8>> {
     PcapReader::open(path)
         .unwrap()
@@ -240,7 +193,7 @@ fn pcap_replay_gives_exact_counters_and_forwards_exactly_the_passed_packets() {
     }
     w.finish().unwrap();
 
-    let exp = expected(&frames, num_flows, num_nodes, value_bits);
+    let exp = predict::<Ipv4Dst, 4>(&frames, num_flows, num_nodes, value_bits);
     assert!(
         exp.unknown_node > 0,
         "value 3 of 2-bit values is an unknown node"
@@ -270,30 +223,7 @@ fn pcap_replay_gives_exact_counters_and_forwards_exactly_the_passed_packets() {
     assert_conservation(&v);
 
     assert_eq!(u(&v["ports"][0]["rx"]), frames.len() as u64);
-    for (name, n) in &exp.reasons {
-        assert_eq!(
-            u(&v["distributor"]["drop_by_reason"][name]),
-            *n,
-            "drop reason {name}"
-        );
-    }
-    assert_eq!(u(&v["distributor"]["drop_unknown_node"]), exp.unknown_node);
-    for node in 0..num_nodes as usize {
-        let n = &v["nodes"][node];
-        assert_eq!(u(&n["rx"]), exp.node_rx[node], "node {node} rx");
-        assert_eq!(u(&n["rx_drop"]), 0, "node {node} rx_drop");
-        assert_eq!(
-            u(&n["filter_passed"]),
-            exp.passed[node],
-            "node {node} passed"
-        );
-        assert_eq!(
-            u(&n["filter_drop"]),
-            exp.filtered[node],
-            "node {node} filter_drop"
-        );
-        assert_eq!(u(&n["tx"]), exp.passed[node], "node {node} tx");
-    }
+    assert_counts(&v, &exp, "replay");
 
     // Port 0's traffic goes out on its pair, port 1: exactly the passed frames.
     let mut sent = read_frames(&out1);
@@ -505,39 +435,12 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
     }
     w.finish().unwrap();
 
-    let flows: Vec<efd_lb::flows::Flow<K>> =
-        efd_lb::flows::seed_population(num_flows, num_nodes).collect();
-    let owner: HashMap<K, usize> = flows.iter().map(|f| (f.key, f.node.index())).collect();
-    let efd = efd_lb::app::build_efd(&flows, value_bits).unwrap();
-    let n = num_nodes as usize;
-    let mut exp = Expected {
-        node_rx: vec![0; n],
-        passed: vec![0; n],
-        filtered: vec![0; n],
-        ..Default::default()
-    };
-    for r in DropReason::ALL {
-        exp.reasons.insert(r.name(), 0);
-    }
-    for (expect, f) in &frames {
-        match expect {
-            Err(r) => *exp.reasons.get_mut(r.name()).unwrap() += 1,
-            Ok(key) => {
-                let node = efd.lookup(&key.to_bytes()) as usize;
-                if node >= n {
-                    exp.unknown_node += 1;
-                    continue;
-                }
-                exp.node_rx[node] += 1;
-                if owner.get(key) == Some(&node) {
-                    exp.passed[node] += 1;
-                    exp.passed_frames.push(f.clone());
-                } else {
-                    exp.filtered[node] += 1;
-                }
-            }
-        }
-    }
+    let exp = predict_labelled::<K, N>(
+        frames.iter().map(|(label, f)| (*label, f)),
+        num_flows,
+        num_nodes,
+        value_bits,
+    );
     assert!(exp.unknown_node > 0 && exp.passed.iter().all(|&p| p > 0));
 
     let out0 = dir.join("out0.pcap");
@@ -557,33 +460,7 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
     let v = final_stats(&out);
     assert_conservation(&v);
     assert_eq!(u(&v["ports"][0]["rx"]), frames.len() as u64, "{kind}: rx");
-    for (name, want) in &exp.reasons {
-        assert_eq!(
-            u(&v["distributor"]["drop_by_reason"][name]),
-            *want,
-            "{kind}: drop reason {name}"
-        );
-    }
-    assert_eq!(
-        u(&v["distributor"]["drop_unknown_node"]),
-        exp.unknown_node,
-        "{kind}: unknown node"
-    );
-    for node in 0..n {
-        let c = &v["nodes"][node];
-        assert_eq!(u(&c["rx"]), exp.node_rx[node], "{kind}: node {node} rx");
-        assert_eq!(u(&c["rx_drop"]), 0, "{kind}: node {node} rx_drop");
-        assert_eq!(
-            u(&c["filter_passed"]),
-            exp.passed[node],
-            "{kind}: node {node} passed"
-        );
-        assert_eq!(
-            u(&c["filter_drop"]),
-            exp.filtered[node],
-            "{kind}: node {node} filter_drop"
-        );
-    }
+    assert_counts(&v, &exp, &kind.to_string());
     let mut sent = read_frames(&out1);
     let mut want = exp.passed_frames;
     sent.sort();

@@ -25,11 +25,10 @@
 mod runner;
 
 use efd_lb::key::{FlowKey, KeyKind};
-use efd_lb::packet::DropReason;
 use efd_lb::pcap::PcapReader;
+use runner::predict::{assert_counts, predict};
 use runner::{assert_conservation, bin, serial, u, workdir, write_config};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -442,62 +441,6 @@ fn pcapgen(out: &Path, args: &[&str]) {
     );
 }
 
-/// What efd-lb must make of the frames: its counters, and the frames it
-/// forwards (port 0's traffic leaves on port 1).
-#[derive(Debug, Default)]
-struct Expected {
-    reasons: BTreeMap<&'static str, u64>,
-    unknown_node: u64,
-    node_rx: Vec<u64>,
-    passed: Vec<u64>,
-    filtered: Vec<u64>,
-    passed_frames: Vec<Vec<u8>>,
-}
-
-/// Predicts [`Expected`] with the project's frame parser, the C sample's
-/// population of `num_flows` flows over `num_nodes` nodes, and the EFD
-/// table the appliance builds for it.
-fn predict<K: FlowKey<Bytes = [u8; N]>, const N: usize>(
-    frames: &[Vec<u8>],
-    num_flows: u32,
-    num_nodes: u16,
-    value_bits: u8,
-) -> Expected {
-    let flows: Vec<efd_lb::flows::Flow<K>> =
-        efd_lb::flows::seed_population(num_flows, num_nodes).collect();
-    let owner: HashMap<K, usize> = flows.iter().map(|f| (f.key, f.node.index())).collect();
-    let efd = efd_lb::app::build_efd(&flows, value_bits).unwrap();
-    let n = usize::from(num_nodes);
-    let mut e = Expected {
-        node_rx: vec![0; n],
-        passed: vec![0; n],
-        filtered: vec![0; n],
-        ..Expected::default()
-    };
-    for r in DropReason::ALL {
-        e.reasons.insert(r.name(), 0);
-    }
-    for f in frames {
-        match K::parse_frame(f) {
-            Err(r) => *e.reasons.get_mut(r.name()).unwrap() += 1,
-            Ok(key) => {
-                let node = usize::from(efd.lookup(&key.to_bytes()));
-                if node >= n {
-                    e.unknown_node += 1;
-                } else if owner.get(&key) == Some(&node) {
-                    e.node_rx[node] += 1;
-                    e.passed[node] += 1;
-                    e.passed_frames.push(f.clone());
-                } else {
-                    e.node_rx[node] += 1;
-                    e.filtered[node] += 1;
-                }
-            }
-        }
-    }
-    e
-}
-
 /// Whether a frame carries an 802.1Q tag.
 fn tagged(f: &[u8]) -> bool {
     f.len() >= 14 && f[12..14] == [0x81, 0x00]
@@ -652,30 +595,7 @@ fn real_traffic<K: FlowKey<Bytes = [u8; N]>, const N: usize>(
         0,
         "nothing comes back on port 1: {v}"
     );
-    for (name, want) in &exp.reasons {
-        assert_eq!(
-            u(&v["distributor"]["drop_by_reason"][name]),
-            *want,
-            "{kind}: drop reason {name}"
-        );
-    }
-    assert_eq!(u(&v["distributor"]["drop_unknown_node"]), exp.unknown_node);
-    for node in 0..usize::from(num_nodes) {
-        let c = &v["nodes"][node];
-        assert_eq!(u(&c["rx"]), exp.node_rx[node], "{kind}: node {node} rx");
-        assert_eq!(u(&c["rx_drop"]), 0, "{kind}: node {node} rx_drop");
-        assert_eq!(
-            u(&c["filter_passed"]),
-            exp.passed[node],
-            "{kind}: node {node} passed"
-        );
-        assert_eq!(
-            u(&c["filter_drop"]),
-            exp.filtered[node],
-            "{kind}: node {node} filter_drop"
-        );
-        assert_eq!(u(&c["tx"]), exp.passed[node], "{kind}: node {node} tx");
-    }
+    assert_counts(&v, &exp, &kind.to_string());
     let passed = exp.passed_frames.len() as u64;
     assert_eq!(u(&v["ports"][1]["tx"]), passed, "port 1 tx");
     assert_eq!(u(&v["ports"][0]["tx"]), 0, "port 0 tx");
