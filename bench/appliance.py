@@ -33,3 +33,14 @@ def wait_for_api(addr, proc, log_path, timeout=300):
             if proc.poll() is not None or time.time() > deadline:
                 sys.exit(f"efd-lb did not start; see {log_path}")
             time.sleep(0.5)
+
+
+def request(addr, method, path, body=None, ctype="application/json", timeout=600):
+    """One API request: (seconds it took, response body bytes)."""
+    req = urllib.request.Request(f"http://{addr}{path}", data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", ctype)
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        data = r.read()
+    return time.perf_counter() - t0, data

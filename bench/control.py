@@ -24,22 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from appliance import default_config_with_control, wait_for_api
+from appliance import default_config_with_control, request, wait_for_api
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def http(addr, method, path, body=None, ctype="application/json", timeout=600):
-    req = urllib.request.Request(f"http://{addr}{path}", data=body, method=method)
-    if body is not None:
-        req.add_header("Content-Type", ctype)
-    t0 = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        data = r.read()
-    return time.perf_counter() - t0, data
+http = request
 
 
 def forwarded(addr):

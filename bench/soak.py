@@ -44,18 +44,14 @@ import time
 import urllib.error
 import urllib.request
 
-from appliance import default_config_with_control, wait_for_api
+from appliance import default_config_with_control, request, wait_for_api
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
 def http(addr, method, path, body=None, ctype="application/json", timeout=600):
-    req = urllib.request.Request(f"http://{addr}{path}", data=body, method=method)
-    if body is not None:
-        req.add_header("Content-Type", ctype)
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read() or b"null")
+    return json.loads(request(addr, method, path, body, ctype, timeout)[1] or b"null")
 
 
 def metric(addr, name, labels=""):
