@@ -9,7 +9,7 @@
 //! control thread's [`ApiError`]s, and this layer's own refusals (bad path
 //! parameter or body: 400, no or wrong token: 401, unknown path: 404, wrong
 //! method: 405, body over [`HttpConfig::max_body`]: 413, body of the wrong
-//! content type: 415). The routes are listed in `docs/api.md`.
+//! content type: 415). The routes are listed in the README ("Control plane", "API").
 //!
 //! With a token ([`HttpConfig::token`]) every route, `/metrics` included,
 //! wants `Authorization: Bearer <token>`. A listen address that is not a
