@@ -205,6 +205,11 @@ impl<const N: usize> WLevel<N> {
         }
     }
 
+    /// Keys stored in the level.
+    fn len(&self) -> usize {
+        self.count.iter().map(|&c| c as usize).sum()
+    }
+
     fn bytes(&self) -> usize {
         self.keys.capacity() * N
             + self.vals.capacity()
@@ -612,18 +617,12 @@ impl<const N: usize> Efd<N> {
     /// Keys stored beyond the first level (answered with a second cache
     /// line per lookup).
     pub fn deep_len(&self) -> usize {
-        self.lv[1..]
-            .iter()
-            .map(|w| w.count.iter().map(|&c| c as usize).sum::<usize>())
-            .sum()
+        self.lv[1..].iter().map(WLevel::len).sum()
     }
 
     /// Keys stored per level.
     pub fn level_keys(&self) -> Vec<usize> {
-        self.lv
-            .iter()
-            .map(|w| w.count.iter().map(|&c| c as usize).sum())
-            .collect()
+        self.lv.iter().map(WLevel::len).collect()
     }
 
     /// The value the online table returns for `key` (any key).
@@ -829,6 +828,17 @@ impl<const N: usize> Efd<N> {
         let seeds = self.online.seeds;
         let vb = self.online.vbits;
         let mut done = Reclaimed::default();
+        // Every key beyond the first level, hashed once: where it is, the
+        // key, its hash and value.
+        let mut deep: Vec<(usize, usize, [u8; N], KeyHash, u8)> = Vec::new();
+        for (l2, w) in self.lv.iter().enumerate().skip(1) {
+            for (g2, &c) in w.count.iter().enumerate() {
+                for s in g2 * SLOTS..g2 * SLOTS + c as usize {
+                    let key = w.keys[s];
+                    deep.push((l2, g2, key, key_hash(&key, &seeds), w.vals[s]));
+                }
+            }
+        }
         // Keys moved up, still in their deeper group until `grace` returns.
         let mut moved: Vec<(usize, usize, [u8; N])> = Vec::new();
         let mut moved_keys: hashbrown::HashSet<[u8; N]> = hashbrown::HashSet::new();
@@ -838,29 +848,22 @@ impl<const N: usize> Efd<N> {
         for l in 0..nlev.saturating_sub(1) {
             let (seed, n) = (self.online.levels[l].seed, self.online.levels[l].n);
             cands.clear();
-            for l2 in l + 1..nlev {
-                let w = &self.lv[l2];
-                for (g2, &c) in w.count.iter().enumerate() {
-                    for s in 0..c as usize {
-                        let key = w.keys[g2 * SLOTS + s];
-                        if moved_keys.contains(&key) {
-                            continue;
-                        }
-                        let kh = key_hash(&key, &seeds);
-                        let (g, fp) = locate(kh.base, seed, n);
-                        if self.lv[l].count[g] as usize >= SLOTS - BUMP_HEADROOM {
-                            continue;
-                        }
-                        let item = Item {
-                            r: kh.r,
-                            base: kh.base,
-                            fp,
-                            val: w.vals[g2 * SLOTS + s],
-                            idx: 0,
-                        };
-                        cands.push((g as u32, l2, g2, key, item));
-                    }
+            for &(l2, g2, key, kh, val) in &deep {
+                if l2 <= l || moved_keys.contains(&key) {
+                    continue;
                 }
+                let (g, fp) = locate(kh.base, seed, n);
+                if self.lv[l].count[g] as usize >= SLOTS - BUMP_HEADROOM {
+                    continue;
+                }
+                let item = Item {
+                    r: kh.r,
+                    base: kh.base,
+                    fp,
+                    val,
+                    idx: 0,
+                };
+                cands.push((g as u32, l2, g2, key, item));
             }
             cands.sort_unstable_by_key(|c| c.0);
             for (j, c) in cands.iter_mut().enumerate() {
