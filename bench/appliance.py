@@ -44,3 +44,15 @@ def request(addr, method, path, body=None, ctype="application/json", timeout=600
     with urllib.request.urlopen(req, timeout=timeout) as r:
         data = r.read()
     return time.perf_counter() - t0, data
+
+
+def efd_lb_command(binary, cfg, tmp, port, nodes, flows):
+    """Writes `cfg` to `tmp`/lb.toml; returns (config path, API address,
+    the efd-lb command line: `nodes` nodes, `flows` flows, JSON stats each
+    minute)."""
+    conf = os.path.join(tmp, "lb.toml")
+    with open(conf, "w") as f:
+        f.write(cfg)
+    cmd = [binary, "--config", conf, "-n", str(nodes), "-f", str(flows),
+           "--stats-format", "json", "--stats-period-ms", "60000"]
+    return conf, f"127.0.0.1:{port}", cmd

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from appliance import default_config_with_control, request, wait_for_api
+from appliance import default_config_with_control, efd_lb_command, request, wait_for_api
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -123,12 +123,7 @@ def main():
     cfg = default_config_with_control(f"listen = \"127.0.0.1:{args.port}\"\ncapacity = {capacity}\n"
                                       f"rebalance_flows_per_s = {args.rebalance_rate}\n")
     tmp = tempfile.mkdtemp(prefix="efd-lb-control-bench-")
-    conf = os.path.join(tmp, "lb.toml")
-    with open(conf, "w") as f:
-        f.write(cfg)
-    addr = f"127.0.0.1:{args.port}"
-    cmd = [args.bin, "--config", conf, "-n", str(args.nodes), "-f", str(args.flows),
-           "--stats-format", "json", "--stats-period-ms", "60000"]
+    _, addr, cmd = efd_lb_command(args.bin, cfg, tmp, args.port, args.nodes, args.flows)
     log = open(os.path.join(tmp, "efd-lb.log"), "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:

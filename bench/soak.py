@@ -44,7 +44,7 @@ import time
 import urllib.error
 import urllib.request
 
-from appliance import default_config_with_control, request, wait_for_api
+from appliance import default_config_with_control, efd_lb_command, request, wait_for_api
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -123,12 +123,7 @@ def main():
     for k, v in (("unknown_pct", "0.0"), ("malformed_pct", "0.0")):
         lines = [f"{k} = {v}" if l.split("=")[0].strip() == k else l for l in cfg.splitlines()]
         cfg = "\n".join(lines) + "\n"
-    conf = os.path.join(tmp, "lb.toml")
-    with open(conf, "w") as f:
-        f.write(cfg)
-    addr = f"127.0.0.1:{args.port}"
-    cmd = [args.bin, "--config", conf, "-n", str(args.nodes), "-f", str(args.flows),
-           "--stats-format", "json", "--stats-period-ms", "60000"]
+    conf, addr, cmd = efd_lb_command(args.bin, cfg, tmp, args.port, args.nodes, args.flows)
     out = open(os.path.join(tmp, "stdout.jsonl"), "w")
     err = open(os.path.join(tmp, "stderr.log"), "w")
     print(f"# {' '.join(cmd)}\n# config {conf}, logs in {tmp}", flush=True)
