@@ -2,12 +2,13 @@
 //! levels) and a 32-bit `base` from which every level derives its group index
 //! and 8-bit fingerprint with one cheap 32-bit mixer.
 //!
-//! Every key length uses only 32-bit multiplies so that eight keys can be
-//! hashed at once with AVX2 (`vpmulld`); the scalar and SIMD code compute
-//! bit-identical results. 4-byte keys are their own `base`; longer keys are
-//! read as 32-bit words whose mixes add up to two 32-bit digests
-//! ([`wide_digest`]): one is the `base`, the other the input of the row
-//! mask.
+//! From `base` and the row-mask input on, every key length uses only 32-bit
+//! multiplies, so that eight or sixteen keys are hashed at once with AVX2
+//! or AVX-512 (`vpmulld`); the scalar and SIMD code compute bit-identical
+//! results. 4-byte keys are their own `base` and row-mask input; longer
+//! keys are first reduced, one key at a time, to a 64-bit digest
+//! ([`wide_digest`], scalar 64-bit multiplies) whose low half is the `base`
+//! and high half the row-mask input.
 
 use crate::rng::SplitMix64;
 
@@ -24,8 +25,9 @@ pub(crate) struct Seeds {
     /// `x ^ seed` that maps only `0` to `0`).
     pub ra: u32,
     pub rb: u32,
-    /// Seeds of the two digests of keys longer than 4 bytes.
-    pub wide: [u32; 2],
+    /// Seeds of the even and odd 64-bit words of keys longer than 4 bytes
+    /// ([`wide_digest`]).
+    pub wide: [u64; 2],
 }
 
 impl Seeds {
@@ -40,12 +42,11 @@ impl Seeds {
         if rb == ra {
             rb ^= 1;
         }
-        let w = rng.next_u64();
         Seeds {
             level,
             ra,
             rb,
-            wide: [w as u32, (w >> 32) as u32],
+            wide: [rng.next_u64(), rng.next_u64()],
         }
     }
 }
@@ -104,54 +105,83 @@ pub(crate) struct KeyHash {
     pub r: u64,
 }
 
-/// Where the `j`-th 32-bit word of an `N`-byte key (`N >= 4`) starts:
-/// every 4 bytes, the last word ending with the key (it overlaps the one
-/// before when `N` is not a multiple of 4), so that no read leaves the key.
+/// Where the `j`-th 64-bit word of an `N`-byte key (`N >= 8`) starts:
+/// every 8 bytes, the last word ending with the key (it overlaps the one
+/// before when `N` is not a multiple of 8), so that no read leaves the key.
 #[inline(always)]
-pub(crate) const fn word_offset(n: usize, j: usize) -> usize {
-    if 4 * j + 4 <= n {
-        4 * j
+const fn word_offset(n: usize, j: usize) -> usize {
+    if 8 * j + 8 <= n {
+        8 * j
     } else {
-        n - 4
+        n - 8
     }
 }
 
-/// How many 32-bit words an `N`-byte key is read as.
+/// How many 64-bit words an `N`-byte key is read as.
 #[inline(always)]
-pub(crate) const fn words_of(n: usize) -> usize {
-    n.div_ceil(4)
+const fn words_of(n: usize) -> usize {
+    n.div_ceil(8)
 }
 
-/// Seed of word `j` of a digest whose seed is `seed`.
+/// Seed of word `j` of a wide key: the even words' from `wide[0]`, the odd
+/// words' from `wide[1]`, each a step of the golden ratio apart.
 #[inline(always)]
-pub(crate) const fn word_seed(seed: u32, j: usize) -> u32 {
-    seed.wrapping_add((j as u32).wrapping_mul(0x9e37_79b9))
+const fn word_seed(s: &Seeds, j: usize) -> u64 {
+    s.wide[j & 1].wrapping_add(((j / 2) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
-/// The two 32-bit digests of a key longer than 4 bytes: each the sum of a
-/// full 32-bit mix of every word with that word's own seed (position
-/// matters), one digest with [`mix_b`], the other with [`mix_a`] and other
-/// seeds. The words are mixed independently, so their mixes overlap in
-/// the core (no chain from word to word); each mix is a bijection, so
-/// keys that differ in one word never collide, and two keys collide in
-/// both digests with a chance of about 2^-64.
+/// The 64-bit folded multiply: both halves of the 128-bit product `a * b`
+/// xor-ed together (every bit of the result depends on every input bit).
+#[inline(always)]
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = a as u128 * b as u128;
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Word `j` of an `N`-byte key, little-endian ([`word_offset`]); keys
+/// shorter than 8 bytes (tests only) are one zero-padded word.
+#[inline(always)]
+fn word<const N: usize>(k: &[u8; N], j: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if N < 8 {
+        b[..N].copy_from_slice(k);
+    } else {
+        let o = word_offset(N, j);
+        b.copy_from_slice(&k[o..o + 8]);
+    }
+    u64::from_le_bytes(b)
+}
+
+/// The two 32-bit digests of a key longer than 4 bytes: the halves of one
+/// 64-bit digest, the sum of [`fold_mul`]s of the key's 64-bit words taken
+/// in pairs, each word xor-ed with its own seed first (position matters;
+/// an odd last word pairs with the next seed alone). One 64-bit multiply
+/// per 16 bytes of key (13 bytes: one; 37 bytes: three) instead of four
+/// 32-bit multiplies per 4 bytes: this is what makes long keys nearly as
+/// cheap to look up as 4-byte ones. The products of different pairs are
+/// independent, so they overlap in the core, and across keys. With random
+/// seeds two keys collide in the digest with a chance of about 2^-64 (the
+/// folded multiply of wyhash and rapidhash), and keys of a table differ
+/// anyway; a colliding pair could only make inserts fail, never give a
+/// wrong value to a stored key.
+///
+/// `(base, row-mask input)`: the low and high halves.
 #[inline(always)]
 pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
-    let (mut h1, mut h2) = (0u32, 0u32);
-    for j in 0..words_of(N) {
-        let w = if N < 4 {
-            // Shorter keys (tests only): one word, zero-padded.
-            let mut b = [0u8; 4];
-            b[..N].copy_from_slice(k);
-            u32::from_le_bytes(b)
+    let nw = words_of(N);
+    let mut d = 0u64;
+    let mut j = 0;
+    while j < nw {
+        let a = word(k, j) ^ word_seed(s, j);
+        let b = if j + 1 < nw {
+            word(k, j + 1) ^ word_seed(s, j + 1)
         } else {
-            let o = word_offset(N, j);
-            u32::from_le_bytes([k[o], k[o + 1], k[o + 2], k[o + 3]])
+            word_seed(s, j + 1)
         };
-        h1 = h1.wrapping_add(mix_b(w ^ word_seed(s.wide[0], j)));
-        h2 = h2.wrapping_add(mix_a(w ^ word_seed(s.wide[1], j)));
+        d = d.wrapping_add(fold_mul(a, b));
+        j += 2;
     }
-    (h1, h2)
+    (d as u32, (d >> 32) as u32)
 }
 
 /// Hash a key. 4-byte keys: `base` is the key itself (little-endian `u32`),

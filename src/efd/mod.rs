@@ -1357,20 +1357,32 @@ mod tests {
     #[test]
     fn bulk_lookup_with_and_without_a_write_in_flight() {
         for bits in 1..=8 {
-            bulk_lookup_with_and_without_a_write_in_flight_at(bits);
+            bulk_lookup_with_and_without_a_write_in_flight_at::<4>(bits);
+        }
+        // Wide keys (hashed from their digests) for the narrowest, the
+        // 32-byte-group and the widest layouts.
+        for bits in [1, 4, 8] {
+            bulk_lookup_with_and_without_a_write_in_flight_at::<13>(bits);
+            bulk_lookup_with_and_without_a_write_in_flight_at::<37>(bits);
         }
     }
 
-    fn bulk_lookup_with_and_without_a_write_in_flight_at(bits: u32) {
+    /// Key `i` of `N` bytes: its big-endian bytes, then a pattern.
+    fn wide_key<const N: usize>(i: u32) -> [u8; N] {
+        let b = i.to_be_bytes();
+        std::array::from_fn(|j| if j < 4 { b[j] } else { (j * 37) as u8 })
+    }
+
+    fn bulk_lookup_with_and_without_a_write_in_flight_at<const N: usize>(bits: u32) {
         let n = 60_000u32;
         let mask = ((1u32 << bits) - 1) as u8;
-        let mut e = Efd::<4>::new(64_000, bits).unwrap();
+        let mut e = Efd::<N>::new(64_000, bits).unwrap();
         for i in 0..n {
-            e.insert(&key(i), (i * 13) as u8 & mask).unwrap();
+            e.insert(&wide_key(i), (i * 13) as u8 & mask).unwrap();
         }
         assert!(e.level_keys()[1] > 1000, "too few bumped keys to test");
         let r = e.reader();
-        let keys: Vec<[u8; 4]> = (0..n).map(key).collect();
+        let keys: Vec<[u8; N]> = (0..n).map(wide_key).collect();
         let want: Vec<u8> = (0..n).map(|i| (i * 13) as u8 & mask).collect();
         for path in LookupPath::supported() {
             for (held, early) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -1384,7 +1396,7 @@ mod tests {
                     }
                     assert!(
                         out == want,
-                        "{bits}-bit values, {path:?}, write in flight {held}, \
+                        "{N}-byte keys, {bits}-bit values, {path:?}, write in flight {held}, \
                          bump early {early}, calls of {call}"
                     );
                 }
@@ -1536,7 +1548,7 @@ mod tests {
     /// A batch giving about a third of the 2-bit `stored` keys another
     /// value.
     fn change_a_third(
-        stored: &hashbrown::HashMap<u32, u8>,
+        stored: &std::collections::BTreeMap<u32, u8>,
         rng: &mut crate::rng::SplitMix64,
     ) -> Vec<([u8; 4], u8)> {
         stored
@@ -1561,7 +1573,9 @@ mod tests {
         let mut rng = crate::rng::SplitMix64::new(22);
         let cap = 40_000usize;
         let mut efd = Efd::<4>::new(cap, 2).unwrap();
-        let mut stored: hashbrown::HashMap<u32, u8> = hashbrown::HashMap::new();
+        // Ordered, so that the keys dropped and changed (and so the run) are
+        // the same every time.
+        let mut stored = std::collections::BTreeMap::<u32, u8>::new();
         let mut next = 0u32;
         for round in 0..100 {
             // Churn: fill to about 97 % of capacity, then drop a few.
@@ -1660,7 +1674,7 @@ mod tests {
                 std::hint::spin_loop();
             }
         };
-        let mut stored: hashbrown::HashMap<u32, u8> = hashbrown::HashMap::new();
+        let mut stored = std::collections::BTreeMap::<u32, u8>::new();
         let mut next = 0u32;
         let mut deep_after_fill = None;
         let mut reclaimed = Reclaimed::default();

@@ -1,9 +1,9 @@
 //! The online table (what readers touch), its seqlock, and the lookup:
 //! one batch loop for every path (`AVX` picks the kernels), the scalar
 //! evaluation, and the choice of path. The AVX2 kernels are in
-//! [`avx2`], the AVX-512 bulk lookup of 4-byte keys in [`avx512`].
+//! [`avx2`], the AVX-512 bulk lookup in [`avx512`].
 
-use super::hash::{key_hash, locate, KeyHash, Seeds};
+use super::hash::{key_hash, locate, row32, wide_digest, KeyHash, Seeds};
 use crate::mem::{prefetch, LargeBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -437,11 +437,10 @@ impl Online {
                 let k = std::slice::from_raw_parts(keys.as_ptr() as *const [u8; 4], keys.len());
                 avx512::bulk4(self, k, out)
             },
-            // Longer keys: the AVX2 path (AVX-512 implies AVX2).
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above (`out` long enough; AVX-512 support includes
-            // AVX2 and POPCNT).
-            LookupPath::Avx512 => unsafe { avx2::bulk(self, keys, out) },
+            // SAFETY: as above (`out` long enough; the AVX-512 path's features
+            // supported).
+            LookupPath::Avx512 => unsafe { avx512::bulk_wide(self, keys, out) },
             #[cfg(not(target_arch = "x86_64"))]
             LookupPath::Avx2 | LookupPath::Avx512 => unreachable!(),
         }
@@ -551,7 +550,9 @@ unsafe fn bulk_stride<const N: usize, const AVX: bool, const S8: bool>(
 }
 
 /// First pass over a batch (at most [`BATCH`] keys): hash every key into
-/// `s`, locate it in level 1 and prefetch its group's words.
+/// `s`, locate it in level 1 and prefetch its group's words
+/// ([`hash_inputs`] of the keys' hash inputs: 4-byte keys are their own,
+/// longer keys' digests are computed here, [`wide_inputs`]).
 ///
 /// # Safety
 /// As [`bulk_core`]; `kc.len() <= BATCH`; `s` points to a live scratch.
@@ -561,22 +562,83 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
     kc: &[[u8; N]],
     s: ScratchPtrs,
 ) {
-    // SAFETY: `n = kc.len() <= BATCH` and `s` is a live scratch (caller), so
-    // the writes at `i < n` stay inside its arrays and `kc[i]` is in bounds;
-    // with `AVX` the CPU has AVX2 (caller), and `hash8` reads
-    // the keys `i..i + 8 <= n` and writes their 8 entries; `g < l0.n` (from `locate`)
-    // keeps the group address inside the level's lines.
+    // SAFETY: `kc.len() <= BATCH` (caller): a 4-byte key slice is `kc.len()`
+    // dwords, and the two digest arrays have room for `BATCH`; `hash_inputs`
+    // gets the caller's scratch.
     unsafe {
         let n = kc.len();
+        if N == 4 {
+            let p = kc.as_ptr() as *const u32;
+            hash_inputs::<AVX, S8>(t, p, p, n, s);
+        } else {
+            let mut base = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
+            let mut row = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
+            let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
+            wide_inputs(kc, &t.seeds, b, r);
+            hash_inputs::<AVX, S8>(t, b, r, n, s);
+        }
+    }
+}
+
+/// The hash inputs of keys longer than 4 bytes: the two halves of each
+/// key's digest ([`wide_digest`]), written little-endian to `base` and
+/// `row` (so that they read as 4-byte keys read).
+///
+/// Never inlined: inside the AVX2 and AVX-512 paths' functions the
+/// compiler vectorises this loop into word gathers and lane extracts around
+/// the scalar multiplies, which measured 1.5-2x slower than the plain loop.
+///
+/// # Safety
+/// `base` and `row` valid for writing `keys.len()` dwords.
+#[inline(never)]
+unsafe fn wide_inputs<const N: usize>(
+    keys: &[[u8; N]],
+    seeds: &Seeds,
+    base: *mut u32,
+    row: *mut u32,
+) {
+    for (i, k) in keys.iter().enumerate() {
+        let (b, r) = wide_digest(k, seeds);
+        // SAFETY: `i < keys.len()`, which both are valid for (caller).
+        unsafe {
+            base.add(i).write(b.to_le());
+            row.add(i).write(r.to_le());
+        }
+    }
+}
+
+/// [`hash_batch`] from the keys' hash inputs: `n` little-endian dwords of
+/// `base` (each key's `base`) and of `row` (the input of its row mask; the
+/// same as `base` for 4-byte keys). Eight keys at a time on the AVX2 path.
+///
+/// # Safety
+/// As [`bulk_core`]; `n <= BATCH`; `base` and `row` valid for reading `n`
+/// dwords (any alignment); `s` points to a live scratch.
+#[inline(always)]
+unsafe fn hash_inputs<const AVX: bool, const S8: bool>(
+    t: &Online,
+    base: *const u32,
+    row: *const u32,
+    n: usize,
+    s: ScratchPtrs,
+) {
+    // SAFETY: `n <= BATCH` and `s` is a live scratch (caller), so the writes
+    // at `i < n` stay inside its arrays and the reads at `i < n` inside
+    // `base` and `row`; with `AVX` the CPU has AVX2 (caller), and `hash8`
+    // reads the inputs `i..i + 8 <= n` and writes their 8 entries;
+    // `g < l0.n` (from `locate`) keeps the group address inside the level's
+    // lines.
+    unsafe {
         let l0 = &t.levels[0];
         let stride = if S8 { 8 } else { t.stride };
         let wp = l0.words_ptr();
         let mut i = 0;
         #[cfg(target_arch = "x86_64")]
-        if AVX && N >= 4 {
+        if AVX {
             while i + 8 <= n {
-                avx2::hash8::<N>(
-                    kc.as_ptr().add(i) as *const u8,
+                avx2::hash8(
+                    base.add(i),
+                    row.add(i),
                     &t.seeds,
                     l0.n,
                     (wp as u64, stride as u32 * 8),
@@ -590,10 +652,11 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
             }
         }
         while i < n {
-            let kh = key_hash(kc.get_unchecked(i), &t.seeds);
-            let (g, fp) = locate(kh.base, l0.seed, l0.n);
-            *s.base.add(i) = kh.base;
-            *s.rs.add(i) = kh.r;
+            let b = u32::from_le(base.add(i).read_unaligned());
+            let r = row32(u32::from_le(row.add(i).read_unaligned()), &t.seeds);
+            let (g, fp) = locate(b, l0.seed, l0.n);
+            *s.base.add(i) = b;
+            *s.rs.add(i) = r;
             *s.hs.add(i) = fp as u32;
             *s.gs.add(i) = g as u32;
             *s.ws.add(i) = wp.add(g * stride) as u64;
@@ -1007,10 +1070,11 @@ pub enum LookupPath {
     /// groups per 256-bit load; 1 bit: `popcnt`; 3 and 4 bits: a 256-bit
     /// load per key).
     Avx2,
-    /// x86-64 AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) and BMI2, for 4-byte keys:
-    /// sixteen keys hashed at once and their thresholds gathered; 1 and
+    /// x86-64 AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) and BMI2: sixteen keys
+    /// hashed at once (longer keys from their digests, computed first) and
+    /// their thresholds gathered; 1 and
     /// 2-bit values from gathered words, wider groups two per 512-bit
-    /// register; parities by `vpopcnt`. Longer keys take the AVX2 path.
+    /// register; parities by `vpopcnt`.
     Avx512,
 }
 
@@ -1067,8 +1131,9 @@ mod tests {
         })
     }
 
-    /// The AVX2 hash of eight wide keys is the scalar `key_hash` +
-    /// `locate`, for every key length of the key kinds (and one odd one).
+    /// The AVX2 hash of eight wide keys (their digests, then `hash8`) is the
+    /// scalar `key_hash` + `locate`, for every key length of the key kinds
+    /// (and odd ones).
     #[test]
     fn wide_keys_hash_the_same_on_avx2() {
         fn check<const N: usize>() {
@@ -1094,11 +1159,14 @@ mod tests {
                 let (mut base, mut hs, mut gs) = ([0u32; 8], [0u32; 8], [0u32; 8]);
                 let (mut ws, mut rs) = ([0u64; 8], [0u64; 8]);
                 let wp = l0.words_ptr() as u64;
-                // SAFETY: AVX2 is supported; `keys` holds 8 keys of N bytes;
-                // the outputs are 8 entries each.
+                let (mut ib, mut ir) = ([0u32; 8], [0u32; 8]);
+                // SAFETY: AVX2 is supported; the inputs and outputs are 8
+                // entries each.
                 unsafe {
-                    avx2::hash8::<N>(
-                        keys.as_ptr() as *const u8,
+                    wide_inputs(&keys, &t.seeds, ib.as_mut_ptr(), ir.as_mut_ptr());
+                    avx2::hash8(
+                        ib.as_ptr(),
+                        ir.as_ptr(),
                         &t.seeds,
                         l0.n,
                         (wp, t.stride as u32 * 8),
@@ -1118,6 +1186,7 @@ mod tests {
                 }
             }
         }
+        check::<3>();
         check::<5>();
         check::<8>();
         check::<13>();

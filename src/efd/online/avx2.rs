@@ -17,9 +17,7 @@
 //! [`load2x128`], [`gather32`]), so that the loads are not Rust-level data
 //! races; tearing across lanes is caught by the seqlock.
 
-use super::super::hash::{
-    word_offset, word_seed, words_of, KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
-};
+use super::super::hash::{KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
 use super::{bulk_core, Online};
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -446,61 +444,43 @@ unsafe fn mixv<const S1: i32, const S2: i32, const S3: i32>(
     _mm256_xor_si256(x, _mm256_srli_epi32::<S3>(x))
 }
 
-/// Hash eight `N`-byte keys (`N >= 4`, laid out one after the other):
-/// base, level-1 hash, level-1 group, the address of that group's words
-/// (`words` = the level's first word and the bytes per group), row mask.
-/// 4-byte keys are their own base and row-mask input; longer keys' two
-/// digests (`wide_digest`: the mixes of their 32-bit words, gathered one
-/// word of every key at a time, added up) are. Bit-identical to the scalar
-/// `key_hash` + `locate`.
+/// Hash eight keys from their hash inputs (`super::hash_inputs`): their
+/// bases `base` and row-mask inputs `row` (8 dwords each; for 4-byte keys
+/// both are the keys). Writes the base, level-1 hash, level-1 group, the
+/// address of that group's words (`words` = the level's first word and
+/// the bytes per group) and the row mask. Bit-identical to the scalar
+/// `row32` + `locate`.
 ///
 /// # Safety
-/// AVX2; `N >= 4`; `keys` valid for `8 * N` bytes; `base`, `hs` and `gs`
-/// valid for writing 8 dwords, `ws` and `rs` 8 qwords.
+/// AVX2; `base` and `row` valid for reading 8 dwords (any alignment);
+/// `out_base`, `hs` and `gs` valid for writing 8 dwords, `ws` and `rs` 8
+/// qwords.
 #[target_feature(enable = "avx2")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn hash8<const N: usize>(
-    keys: *const u8,
+pub(super) unsafe fn hash8(
+    base: *const u32,
+    row: *const u32,
     s: &Seeds,
     n0: u32,
     words: (u64, u32),
-    base: *mut u32,
+    out_base: *mut u32,
     hs: *mut u32,
     gs: *mut u32,
     ws: *mut u64,
     rs: *mut u64,
 ) {
-    // SAFETY: with `N == 4` the 32 bytes loaded are the eight keys; longer
-    // keys: every gathered word lies inside its key (`word_offset` keeps
-    // `o + 4 <= N`, and key `i` spans `i * N .. (i + 1) * N` of the `8 * N`
-    // bytes the caller guarantees); the rest is `locate8`'s contract.
+    // SAFETY: the two unaligned loads read the 8 dwords the caller
+    // guarantees; the rest is `locate8`'s contract.
     unsafe {
-        if N == 4 {
-            let x = _mm256_loadu_si256(keys as *const __m256i);
-            locate8(x, x, s, n0, words, base, hs, gs, ws, rs);
-            return;
-        }
-        let n = N as i32;
-        let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-        let mut h1 = _mm256_setzero_si256();
-        let mut h2 = _mm256_setzero_si256();
-        for j in 0..words_of(N) {
-            let p = keys.add(word_offset(N, j)) as *const i32;
-            let w = _mm256_i32gather_epi32::<1>(p, at);
-            let s1 = _mm256_set1_epi32(word_seed(s.wide[0], j) as i32);
-            let s2 = _mm256_set1_epi32(word_seed(s.wide[1], j) as i32);
-            let m1 = mixv::<16, 15, 15>(_mm256_xor_si256(w, s1), B_M1, B_M2);
-            let m2 = mixv::<16, 13, 16>(_mm256_xor_si256(w, s2), A_M1, A_M2);
-            h1 = _mm256_add_epi32(h1, m1);
-            h2 = _mm256_add_epi32(h2, m2);
-        }
-        locate8(h1, h2, s, n0, words, base, hs, gs, ws, rs);
+        let x = _mm256_loadu_si256(base as *const __m256i);
+        let xr = _mm256_loadu_si256(row as *const __m256i);
+        locate8(x, xr, s, n0, words, out_base, hs, gs, ws, rs);
     }
 }
 
 /// What [`hash8`] computes from eight keys' bases `x`
-/// and row-mask inputs `xr` (the key itself for 4-byte keys).
+/// and row-mask inputs `xr` (the key itself for 4-byte keys), in registers.
 ///
 /// # Safety
 /// AVX2; `base`, `hs` and `gs` valid for writing 8 dwords, `ws` and `rs` 8

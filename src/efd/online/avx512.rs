@@ -1,6 +1,8 @@
-//! The AVX-512 bulk lookup of 4-byte keys (x86-64 with AVX-512 F, VL, BW,
-//! DQ and VPOPCNTDQ, and BMI2): sixteen keys per instruction sequence, from
-//! the key load to the value store.
+//! The AVX-512 bulk lookup (x86-64 with AVX-512 F, VL, BW, DQ and
+//! VPOPCNTDQ, and BMI2): sixteen keys per instruction sequence, from the
+//! key load to the value store. 4-byte keys are loaded as they are; longer
+//! keys are first reduced to their digests, a chunk of keys at a time
+//! ([`bulk_wide`]), and the same sequence runs on those.
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -29,7 +31,10 @@
 //! stripes' versions: the epoch covers them too).
 
 use super::super::hash::{Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
-use super::{bump_keys, eval_deeper, eval_levels, hash_batch, Online, Scratch, ScratchPtrs, BATCH};
+use super::{
+    bump_keys, eval_deeper, eval_levels, hash_inputs, wide_inputs, Online, Scratch, ScratchPtrs,
+    BATCH,
+};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::sync::atomic::{fence, Ordering};
@@ -264,20 +269,26 @@ unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
 /// their addresses to `s` for [`values_block`], and prefetches them if
 /// `PREFETCH`. Returns the keys the thresholds bump to the next level.
 ///
+/// The keys come as their hash inputs (`super::hash_inputs`): `base` and
+/// `row` hold each key's base and row-mask input (both the key itself for
+/// 4-byte keys).
+///
 /// # Safety
-/// This module's features; `keys` valid for the lanes' 4-byte keys and `oc`
-/// for their bytes; `s` a live scratch with room for `off + 16` keys.
+/// This module's features; `base` and `row` valid for the lanes' dwords
+/// and `oc` for their bytes; `s` a live scratch with room for `off + 16`
+/// keys.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt")]
 #[inline]
 unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
     t: &Online,
-    keys: *const u32,
+    base: *const u32,
+    row: *const u32,
     lanes: __mmask16,
     s: ScratchPtrs,
     off: usize,
     oc: *mut u8,
 ) -> u32 {
-    // SAFETY: the masked load reads only the lanes' keys and the masked store
+    // SAFETY: the masked loads read only the lanes' inputs and the masked store
     // writes only their bytes, which the caller guarantees; `s` has room for
     // `off + 16` keys (caller) for the stores at `off`, and the prefetches read
     // back addresses just stored there; every `g[k]` is the high half of
@@ -287,7 +298,8 @@ unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
     unsafe {
         let sd: &Seeds = &t.seeds;
         let l0 = &t.levels[0];
-        let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
+        let x = _mm512_maskz_loadu_epi32(lanes, base as *const i32);
+        let xr = _mm512_maskz_loadu_epi32(lanes, row as *const i32);
         _mm512_storeu_si512(s.base.add(off) as *mut _, x);
         let h = mix::<16, 15, 16>(
             _mm512_xor_si512(x, _mm512_set1_epi32(sd.level[0] as i32)),
@@ -325,12 +337,12 @@ unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
         let th = _mm512_and_si512(gather_bytes32(l0.thresh.as_ptr() as *const u8, g), byte);
         let bumped = _mm512_mask_cmpgt_epu32_mask(lanes, _mm512_and_si512(h, byte), th);
         let ra = mix::<16, 13, 16>(
-            _mm512_xor_si512(x, _mm512_set1_epi32(sd.ra as i32)),
+            _mm512_xor_si512(xr, _mm512_set1_epi32(sd.ra as i32)),
             A_M1,
             A_M2,
         );
         let rb = mix::<16, 15, 15>(
-            _mm512_xor_si512(x, _mm512_set1_epi32(sd.rb as i32)),
+            _mm512_xor_si512(xr, _mm512_set1_epi32(sd.rb as i32)),
             B_M1,
             B_M2,
         );
@@ -406,20 +418,27 @@ unsafe fn values_block<const S: usize>(
 #[inline]
 unsafe fn locate_batch<const S: usize, const PREFETCH: bool>(
     t: &Online,
-    keys: *const u32,
+    base: *const u32,
+    row: *const u32,
     n: usize,
     s: ScratchPtrs,
     oc: *mut u8,
 ) -> u32 {
-    // SAFETY: `keys` and `oc` are valid for `n <= BATCH` keys and bytes and `s`
+    // SAFETY: `base`, `row` and `oc` are valid for `n <= BATCH` keys and `s`
     // is a live scratch (caller): each block at `off < n` gets its lanes' keys
     // and bytes, and `off + 16 <= BATCH` keys of room in `s`.
     unsafe {
         let mut bumped = 0u32;
         for off in (0..n).step_by(16) {
-            bumped |=
-                locate_block::<S, PREFETCH>(t, keys.add(off), lanes(n, off), s, off, oc.add(off))
-                    << off;
+            bumped |= locate_block::<S, PREFETCH>(
+                t,
+                base.add(off),
+                row.add(off),
+                lanes(n, off),
+                s,
+                off,
+                oc.add(off),
+            ) << off;
         }
         bumped
     }
@@ -441,13 +460,15 @@ fn lanes(n: usize, off: usize) -> __mmask16 {
 /// level-1 values pass if `EARLY` ([`Online::bump_early`]), else after it.
 ///
 /// # Safety
-/// This module's features; `keys` valid for `n <= BATCH` 4-byte keys and
-/// `oc` for `n` bytes; `s` a live scratch.
+/// This module's features; `base` and `row` valid for the hash inputs of
+/// `n <= BATCH` keys ([`locate_block`]) and `oc` for `n` bytes; `s` a live
+/// scratch.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
 unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
-    keys: *const u32,
+    base: *const u32,
+    row: *const u32,
     n: usize,
     s: ScratchPtrs,
     oc: *mut u8,
@@ -457,7 +478,7 @@ unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     // one of them, as `bump_keys` and `eval_deeper` need, and `oc` is valid for
     // it; the value blocks get `locate_block`'s scratch.
     unsafe {
-        let bumped = locate_batch::<S, EARLY>(t, keys, n, s, oc);
+        let bumped = locate_batch::<S, EARLY>(t, base, row, n, s, oc);
         let mut pend = [0u8; BATCH];
         let mut np = 0;
         if EARLY {
@@ -499,30 +520,31 @@ struct Located {
 /// versions.
 ///
 /// # Safety
-/// As [`bulk4`].
+/// As [`bulk_inputs`].
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline(never)]
 unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
     t: &Online,
-    keys: &[[u8; 4]],
-    out: &mut [u8],
+    base: *const u32,
+    row: *const u32,
+    len: usize,
+    op: *mut u8,
 ) {
-    // SAFETY: the features are the caller's, and `out.len() >= keys.len()`
-    // (caller), so batch `c`'s output at `out + c * BATCH` is valid for its
-    // keys; the two scratches are live `MaybeUninit<Scratch>`s of this frame,
-    // each written by `locate_batch`, `locate_block` or `hash_batch` before it
-    // is read.
+    // SAFETY: the features are the caller's, and `base`, `row` and `op` are
+    // valid for `len` keys (caller), so batch `c`'s inputs and output at
+    // `c * BATCH` are valid for its keys; the two scratches are live
+    // `MaybeUninit<Scratch>`s of this frame, each written by `locate_batch`,
+    // `locate_block` or `hash_inputs` before it is read.
     unsafe {
         let mut scratch = [
             std::mem::MaybeUninit::<Scratch>::uninit(),
             std::mem::MaybeUninit::<Scratch>::uninit(),
         ];
         let [sa, sb] = &mut scratch;
-        let op = out.as_mut_ptr();
-        // Batch c: its keys, their number and its output.
+        // Batch c: its inputs, their number and its output.
         let batch = |c: usize| {
-            let k = &keys[c * BATCH..keys.len().min((c + 1) * BATCH)];
-            (k, op.add(c * BATCH))
+            let o = c * BATCH;
+            (base.add(o), row.add(o), len.min(o + BATCH) - o, op.add(o))
         };
         let located = |s: ScratchPtrs, epoch: u64, bumped: u32| {
             let mut l = Located {
@@ -534,27 +556,26 @@ unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
             bump_keys::<S8>(t, bumped, s, &mut l.pend, &mut l.np);
             l
         };
-        let batches = keys.len().div_ceil(BATCH);
-        let (k0, o0) = batch(0);
+        let batches = len.div_ceil(BATCH);
+        let (b0, r0, n0, o0) = batch(0);
         let e0 = t.epoch.0.load(Ordering::Acquire);
         let s0 = ScratchPtrs::new(sa);
-        let b0 = locate_batch::<S, true>(t, k0.as_ptr() as *const u32, k0.len(), s0, o0);
+        let b0 = locate_batch::<S, true>(t, b0, r0, n0, s0, o0);
         let mut cur = located(s0, e0, b0);
         let mut spare = ScratchPtrs::new(sb);
         let mut c = 0;
         while c < batches {
-            let (kc, oc) = batch(c);
-            let n = kc.len();
+            let (_, _, n, oc) = batch(c);
             let next = if c + 1 < batches {
-                let (kn, on) = batch(c + 1);
-                let (kp, nn) = (kn.as_ptr() as *const u32, kn.len());
+                let (bp, rp, nn, on) = batch(c + 1);
                 let en = t.epoch.0.load(Ordering::Acquire);
                 let mut bn = 0u32;
                 for off in (0..BATCH).step_by(16) {
                     if off < nn {
                         bn |= locate_block::<S, true>(
                             t,
-                            kp.add(off),
+                            bp.add(off),
+                            rp.add(off),
                             lanes(nn, off),
                             spare,
                             off,
@@ -588,39 +609,41 @@ unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
         // A write was in flight: batch `c` and the rest of the call under the
         // stripes' versions.
         for c in c..batches {
-            let (kc, oc) = batch(c);
-            hash_batch::<4, true, S8>(t, kc, spare);
-            eval_levels::<true, S8, false>(t, kc.len(), spare, oc);
+            let (bc, rc, n, oc) = batch(c);
+            hash_inputs::<true, S8>(t, bc, rc, n, spare);
+            eval_levels::<true, S8, false>(t, n, spare, oc);
         }
     }
 }
 
-/// [`bulk4`] for a stride `S` (words per group; `S8`: `S` is 8) and bump
-/// order known at compile time.
+/// [`bulk_inputs`] for a stride `S` (words per group; `S8`: `S` is 8) and
+/// bump order known at compile time.
 ///
 /// # Safety
-/// As [`bulk4`].
+/// As [`bulk_inputs`].
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
 unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
-    keys: &[[u8; 4]],
-    out: &mut [u8],
+    base: *const u32,
+    row: *const u32,
+    len: usize,
+    op: *mut u8,
 ) {
-    // SAFETY: the features are the caller's, and `out.len() >= keys.len()`
-    // (caller), so batch `c`'s output at `out + c * BATCH` is valid for its
-    // keys; `s` points to this frame's scratch, written by `quiet_batch` or
-    // `hash_batch` before it is read.
+    // SAFETY: the features are the caller's, and `base`, `row` and `op` are
+    // valid for `len` keys (caller), so batch `c`'s inputs and output at
+    // `c * BATCH` are valid for its keys; `s` points to this frame's
+    // scratch, written by `quiet_batch` or `hash_inputs` before it is read.
     unsafe {
         let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
         let s = ScratchPtrs::new(&mut scratch);
         let mut quiet = true;
-        for (c, kc) in keys.chunks(BATCH).enumerate() {
-            let oc = out.as_mut_ptr().add(c * BATCH);
+        for o in (0..len).step_by(BATCH) {
+            let (bc, rc, n, oc) = (base.add(o), row.add(o), (len - o).min(BATCH), op.add(o));
             if quiet {
                 let e1 = t.epoch.0.load(Ordering::Acquire);
                 if e1 & 1 == 0 {
-                    quiet_batch::<S, S8, EARLY>(t, kc.as_ptr() as *const u32, kc.len(), s, oc);
+                    quiet_batch::<S, S8, EARLY>(t, bc, rc, n, s, oc);
                     fence(Ordering::Acquire);
                     if t.epoch.0.load(Ordering::Relaxed) == e1 {
                         continue;
@@ -630,42 +653,90 @@ unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
             }
             // A write was in flight: this batch and the rest of the call under
             // the stripes' versions.
-            hash_batch::<4, true, S8>(t, kc, s);
-            eval_levels::<true, S8, false>(t, kc.len(), s, oc);
+            hash_inputs::<true, S8>(t, bc, rc, n, s);
+            eval_levels::<true, S8, false>(t, n, s, oc);
         }
     }
 }
 
-/// Bulk lookup of 4-byte keys on the AVX-512 path.
+/// The bulk lookup of `len` keys given as their hash inputs
+/// ([`locate_block`]), values to `op`.
+///
+/// # Safety
+/// The CPU has this module's features ([`is_supported`]); `base` and `row`
+/// valid for reading `len` dwords (any alignment), `op` for writing `len`
+/// bytes.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+unsafe fn bulk_inputs(t: &Online, base: *const u32, row: *const u32, len: usize, op: *mut u8) {
+    // SAFETY: the caller's contract (features, buffers) is what
+    // `bulk_pipelined` and `bulk_stride` require.
+    unsafe {
+        let early = t.bump_early();
+        if len > BATCH && early {
+            match t.stride {
+                1 | 2 => {}
+                3 => return bulk_pipelined::<3, false>(t, base, row, len, op),
+                4 => return bulk_pipelined::<4, false>(t, base, row, len, op),
+                _ => return bulk_pipelined::<8, true>(t, base, row, len, op),
+            }
+        }
+        let a = (t, base, row, len, op);
+        match (t.stride, early) {
+            (1, false) => bulk_stride::<1, false, false>(a.0, a.1, a.2, a.3, a.4),
+            (1, true) => bulk_stride::<1, false, true>(a.0, a.1, a.2, a.3, a.4),
+            (2, false) => bulk_stride::<2, false, false>(a.0, a.1, a.2, a.3, a.4),
+            (2, true) => bulk_stride::<2, false, true>(a.0, a.1, a.2, a.3, a.4),
+            (3, false) => bulk_stride::<3, false, false>(a.0, a.1, a.2, a.3, a.4),
+            (3, true) => bulk_stride::<3, false, true>(a.0, a.1, a.2, a.3, a.4),
+            (4, false) => bulk_stride::<4, false, false>(a.0, a.1, a.2, a.3, a.4),
+            (4, true) => bulk_stride::<4, false, true>(a.0, a.1, a.2, a.3, a.4),
+            (_, false) => bulk_stride::<8, true, false>(a.0, a.1, a.2, a.3, a.4),
+            (_, true) => bulk_stride::<8, true, true>(a.0, a.1, a.2, a.3, a.4),
+        }
+    }
+}
+
+/// Bulk lookup of 4-byte keys on the AVX-512 path: the keys are their own
+/// hash inputs.
 ///
 /// # Safety
 /// The CPU has this module's features ([`is_supported`]);
 /// `out.len() >= keys.len()`.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
-    // SAFETY: the caller's contract (features, output length) is what
-    // `bulk_pipelined` and `bulk_stride` require.
+    // SAFETY: `keys` is `keys.len()` dwords and `out` at least as long
+    // (caller); the features are the caller's.
     unsafe {
-        let early = t.bump_early();
-        if keys.len() > BATCH && early {
-            match t.stride {
-                1 | 2 => {}
-                3 => return bulk_pipelined::<3, false>(t, keys, out),
-                4 => return bulk_pipelined::<4, false>(t, keys, out),
-                _ => return bulk_pipelined::<8, true>(t, keys, out),
-            }
-        }
-        match (t.stride, early) {
-            (1, false) => bulk_stride::<1, false, false>(t, keys, out),
-            (1, true) => bulk_stride::<1, false, true>(t, keys, out),
-            (2, false) => bulk_stride::<2, false, false>(t, keys, out),
-            (2, true) => bulk_stride::<2, false, true>(t, keys, out),
-            (3, false) => bulk_stride::<3, false, false>(t, keys, out),
-            (3, true) => bulk_stride::<3, false, true>(t, keys, out),
-            (4, false) => bulk_stride::<4, false, false>(t, keys, out),
-            (4, true) => bulk_stride::<4, false, true>(t, keys, out),
-            (_, false) => bulk_stride::<8, true, false>(t, keys, out),
-            (_, true) => bulk_stride::<8, true, true>(t, keys, out),
+        let p = keys.as_ptr() as *const u32;
+        bulk_inputs(t, p, p, keys.len(), out.as_mut_ptr())
+    }
+}
+
+/// Keys per chunk of [`bulk_wide`]: the digests of one chunk are computed
+/// before its lookup (8 KB of stack for both arrays).
+const CHUNK: usize = 8 * BATCH;
+
+/// Bulk lookup of keys longer than 4 bytes on the AVX-512 path: chunk by
+/// chunk, the keys' digests (`super::wide_inputs`, scalar 64-bit
+/// multiplies, independent across keys), then the same sixteen-lane lookup
+/// as 4-byte keys from them.
+///
+/// # Safety
+/// The CPU has this module's features ([`is_supported`]);
+/// `out.len() >= keys.len()`.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+pub(super) unsafe fn bulk_wide<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
+    // SAFETY: each chunk's digests are written to `chunk.len() <= CHUNK`
+    // dwords of the two arrays before `bulk_inputs` reads them, and `out`
+    // is valid for the chunk's bytes at its offset (`out.len() >=
+    // keys.len()`, caller); the features are the caller's.
+    unsafe {
+        let mut base = std::mem::MaybeUninit::<[u32; CHUNK]>::uninit();
+        let mut row = std::mem::MaybeUninit::<[u32; CHUNK]>::uninit();
+        let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
+        for (c, chunk) in keys.chunks(CHUNK).enumerate() {
+            wide_inputs(chunk, &t.seeds, b, r);
+            bulk_inputs(t, b, r, chunk.len(), out.as_mut_ptr().add(c * CHUNK));
         }
     }
 }
