@@ -6,9 +6,9 @@
 //! multiplies, so that eight or sixteen keys are hashed at once with AVX2
 //! or AVX-512 (`vpmulld`); the scalar and SIMD code compute bit-identical
 //! results. 4-byte keys are their own `base` and row-mask input; longer
-//! keys are first reduced, one key at a time, to a 64-bit digest
-//! ([`wide_digest`], scalar 64-bit multiplies) whose low half is the `base`
-//! and high half the row-mask input.
+//! keys are first reduced to two 32-bit digests ([`wide_digest`], two NH
+//! sums over their 64-bit words, eight keys at a time with `vpmuludq`):
+//! one is the `base`, the other the row-mask input.
 
 use crate::rng::SplitMix64;
 
@@ -25,7 +25,7 @@ pub(crate) struct Seeds {
     /// `x ^ seed` that maps only `0` to `0`).
     pub ra: u32,
     pub rb: u32,
-    /// Seeds of the even and odd 64-bit words of keys longer than 4 bytes
+    /// Seeds of the two digests of keys longer than 4 bytes
     /// ([`wide_digest`]).
     pub wide: [u64; 2],
 }
@@ -109,7 +109,7 @@ pub(crate) struct KeyHash {
 /// every 8 bytes, the last word ending with the key (it overlaps the one
 /// before when `N` is not a multiple of 8), so that no read leaves the key.
 #[inline(always)]
-const fn word_offset(n: usize, j: usize) -> usize {
+pub(crate) const fn word_offset(n: usize, j: usize) -> usize {
     if 8 * j + 8 <= n {
         8 * j
     } else {
@@ -119,23 +119,30 @@ const fn word_offset(n: usize, j: usize) -> usize {
 
 /// How many 64-bit words an `N`-byte key is read as.
 #[inline(always)]
-const fn words_of(n: usize) -> usize {
+pub(crate) const fn words_of(n: usize) -> usize {
     n.div_ceil(8)
 }
 
-/// Seed of word `j` of a wide key: the even words' from `wide[0]`, the odd
-/// words' from `wide[1]`, each a step of the golden ratio apart.
+/// Seed of word `j` of digest `d` (0 or 1) of a wide key: `wide[d]` plus
+/// `j` steps of the golden ratio.
 #[inline(always)]
-const fn word_seed(s: &Seeds, j: usize) -> u64 {
-    s.wide[j & 1].wrapping_add(((j / 2) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+pub(crate) const fn word_seed(s: &Seeds, d: usize, j: usize) -> u64 {
+    s.wide[d].wrapping_add((j as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
-/// The 64-bit folded multiply: both halves of the 128-bit product `a * b`
-/// xor-ed together (every bit of the result depends on every input bit).
+/// One NH step (UMAC's hash): the 64-bit product of the two 32-bit halves
+/// of word `w`, each plus its half of the seed `k` (mod 2^32).
 #[inline(always)]
-pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
-    let p = a as u128 * b as u128;
-    (p as u64) ^ ((p >> 64) as u64)
+pub(crate) const fn nh(w: u64, k: u64) -> u64 {
+    let a = (w as u32).wrapping_add(k as u32);
+    let b = ((w >> 32) as u32).wrapping_add((k >> 32) as u32);
+    a as u64 * b as u64
+}
+
+/// A 64-bit NH sum folded to 32 bits (both halves xor-ed).
+#[inline(always)]
+pub(crate) const fn fold(h: u64) -> u32 {
+    (h ^ (h >> 32)) as u32
 }
 
 /// Word `j` of an `N`-byte key, little-endian ([`word_offset`]); keys
@@ -152,36 +159,27 @@ fn word<const N: usize>(k: &[u8; N], j: usize) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// The two 32-bit digests of a key longer than 4 bytes: the halves of one
-/// 64-bit digest, the sum of [`fold_mul`]s of the key's 64-bit words taken
-/// in pairs, each word xor-ed with its own seed first (position matters;
-/// an odd last word pairs with the next seed alone). One 64-bit multiply
-/// per 16 bytes of key (13 bytes: one; 37 bytes: three) instead of four
-/// 32-bit multiplies per 4 bytes: this is what makes long keys nearly as
-/// cheap to look up as 4-byte ones. The products of different pairs are
-/// independent, so they overlap in the core, and across keys. With random
-/// seeds two keys collide in the digest with a chance of about 2^-64 (the
-/// folded multiply of wyhash and rapidhash), and keys of a table differ
-/// anyway; a colliding pair could only make inserts fail, never give a
-/// wrong value to a stored key.
+/// The two 32-bit digests of a key longer than 4 bytes: two NH sums over
+/// the key's 64-bit words (each word's two halves, plus their seed,
+/// multiplied into 64 bits and added up), with independent seeds, each
+/// folded to 32 bits. NH is almost-universal: two different keys collide
+/// in one sum with a chance of about 2^-32 over the seeds, in both with
+/// about 2^-64; and a colliding pair could only make inserts fail, never
+/// give a stored key a wrong value. One 32x32-bit multiply per 4 bytes
+/// and digest, with no chain from word to word: eight keys at a time in
+/// the SIMD paths (`vpmuludq` on their gathered words), and the scalar
+/// code computes the same.
 ///
-/// `(base, row-mask input)`: the low and high halves.
+/// `(base, row-mask input)`.
 #[inline(always)]
 pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
-    let nw = words_of(N);
-    let mut d = 0u64;
-    let mut j = 0;
-    while j < nw {
-        let a = word(k, j) ^ word_seed(s, j);
-        let b = if j + 1 < nw {
-            word(k, j + 1) ^ word_seed(s, j + 1)
-        } else {
-            word_seed(s, j + 1)
-        };
-        d = d.wrapping_add(fold_mul(a, b));
-        j += 2;
+    let (mut h1, mut h2) = (0u64, 0u64);
+    for j in 0..words_of(N) {
+        let w = word(k, j);
+        h1 = h1.wrapping_add(nh(w, word_seed(s, 0, j)));
+        h2 = h2.wrapping_add(nh(w, word_seed(s, 1, j)));
     }
-    (d as u32, (d >> 32) as u32)
+    (fold(h1), fold(h2))
 }
 
 /// Hash a key. 4-byte keys: `base` is the key itself (little-endian `u32`),

@@ -30,7 +30,9 @@
 //! the shared scalar level loop ([`super::eval_deeper`], without the
 //! stripes' versions: the epoch covers them too).
 
-use super::super::hash::{Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
+use super::super::hash::{
+    word_offset, word_seed, words_of, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
+};
 use super::{
     bump_keys, eval_deeper, eval_levels, hash_inputs, wide_inputs, Online, Scratch, ScratchPtrs,
     BATCH,
@@ -712,14 +714,52 @@ pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
     }
 }
 
+/// The digests of eight `N`-byte keys (`N >= 8`, laid out one after the
+/// other) to `d1` and `d2`, as `wide_digest` computes them: each 64-bit
+/// word of the eight keys gathered at once, its halves plus the word's
+/// seed multiplied (`vpmuludq`) and added up, two sums, each folded.
+///
+/// # Safety
+/// This module's features; `N >= 8`; `keys` valid for `8 * N` bytes; `d1`
+/// and `d2` valid for writing 8 dwords.
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[inline]
+pub(super) unsafe fn digests8<const N: usize>(
+    keys: *const u8,
+    s: &Seeds,
+    d1: *mut u32,
+    d2: *mut u32,
+) {
+    // SAFETY: every gathered qword lies inside its key (`word_offset` keeps
+    // `o + 8 <= N`, and key `i` spans `i * N .. (i + 1) * N` of the `8 * N`
+    // bytes the caller guarantees); the stores write the 8 dwords of `d1`
+    // and `d2` the caller guarantees.
+    unsafe {
+        let n = N as i32;
+        let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
+        let (mut h1, mut h2) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        for j in 0..words_of(N) {
+            let w = _mm512_i32gather_epi64::<1>(at, keys.add(word_offset(N, j)) as *const i64);
+            let t1 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 0, j) as i64));
+            let t2 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 1, j) as i64));
+            h1 = _mm512_add_epi64(h1, _mm512_mul_epu32(t1, _mm512_srli_epi64::<32>(t1)));
+            h2 = _mm512_add_epi64(h2, _mm512_mul_epu32(t2, _mm512_srli_epi64::<32>(t2)));
+        }
+        let f1 = _mm512_xor_si512(h1, _mm512_srli_epi64::<32>(h1));
+        let f2 = _mm512_xor_si512(h2, _mm512_srli_epi64::<32>(h2));
+        _mm256_storeu_si256(d1 as *mut __m256i, _mm512_cvtepi64_epi32(f1));
+        _mm256_storeu_si256(d2 as *mut __m256i, _mm512_cvtepi64_epi32(f2));
+    }
+}
+
 /// Keys per chunk of [`bulk_wide`]: the digests of one chunk are computed
 /// before its lookup (8 KB of stack for both arrays).
 const CHUNK: usize = 8 * BATCH;
 
 /// Bulk lookup of keys longer than 4 bytes on the AVX-512 path: chunk by
-/// chunk, the keys' digests (`super::wide_inputs`, scalar 64-bit
-/// multiplies, independent across keys), then the same sixteen-lane lookup
-/// as 4-byte keys from them.
+/// chunk, the keys' digests ([`digests8`], eight keys at a time; the
+/// chunk's last few by `super::wide_inputs`), then the same sixteen-lane
+/// lookup as 4-byte keys from them.
 ///
 /// # Safety
 /// The CPU has this module's features ([`is_supported`]);
@@ -735,7 +775,19 @@ pub(super) unsafe fn bulk_wide<const N: usize>(t: &Online, keys: &[[u8; N]], out
         let mut row = std::mem::MaybeUninit::<[u32; CHUNK]>::uninit();
         let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
         for (c, chunk) in keys.chunks(CHUNK).enumerate() {
-            wide_inputs(chunk, &t.seeds, b, r);
+            let mut i = 0;
+            if N >= 8 {
+                while i + 8 <= chunk.len() {
+                    digests8::<N>(
+                        chunk.as_ptr().add(i) as *const u8,
+                        &t.seeds,
+                        b.add(i),
+                        r.add(i),
+                    );
+                    i += 8;
+                }
+            }
+            wide_inputs(&chunk[i..], &t.seeds, b.add(i), r.add(i));
             bulk_inputs(t, b, r, chunk.len(), out.as_mut_ptr().add(c * CHUNK));
         }
     }
