@@ -84,6 +84,9 @@ ROWS = {
     "efd1-5tuple": "efd-lb -n 1, key 5tuple (half IPv4, half IPv6)",
     "efd4-base": "efd-lb -n 4, the --base-bin build",
 }
+# `efd1-<kind>-base`: a key kind's row with the --base-bin build.
+ROWS.update({f"efd1-{k}-base": f"efd-lb -n 1, key {k}, the --base-bin build"
+             for k in ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]})
 
 
 # The key kinds of the `efd1-<kind>` rows, and the targets of their
@@ -95,7 +98,7 @@ KEY_TARGETS = {"ipv4_5tuple": 0.85, "ipv6_5tuple": 0.75}
 def row_key(row):
     """The key kind of a row (None: ipv4_dst, the default)."""
     for k in KEY_KINDS:
-        if row == f"efd1-{k}":
+        if row in (f"efd1-{k}", f"efd1-{k}-base"):
             return k
     return None
 
@@ -734,6 +737,7 @@ def report(doc):
         ratio_line("efd4", "efd4-base", "efd-lb 4 nodes / the --base-bin build")
         for k in KEY_KINDS:
             ratio_line(f"efd1-{k}", "efd1", f"efd-lb 1 node, key {k} / ipv4_dst")
+            ratio_line(f"efd1-{k}", f"efd1-{k}-base", f"efd-lb 1 node, key {k} / the --base-bin build")
         for row in ("c-avx2", "c-n2"):
             if by.get(row):
                 fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])

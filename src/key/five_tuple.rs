@@ -24,7 +24,7 @@ use std::hash::{Hash, Hasher};
 use std::net::Ipv6Addr;
 
 /// A flow keyed by its 5-tuple, IPv4 or IPv6.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
 pub struct FiveTuple([u8; LEN]);
 
 /// `a.b.c.d` as `::ffff:a.b.c.d`.
@@ -113,6 +113,14 @@ impl From<Ipv4FiveTuple> for FiveTuple {
 impl From<Ipv6FiveTuple> for FiveTuple {
     fn from(k: Ipv6FiveTuple) -> Self {
         FiveTuple::from_v6(&k.tuple())
+    }
+}
+
+/// Equal bytes ([`super::bytes_eq`]: inline, no `memcmp` call).
+impl PartialEq for FiveTuple {
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        super::bytes_eq(&self.0, &other.0)
     }
 }
 

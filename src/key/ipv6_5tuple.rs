@@ -81,7 +81,7 @@ pub(crate) fn parse_v6_tuple(text: &str, example: &str) -> Result<Tuple<[u8; 16]
 }
 
 /// A flow keyed by its IPv6 5-tuple.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
 pub struct Ipv6FiveTuple([u8; LEN]);
 
 impl Ipv6FiveTuple {
@@ -112,6 +112,14 @@ impl Ipv6FiveTuple {
 
     fn parse(text: &str) -> Result<Self, String> {
         parse_v6_tuple(text, Self::EXAMPLE).map(|t| Self::from_tuple(&t))
+    }
+}
+
+/// Equal bytes ([`super::bytes_eq`]: inline, no `memcmp` call).
+impl PartialEq for Ipv6FiveTuple {
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        super::bytes_eq(&self.0, &other.0)
     }
 }
 

@@ -215,6 +215,30 @@ macro_rules! with_key_kind {
     };
 }
 
+/// Whether two keys' bytes are equal (`N >= 8`), by 8-byte words (the last
+/// one overlapping), inline. The derived `==` of a 37-byte array is a call
+/// to `memcmp`, which the worker's flow table made for every packet (a
+/// function call around the miss on the table's slot).
+#[inline(always)]
+pub(crate) fn bytes_eq<const N: usize>(a: &[u8; N], b: &[u8; N]) -> bool {
+    const { assert!(N >= 8) };
+    let word = |k: &[u8; N], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&k[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let mut diff = 0u64;
+    let mut i = 0;
+    while i + 8 <= N {
+        diff |= word(a, i) ^ word(b, i);
+        i += 8;
+    }
+    if i < N {
+        diff |= word(a, N - 8) ^ word(b, N - 8);
+    }
+    diff == 0
+}
+
 /// The 32-bit tag of a key wider than 32 bits: a hash of its bytes (`N >=
 /// 8`), for the workers' adoption asks ([`crate::control::sync::Adopter`]).
 /// Cheap: the 8-byte words (the last one overlapping) folded by

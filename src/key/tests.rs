@@ -183,3 +183,27 @@ fn only_ipv4_dst_fits_the_tag() {
         });
     }
 }
+
+/// Keys are equal exactly when their bytes are: the word-wise `==` of the
+/// 37-byte kinds (`bytes_eq`) finds a difference in any single byte, the
+/// overlapping last word's included.
+#[test]
+fn equality_is_byte_equality() {
+    fn check<K: FlowKey<Bytes = [u8; N]>, const N: usize>() {
+        let base: [u8; N] = std::array::from_fn(|i| (i * 7 + 3) as u8);
+        let a = K::from_bytes(&base);
+        assert_eq!(a, K::from_bytes(&base));
+        for i in 0..N {
+            for bit in [0x01u8, 0x80] {
+                let mut b = base;
+                b[i] ^= bit;
+                assert_ne!(a, K::from_bytes(&b), "{} byte {i}", K::KIND);
+            }
+        }
+    }
+    for kind in KeyKind::ALL {
+        with_key_kind!(kind, |K, N| if N >= 8 {
+            check::<K, N>()
+        });
+    }
+}

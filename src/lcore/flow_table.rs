@@ -164,11 +164,20 @@ impl Probe {
         self.ctrl.wrapping_sub((index + 1) * self.slot)
     }
 
+    /// Prefetches the control group and the home slot of `hash`; for
+    /// entries wider than 16 bytes (the 5-tuple keys) also the home slot's
+    /// last byte (such a slot often straddles two lines) and the next slot
+    /// of the probe (below it), where a key displaced by one often sits.
     #[inline(always)]
     fn prefetch(&self, hash: u64) {
         let i = self.home(hash);
         prefetch(self.ctrl.wrapping_add(i));
-        prefetch(self.slot(i));
+        let home = self.slot(i);
+        prefetch(home);
+        if self.slot > 16 {
+            prefetch(home.wrapping_add(self.slot - 1));
+            prefetch(self.slot(i + 1));
+        }
     }
 }
 
