@@ -133,7 +133,7 @@ pub(crate) const fn word_seed(s: &Seeds, d: usize, j: usize) -> u64 {
 /// One NH step (UMAC's hash): the 64-bit product of the two 32-bit halves
 /// of word `w`, each plus its half of the seed `k` (mod 2^32).
 #[inline(always)]
-pub(crate) const fn nh(w: u64, k: u64) -> u64 {
+const fn nh(w: u64, k: u64) -> u64 {
     let a = (w as u32).wrapping_add(k as u32);
     let b = ((w >> 32) as u32).wrapping_add((k >> 32) as u32);
     a as u64 * b as u64
@@ -141,7 +141,7 @@ pub(crate) const fn nh(w: u64, k: u64) -> u64 {
 
 /// A 64-bit NH sum folded to 32 bits (both halves xor-ed).
 #[inline(always)]
-pub(crate) const fn fold(h: u64) -> u32 {
+const fn fold(h: u64) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 

@@ -215,51 +215,36 @@ macro_rules! with_key_kind {
     };
 }
 
-/// Whether two keys' bytes are equal (`N >= 8`), by 8-byte words (the last
-/// one overlapping), inline. The derived `==` of a 37-byte array is a call
-/// to `memcmp`, which the worker's flow table made for every packet (a
+/// The 8-byte little-endian words of a key of `N >= 8` bytes: one every 8
+/// bytes, the last one ending with the key (it overlaps the one before when
+/// `N` is not a multiple of 8).
+#[inline(always)]
+fn words<const N: usize>(k: &[u8; N]) -> impl Iterator<Item = u64> + '_ {
+    const { assert!(N >= 8) };
+    (0..N.div_ceil(8)).map(move |j| {
+        let o = (8 * j).min(N - 8);
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&k[o..o + 8]);
+        u64::from_le_bytes(w)
+    })
+}
+
+/// Whether two keys' bytes are equal (`N >= 8`), by 8-byte words
+/// ([`words`]), inline. The derived `==` of a 37-byte array is a call to
+/// `memcmp`, which the worker's flow table made for every packet (a
 /// function call around the miss on the table's slot).
 #[inline(always)]
 pub(crate) fn bytes_eq<const N: usize>(a: &[u8; N], b: &[u8; N]) -> bool {
-    const { assert!(N >= 8) };
-    let word = |k: &[u8; N], i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&k[i..i + 8]);
-        u64::from_ne_bytes(w)
-    };
-    let mut diff = 0u64;
-    let mut i = 0;
-    while i + 8 <= N {
-        diff |= word(a, i) ^ word(b, i);
-        i += 8;
-    }
-    if i < N {
-        diff |= word(a, N - 8) ^ word(b, N - 8);
-    }
-    diff == 0
+    words(a).zip(words(b)).fold(0u64, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// The 32-bit tag of a key wider than 32 bits: a hash of its bytes (`N >=
 /// 8`), for the workers' adoption asks ([`crate::control::sync::Adopter`]).
-/// Cheap: the 8-byte words (the last one overlapping) folded by
-/// rotate-xor, then one 64-bit finaliser.
+/// Cheap: the 8-byte words ([`words`]) folded by rotate-xor, then one
+/// 64-bit finaliser.
 #[inline(always)]
 pub(crate) fn tag_of<const N: usize>(b: &[u8; N]) -> u32 {
-    const { assert!(N >= 8) };
-    let word = |i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        u64::from_le_bytes(w)
-    };
-    let mut acc = 0u64;
-    let mut i = 0;
-    while i + 8 <= N {
-        acc = acc.rotate_left(23) ^ word(i);
-        i += 8;
-    }
-    if i < N {
-        acc = acc.rotate_left(23) ^ word(N - 8);
-    }
+    let acc = words(b).fold(0u64, |acc, w| acc.rotate_left(23) ^ w);
     let h = crate::rng::mix(acc ^ N as u64);
     (h ^ (h >> 32)) as u32
 }

@@ -753,13 +753,13 @@ pub(super) unsafe fn digests8<const N: usize>(
 }
 
 /// Keys per chunk of [`bulk_wide`]: the digests of one chunk are computed
-/// before its lookup (8 KB of stack for both arrays).
+/// before its lookup (2 KB of stack for both arrays).
 const CHUNK: usize = 8 * BATCH;
 
 /// Bulk lookup of keys longer than 4 bytes on the AVX-512 path: chunk by
-/// chunk, the keys' digests ([`digests8`], eight keys at a time; the
-/// chunk's last few by `super::wide_inputs`), then the same sixteen-lane
-/// lookup as 4-byte keys from them.
+/// chunk, the keys' digests (`super::wide_inputs` with [`digests8`],
+/// eight keys at a time), then the same sixteen-lane lookup as 4-byte keys
+/// from them.
 ///
 /// # Safety
 /// The CPU has this module's features ([`is_supported`]);
@@ -775,19 +775,7 @@ pub(super) unsafe fn bulk_wide<const N: usize>(t: &Online, keys: &[[u8; N]], out
         let mut row = std::mem::MaybeUninit::<[u32; CHUNK]>::uninit();
         let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
         for (c, chunk) in keys.chunks(CHUNK).enumerate() {
-            let mut i = 0;
-            if N >= 8 {
-                while i + 8 <= chunk.len() {
-                    digests8::<N>(
-                        chunk.as_ptr().add(i) as *const u8,
-                        &t.seeds,
-                        b.add(i),
-                        r.add(i),
-                    );
-                    i += 8;
-                }
-            }
-            wide_inputs(&chunk[i..], &t.seeds, b.add(i), r.add(i));
+            wide_inputs::<N, true, true>(chunk, &t.seeds, b, r);
             bulk_inputs(t, b, r, chunk.len(), out.as_mut_ptr().add(c * CHUNK));
         }
     }
