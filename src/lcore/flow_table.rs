@@ -101,7 +101,7 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
             for (h, &k) in hashes.iter_mut().zip(keys) {
                 *h = self.hasher.hash_one(k);
                 if let Some(p) = probe {
-                    p.prefetch(*h);
+                    p.prefetch(*h, size_of::<K>() > 16);
                 }
             }
             for ((o, &h), &k) in owned.iter_mut().zip(&hashes).zip(keys) {
@@ -164,17 +164,18 @@ impl Probe {
         self.ctrl.wrapping_sub((index + 1) * self.slot)
     }
 
-    /// Prefetches the control group and the home slot of `hash`; for
-    /// entries wider than 16 bytes (the 5-tuple keys) also the home slot's
-    /// last byte (such a slot often straddles two lines) and the next slot
-    /// of the probe (below it), where a key displaced by one often sits.
+    /// Prefetches the control group and the home slot of `hash`; if `wide`
+    /// (entries wider than 16 bytes: the 5-tuple keys; known at compile
+    /// time) also the home slot's last byte (such a slot often straddles
+    /// two lines) and the next slot of the probe (below it), where a key
+    /// displaced by one often sits.
     #[inline(always)]
-    fn prefetch(&self, hash: u64) {
+    fn prefetch(&self, hash: u64, wide: bool) {
         let i = self.home(hash);
         prefetch(self.ctrl.wrapping_add(i));
         let home = self.slot(i);
         prefetch(home);
-        if self.slot > 16 {
+        if wide {
             prefetch(home.wrapping_add(self.slot - 1));
             prefetch(self.slot(i + 1));
         }
