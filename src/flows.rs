@@ -328,56 +328,55 @@ pub(crate) fn parse_flow_line<K: FlowKey>(
 }
 
 /// Parses flow-file text (see [`load_flow_file`]); `path` is only used in
-/// error messages.
+/// error messages. The same flows, or the same error, as [`read_flows`]
+/// on the same text, without copying a line.
 pub fn parse_flows<K: FlowKey>(
     text: &str,
     path: &Path,
     num_nodes: u16,
 ) -> Result<Vec<Flow<K>>, FlowFileError> {
     // Every line but the last ends with a newline: the count sizes the
-    // tables once (they would otherwise grow, and rehash, ~20 times for a
-    // million flows).
+    // lists once (they would otherwise grow ~20 times for a million flows).
     let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
-    read_flows_sized(text.as_bytes(), path, num_nodes, &FlowLimit::none(), lines)
+    let mut read = Collected::new(path, num_nodes, FlowLimit::none(), lines);
+    for (i, raw) in text.split('\n').enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if raw.len() > MAX_LINE_LEN {
+            return Err(read.failed(FlowFileError::LineTooLong {
+                path: path.to_path_buf(),
+                line: i + 1,
+            }));
+        }
+        read.line(i + 1, raw)?;
+    }
+    read.finish()
 }
 
 /// Reads flow-file lines from `input` (see [`load_flow_file`]), one line
-/// at a time: memory is the flows and their duplicate check (about 20
-/// bytes a flow), never the whole text; a line over [`MAX_LINE_LEN`] or
-/// one that is not text (a binary file) is an error, as is a flow beyond
-/// `limit`. `path` is only used in error messages.
+/// at a time: memory is the flows and their lines (4 bytes a flow more
+/// than the flows, 8 more while the keys are checked for repeats),
+/// never the whole text; a line over [`MAX_LINE_LEN`] or one that is not
+/// text (a binary file) is an error, as is a flow beyond `limit`. `path`
+/// is only used in error messages.
 pub fn read_flows<K: FlowKey, R: BufRead>(
-    input: R,
-    path: &Path,
-    num_nodes: u16,
-    limit: &FlowLimit,
-) -> Result<Vec<Flow<K>>, FlowFileError> {
-    read_flows_sized(input, path, num_nodes, limit, 0)
-}
-
-/// [`read_flows`] with room made for `expect` flows (at most `limit.max`)
-/// before the first line.
-fn read_flows_sized<K: FlowKey, R: BufRead>(
     mut input: R,
     path: &Path,
     num_nodes: u16,
     limit: &FlowLimit,
-    expect: usize,
 ) -> Result<Vec<Flow<K>>, FlowFileError> {
     let p = || path.to_path_buf();
-    let expect = expect.min(limit.max);
-    let mut flows = Vec::with_capacity(expect);
-    // Key -> (line, node) of its first occurrence; lines past u32::MAX
-    // are reported as u32::MAX.
-    let mut seen: hashbrown::HashMap<K, [u32; 2]> = hashbrown::HashMap::with_capacity(expect);
+    let mut read = Collected::new(path, num_nodes, limit.clone(), 0);
     let mut buf = Vec::with_capacity(MAX_LINE_LEN + 2);
     let mut line = 0usize;
     loop {
         buf.clear();
-        let n = (&mut input)
+        let n = match (&mut input)
             .take(MAX_LINE_LEN as u64 + 2)
             .read_until(b'\n', &mut buf)
-            .map_err(|source| FlowFileError::Io { path: p(), source })?;
+        {
+            Ok(n) => n,
+            Err(source) => return Err(read.failed(FlowFileError::Io { path: p(), source })),
+        };
         if n == 0 {
             break;
         }
@@ -389,12 +388,54 @@ fn read_flows_sized<K: FlowKey, R: BufRead>(
             buf.pop();
         }
         if buf.len() > MAX_LINE_LEN {
-            return Err(FlowFileError::LineTooLong { path: p(), line });
+            return Err(read.failed(FlowFileError::LineTooLong { path: p(), line }));
         }
-        let raw = match std::str::from_utf8(&buf) {
-            Ok(t) if !t.contains('\0') => t,
-            _ => return Err(FlowFileError::NotText { path: p(), line }),
-        };
+        match std::str::from_utf8(&buf) {
+            Ok(raw) => read.line(line, raw)?,
+            Err(_) => return Err(read.failed(FlowFileError::NotText { path: p(), line })),
+        }
+    }
+    read.finish()
+}
+
+/// The flows of a flow file's lines so far, with the line of each. Repeated
+/// keys are found once all lines are in (or one fails), by sorting the
+/// keys' hashes: a hash map probed per line costs a cache miss per flow,
+/// which was a third of the time to read a million. Every error is the
+/// one a line-by-line check would give: the first line that is wrong, a
+/// repeat included.
+struct Collected<'a, K> {
+    flows: Vec<Flow<K>>,
+    /// `lines[i]`: the 1-based line of `flows[i]` (lines past `u32::MAX`
+    /// are reported as `u32::MAX`).
+    lines: Vec<u32>,
+    path: &'a Path,
+    num_nodes: u16,
+    limit: FlowLimit,
+}
+
+impl<'a, K: FlowKey> Collected<'a, K> {
+    /// Room for `expect` flows (at most `limit.max`).
+    fn new(path: &'a Path, num_nodes: u16, limit: FlowLimit, expect: usize) -> Self {
+        let expect = expect.min(limit.max);
+        Collected {
+            flows: Vec::with_capacity(expect),
+            lines: Vec::with_capacity(expect),
+            path,
+            num_nodes,
+            limit,
+        }
+    }
+
+    /// Takes line `line`, whose text without its line end is `raw`: a flow,
+    /// a comment or a blank; or the first error of the file so far.
+    fn line(&mut self, line: usize, raw: &str) -> Result<(), FlowFileError> {
+        if raw.contains('\0') {
+            return Err(self.failed(FlowFileError::NotText {
+                path: self.path.to_path_buf(),
+                line,
+            }));
+        }
         let raw = if line == 1 {
             raw.trim_start_matches('\u{feff}')
         } else {
@@ -402,52 +443,122 @@ fn read_flows_sized<K: FlowKey, R: BufRead>(
         };
         let content = line_content(raw);
         if content.is_empty() {
-            continue;
+            return Ok(());
         }
-        let flow = parse_flow_line::<K>(content, path, line, num_nodes)?;
-        if flows.len() == limit.max && !seen.contains_key(&flow.key) {
-            return Err(FlowFileError::TooMany {
-                path: p(),
+        let flow = match parse_flow_line::<K>(content, self.path, line, self.num_nodes) {
+            Ok(f) => f,
+            Err(e) => return Err(self.failed(e)),
+        };
+        self.flows.push(flow);
+        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        if self.flows.len() > self.limit.max || self.flows.len() > MAX_FLOWS {
+            // Over the limit, unless this flow repeats one before it.
+            let (max, why) = if self.flows.len() > self.limit.max {
+                (self.limit.max, self.limit.why.clone())
+            } else {
+                (MAX_FLOWS, "the most one file can hold".to_string())
+            };
+            return Err(self.failed(FlowFileError::TooMany {
+                path: self.path.to_path_buf(),
                 line,
-                max: limit.max,
-                why: limit.why.clone(),
+                max,
+                why,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The error to report when line-by-line reading met `e` after the
+    /// lines taken so far: the first repeat among them if there is one
+    /// (its line comes first), else `e`.
+    fn failed(&self, e: FlowFileError) -> FlowFileError {
+        self.first_repeat().unwrap_or(e)
+    }
+
+    /// The flows, once every line is in: distinct keys, at least one.
+    fn finish(mut self) -> Result<Vec<Flow<K>>, FlowFileError> {
+        if let Some(e) = self.first_repeat() {
+            return Err(e);
+        }
+        if self.flows.is_empty() {
+            return Err(FlowFileError::Empty {
+                path: self.path.to_path_buf(),
             });
         }
-        let at = u32::try_from(line).unwrap_or(u32::MAX);
-        // One probe: the key goes in unless it is there already.
-        match seen.entry(flow.key) {
-            hashbrown::hash_map::Entry::Vacant(v) => {
-                v.insert([at, u32::from(flow.node.get())]);
+        self.flows.shrink_to_fit();
+        Ok(self.flows)
+    }
+
+    /// The error of the earliest line whose key an earlier line has: a
+    /// duplicate (same node) or a conflict (another node), naming the key's
+    /// first line.
+    fn first_repeat(&self) -> Option<FlowFileError> {
+        let (later, first) = first_repeat(&self.flows)?;
+        let (a, b) = (self.flows[first], self.flows[later]);
+        let path = self.path.to_path_buf();
+        let (line, first) = (self.lines[later] as usize, self.lines[first] as usize);
+        let key = b.key.to_string();
+        Some(if a.node == b.node {
+            FlowFileError::Duplicate {
+                path,
+                line,
+                key,
+                first,
             }
-            hashbrown::hash_map::Entry::Occupied(e) => {
-                let [first, first_node] = *e.get();
-                let (first, first_node) = (first as usize, first_node as u16);
-                return Err(if first_node == flow.node.get() {
-                    FlowFileError::Duplicate {
-                        path: p(),
-                        line,
-                        key: flow.key.to_string(),
-                        first,
-                    }
-                } else {
-                    FlowFileError::Conflict {
-                        path: p(),
-                        line,
-                        key: flow.key.to_string(),
-                        node: flow.node.get(),
-                        first,
-                        first_node,
-                    }
-                });
+        } else {
+            FlowFileError::Conflict {
+                path,
+                line,
+                key,
+                node: b.node.get(),
+                first,
+                first_node: a.node.get(),
+            }
+        })
+    }
+}
+
+/// Most flows one flow file may hold: [`first_repeat`] numbers them in 32
+/// bits.
+const MAX_FLOWS: usize = u32::MAX as usize;
+
+/// `(later, first)`: the smallest index `later` whose key is at an earlier
+/// index, and the first index of that key; `None` when the keys are
+/// distinct. At most [`MAX_FLOWS`] flows.
+///
+/// Sorts each flow's index under the top 32 bits of its key's hash, so
+/// equal keys end up next to each other, their indices in order; only
+/// keys whose hashes share those bits (a few hundred pairs in a million
+/// keys) are compared.
+fn first_repeat<K: FlowKey>(flows: &[Flow<K>]) -> Option<(usize, usize)> {
+    use std::hash::BuildHasher;
+    debug_assert!(flows.len() <= MAX_FLOWS);
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let mut order: Vec<u64> = flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| hasher.hash_one(f.key) & !0xffff_ffff | i as u64)
+        .collect();
+    order.sort_unstable();
+    let index = |e: u64| (e & 0xffff_ffff) as usize;
+    let mut best: Option<(usize, usize)> = None;
+    for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
+        // The run's indices ascend: its first index with an equal key
+        // before it is the run's earliest repeat.
+        'run: for (j, &b) in run.iter().enumerate().skip(1) {
+            let later = index(b);
+            if best.is_some_and(|(l, _)| l <= later) {
+                break;
+            }
+            for &a in &run[..j] {
+                if flows[index(a)].key == flows[later].key {
+                    best = Some((later, index(a)));
+                    break 'run;
+                }
             }
         }
-        flows.push(flow);
     }
-    if flows.is_empty() {
-        return Err(FlowFileError::Empty { path: p() });
-    }
-    flows.shrink_to_fit();
-    Ok(flows)
+    best
 }
 
 /// Loads a flow file: one `key,node` per line (the key in its

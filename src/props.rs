@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use crate::config::{resolve, Cli};
-use crate::flows::parse_flows;
+use crate::flows::{parse_flows, read_flows, FlowLimit};
 use crate::key::{
     FiveTuple, FlowKey, Ipv4Dst, Ipv4FiveTuple, Ipv4SrcDst, Ipv6Dst, Ipv6FiveTuple, KeyKind,
 };
@@ -90,7 +90,21 @@ pub fn flow_file(kind: KeyKind, num_nodes: u16, text: &str) {
 
 fn flow_file_of<K: FlowKey>(num_nodes: u16, text: &str) {
     let path = Path::new("fuzz.csv");
-    match parse_flows::<K>(text, path, num_nodes) {
+    let parsed = parse_flows::<K>(text, path, num_nodes);
+    // The reader's path (flow files) splits lines its own way: it must
+    // give the same flows or the same error.
+    let read = read_flows::<K, _>(text.as_bytes(), path, num_nodes, &FlowLimit::none());
+    match (&parsed, &read) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "parse_flows and read_flows"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("parse_flows {parsed:?}, read_flows {read:?}"),
+    }
+    for line in text.lines() {
+        for part in line.split([',', ' ', ':', '>', '[', ']']) {
+            ipv4_text(part);
+        }
+    }
+    match parsed {
         Ok(flows) => {
             assert!(!flows.is_empty());
             assert!(flows.iter().all(|f| f.node.get() < num_nodes));
@@ -108,6 +122,16 @@ fn flow_file_of<K: FlowKey>(num_nodes: u16, text: &str) {
             assert!(e.starts_with("fuzz.csv:") && !e.contains('\n'), "{e:?}");
         }
     }
+}
+
+/// The IPv4 text parser of the key kinds (`key::text::v4`) takes exactly
+/// what `std`'s `Ipv4Addr` parser takes, with the same address.
+pub fn ipv4_text(s: &str) {
+    assert_eq!(
+        crate::key::text::v4(s),
+        s.parse::<std::net::Ipv4Addr>().ok(),
+        "{s:?}"
+    );
 }
 
 /// The configuration parser on file `text` (with `--key` when given):

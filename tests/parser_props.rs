@@ -87,6 +87,22 @@ proptest! {
     }
 
     #[test]
+    fn ipv4_text(
+        s in prop_oneof![
+            "[0-9.]{0,17}",
+            (any::<[u8; 4]>(), 0usize..4, "[0-9.a ]{0,2}").prop_map(|(a, at, odd)| {
+                // A real address with a few characters put in somewhere.
+                let t = std::net::Ipv4Addr::from(a).to_string();
+                let at = (at * 4).min(t.len());
+                format!("{}{odd}{}", &t[..at], &t[at..])
+            }),
+            "\\PC{0,16}",
+        ],
+    ) {
+        props::ipv4_text(&s);
+    }
+
+    #[test]
     fn config_files(
         lines in proptest::collection::vec(
             (

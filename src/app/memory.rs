@@ -84,9 +84,9 @@ fn cgroup_headroom() -> Option<u64> {
 /// bytes) twice (the pending list and its sort by group), the group index
 /// (4) and the next level's bumped items (about 7 %).
 const EFD_BUILD_BYTES_PER_FLOW: u64 = 24 + 24 + 4 + 2;
-/// What reading a flow file holds per flow at its peak (the flows, the
-/// duplicate check, both while growing; tests/flow_file_scale.rs measures
-/// about 43).
+/// What reading a flow file holds per flow at its peak (the flows and
+/// their lines while growing, then the repeat check's sort;
+/// tests/flow_file_scale.rs measures it).
 const FLOW_FILE_BYTES_PER_FLOW: u64 = 48;
 
 /// Start-up's heap, by part, bytes.

@@ -47,7 +47,7 @@ impl FlowKey for Ipv4Dst {
     }
 
     fn parse_text(text: &str) -> Option<Self> {
-        text.parse::<Ipv4Addr>().ok().map(Ipv4Dst::new)
+        super::text::v4(text).map(Ipv4Dst::new)
     }
 
     #[inline]

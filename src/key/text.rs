@@ -64,8 +64,42 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 
 /// An IPv4 address.
 pub fn parse_v4(s: &str) -> Result<Ipv4Addr, String> {
-    s.parse()
-        .map_err(|_| format!("{s:?} is not an IPv4 address"))
+    v4(s).ok_or_else(|| format!("{s:?} is not an IPv4 address"))
+}
+
+/// An IPv4 address in the form `std`'s `Ipv4Addr` parser takes, and only
+/// that: four decimal parts of one to three digits, each at most 255 and
+/// without a leading zero, joined by dots, nothing around them. Written
+/// out because flow files of millions of lines go through it: `std`'s
+/// general parser took half the time of a bulk load's text.
+/// `props::ipv4_text` checks it against `std` on any input.
+pub fn v4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut at = 0;
+    let mut out = [0u8; 4];
+    for (part, o) in out.iter_mut().enumerate() {
+        if part > 0 {
+            if b.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let start = at;
+        let mut v = 0u32;
+        while let Some(d) = b.get(at).filter(|d| d.is_ascii_digit() && at - start < 3) {
+            v = v * 10 + u32::from(d - b'0');
+            at += 1;
+        }
+        let digits = at - start;
+        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        *o = v as u8;
+    }
+    (at == b.len()).then_some(Ipv4Addr::from(out))
 }
 
 /// An IPv6 address (no brackets, no zone).
