@@ -71,44 +71,70 @@ impl Elim {
     }
 
     /// The solution with all free variables zero, as bit-sliced words.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn solution(&self, vbits: u32) -> [u64; 8] {
+        // SAFETY: the portable path.
+        unsafe { self.solution_on::<false>(vbits) }
+    }
+
+    /// [`Elim::solution`], with AVX2 when `FAST`.
+    ///
+    /// # Safety
+    /// With `FAST`, the CPU has AVX2 and BMI2 ([`fast_supported`]).
+    #[inline(always)]
+    pub(crate) unsafe fn solution_on<const FAST: bool>(&self, vbits: u32) -> [u64; 8] {
         // Scatter each pivot row's right-hand side to its column, then
         // transpose the 64 bytes into 8 words.
         let mut col = [0u8; 64];
         for (&y, &p) in self.rhs[..self.rank].iter().zip(&self.pcol[..self.rank]) {
             col[p as usize & 63] = y as u8;
         }
-        transpose_bytes(&col, vbits)
+        // SAFETY: the caller's.
+        unsafe { transpose_bytes::<FAST>(&col, vbits) }
     }
 
     /// Up to `out.len()` (at most 16) independent vectors of the null space
     /// (vectors `n` with `r · n = 0` for every added row). Returns how many
     /// were written.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn null_basis(&self, out: &mut [u64]) -> usize {
+        // SAFETY: the portable path.
+        unsafe { self.null_basis_on::<false>(out) }
+    }
+
+    /// [`Elim::null_basis`], with AVX2 and BMI2 when `FAST`.
+    ///
+    /// # Safety
+    /// With `FAST`, the CPU has AVX2 and BMI2 ([`fast_supported`]).
+    #[inline(always)]
+    pub(crate) unsafe fn null_basis_on<const FAST: bool>(&self, out: &mut [u64]) -> usize {
         // Free columns f_0..f_{k-1}: n_j = e_{f_j} + sum over pivot rows with
         // bit f_j of e_{pcol}. Compact each row's bits at the free columns
         // into two bytes at its pivot column, then transpose each byte plane.
         let mut fcols = [0u32; 16];
         let mut free = !self.mask;
+        let mut fmask = 0u64;
         let mut k = 0;
         while free != 0 && k < out.len().min(16) {
             fcols[k] = free.trailing_zeros();
+            fmask |= free & free.wrapping_neg();
             k += 1;
             free &= free - 1;
         }
         let (mut lo, mut hi) = ([0u8; 64], [0u8; 64]);
         for (&row, &p) in self.rows[..self.rank].iter().zip(&self.pcol[..self.rank]) {
-            let mut b = 0u32;
-            for (j, &f) in fcols[..k].iter().enumerate() {
-                b |= (((row >> f) & 1) as u32) << j;
-            }
+            // SAFETY: the caller's.
+            let b = unsafe { gather_bits::<FAST>(row, fmask, &fcols[..k]) };
             lo[p as usize & 63] = b as u8;
             hi[p as usize & 63] = (b >> 8) as u8;
         }
-        let tl = transpose_bytes(&lo, k.min(8) as u32);
-        let th = transpose_bytes(&hi, k.saturating_sub(8) as u32);
+        // SAFETY: the caller's.
+        let (tl, th) = unsafe {
+            (
+                transpose_bytes::<FAST>(&lo, k.min(8) as u32),
+                transpose_bytes::<FAST>(&hi, k.saturating_sub(8) as u32),
+            )
+        };
         for j in 0..k {
             let t = if j < 8 { tl[j] } else { th[j - 8] };
             out[j] = t | (1u64 << fcols[j]);
@@ -117,9 +143,61 @@ impl Elim {
     }
 }
 
-/// `w[b]` bit `p` = bit `b` of `col[p]`, for `b < nbits`.
+/// Whether this CPU takes the `FAST` paths of [`Elim`]: AVX2 and BMI2.
+#[inline]
+pub(crate) fn fast_supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Bit `j` = bit `fcols[j]` of `row`; `fmask` has exactly the bits
+/// `fcols` (ascending). One `pext` when `FAST`.
+///
+/// # Safety
+/// With `FAST`, the CPU has BMI2.
 #[inline(always)]
-fn transpose_bytes(col: &[u8; 64], nbits: u32) -> [u64; 8] {
+unsafe fn gather_bits<const FAST: bool>(row: u64, fmask: u64, fcols: &[u32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if FAST {
+        // SAFETY: the caller's.
+        return unsafe { pext(row, fmask) } as u32;
+    }
+    let _ = fmask;
+    let mut b = 0u32;
+    for (j, &f) in fcols.iter().enumerate() {
+        b |= (((row >> f) & 1) as u32) << j;
+    }
+    b
+}
+
+/// `_pext_u64`.
+///
+/// # Safety
+/// The CPU has BMI2.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "bmi2")]
+unsafe fn pext(x: u64, mask: u64) -> u64 {
+    std::arch::x86_64::_pext_u64(x, mask)
+}
+
+/// `w[b]` bit `p` = bit `b` of `col[p]`, for `b < nbits`.
+///
+/// # Safety
+/// With `FAST`, the CPU has AVX2.
+#[inline(always)]
+unsafe fn transpose_bytes<const FAST: bool>(col: &[u8; 64], nbits: u32) -> [u64; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if FAST {
+        // SAFETY: the caller's.
+        return unsafe { transpose_bytes_avx2(col, nbits) };
+    }
     const LSB: u64 = 0x0101_0101_0101_0101;
     const GATHER: u64 = 0x0102_0408_1020_4080;
     let mut w = [0u64; 8];
@@ -129,6 +207,35 @@ fn transpose_bytes(col: &[u8; 64], nbits: u32) -> [u64; 8] {
             let bits = (((x >> b) & LSB).wrapping_mul(GATHER)) >> 56;
             *wb |= bits << (8 * j);
         }
+    }
+    w
+}
+
+/// [`transpose_bytes`] by byte masks: bit `b` of every byte shifted to the
+/// byte's top, then one `vpmovmskb` per 32 bytes.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_bytes_avx2(col: &[u8; 64], nbits: u32) -> [u64; 8] {
+    use std::arch::x86_64::*;
+    // SAFETY: 64 readable bytes; unaligned loads.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(col.as_ptr() as *const __m256i),
+            _mm256_loadu_si256(col.as_ptr().add(32) as *const __m256i),
+        )
+    };
+    let mut w = [0u64; 8];
+    for (b, wb) in w.iter_mut().enumerate().take(nbits as usize) {
+        // A 16-bit lane shifted left by `7 - b` puts bit `b` of each of its
+        // two bytes at that byte's top bit.
+        let by = _mm_cvtsi32_si128(7 - b as i32);
+        let l = _mm256_movemask_epi8(_mm256_sll_epi16(lo, by)) as u32;
+        let h = _mm256_movemask_epi8(_mm256_sll_epi16(hi, by)) as u32;
+        *wb = u64::from(l) | u64::from(h) << 32;
     }
     w
 }
@@ -219,6 +326,37 @@ mod tests {
                     for &(r, _) in &rows {
                         assert_eq!((r & n).count_ones() & 1, 0);
                     }
+                }
+            }
+        }
+    }
+
+    /// The `FAST` null basis and solution (`pext`, AVX2 transposes) are
+    /// the portable ones, bit for bit, for every rank and value width.
+    #[test]
+    fn fast_paths_equal_portable_ones() {
+        if !fast_supported() {
+            eprintln!("no AVX2 and BMI2: nothing to compare");
+            return;
+        }
+        let mut s = SplitMix64::new(23);
+        for n in 0..=64usize {
+            for _ in 0..20 {
+                let mut e = Elim::new();
+                for _ in 0..n {
+                    e.add(s.next_u64(), s.next_u64() as u8);
+                }
+                for len in [0usize, 1, 7, 8, 9, 16] {
+                    let (mut a, mut b) = ([0u64; 16], [0u64; 16]);
+                    let ka = e.null_basis(&mut a[..len]);
+                    // SAFETY: AVX2 and BMI2 were detected above.
+                    let kb = unsafe { e.null_basis_on::<true>(&mut b[..len]) };
+                    assert_eq!((ka, a), (kb, b), "rank {}, {len} vectors", e.rank);
+                }
+                for vbits in 1..=8 {
+                    // SAFETY: as above.
+                    let fast = unsafe { e.solution_on::<true>(vbits) };
+                    assert_eq!(e.solution(vbits), fast, "rank {}, {vbits} bits", e.rank);
                 }
             }
         }
