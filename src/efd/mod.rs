@@ -1119,9 +1119,21 @@ impl<const N: usize> Efd<N> {
     fn find(&self, l: usize, g: usize, key: &[u8; N]) -> Option<usize> {
         let w = &self.lv[l];
         let c = w.count[g] as usize;
-        w.keys[g * SLOTS..g * SLOTS + c]
-            .iter()
-            .position(|k| k == key)
+        let keys = &w.keys[g * SLOTS..g * SLOTS + c];
+        if N <= 8 {
+            // Sixteen slots at a time compared without an early exit, so
+            // that the test vectorises; the slot is then found in the one
+            // chunk that has it. A scan of a group's ~45 keys, one key at a
+            // time, is done for each insert and each search of a bulk load.
+            for (c, chunk) in keys.chunks(16).enumerate() {
+                if chunk.iter().fold(false, |hit, k| hit | (k == key)) {
+                    return chunk.iter().position(|k| k == key).map(|s| c * 16 + s);
+                }
+            }
+            None
+        } else {
+            keys.iter().position(|k| k == key)
+        }
     }
 
     #[inline]
