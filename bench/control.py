@@ -115,6 +115,10 @@ def main():
     ap.add_argument("--port", type=int, default=9977)
     ap.add_argument("--rebalance-rate", type=int, default=0,
                     help="control.rebalance_flows_per_s for the run (0: no limit)")
+    ap.add_argument("--lcores", default=None,
+                    help="EAL lcores instead of the embedded default's 0@0,1@1,2@0; "
+                         "0@0,1@1,2@1 gives the control thread (on the main lcore's CPU) "
+                         "a CPU of its own and the distributor and worker one to share")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -124,6 +128,8 @@ def main():
                                       f"rebalance_flows_per_s = {args.rebalance_rate}\n")
     tmp = tempfile.mkdtemp(prefix="efd-lb-control-bench-")
     _, addr, cmd = efd_lb_command(args.bin, cfg, tmp, args.port, args.nodes, args.flows)
+    if args.lcores:
+        cmd += ["--lcores", args.lcores]
     log = open(os.path.join(tmp, "efd-lb.log"), "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -183,7 +189,9 @@ def main():
         json.dump(res, f, indent=1)
     med = statistics.median
     print()
-    print(f"| measurement ({res['commit']}, {args.reps} interleaved pairs of {args.window:.0f} s) | median | range |")
+    lcores = args.lcores or "0@0,1@1,2@0"
+    print(f"| measurement ({res['commit']}, lcores {lcores}, {args.reps} interleaved pairs of "
+          f"{args.window:.0f} s) | median | range |")
     print("|---|---|---|")
     print(f"| forwarded, no change (Mpps) | {med(p['quiet_pps'] for p in pairs) / 1e6:.2f} | "
           f"{min(p['quiet_pps'] for p in pairs) / 1e6:.2f}–{max(p['quiet_pps'] for p in pairs) / 1e6:.2f} |")
