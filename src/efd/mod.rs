@@ -361,9 +361,9 @@ unsafe fn solve_group_impl<const FAST: bool>(
             nbasis,
         }
     }
-    // SAFETY (of each call below): the caller's.
-    let finish = |e: &Elim, kept: usize, thresh: Option<u8>, items: &[Item]| unsafe {
-        finish::<FAST>(e, kept, thresh, items, vbits)
+    let finish = |e: &Elim, kept: usize, thresh: Option<u8>, items: &[Item]| {
+        // SAFETY: the caller's.
+        unsafe { finish::<FAST>(e, kept, thresh, items, vbits) }
     };
     // Near-full groups are often unsolvable: go straight to the sorted pass,
     // which keeps every key (no threshold change) whenever they all solve.
