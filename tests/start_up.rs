@@ -160,13 +160,23 @@ fn an_interrupted_generation_leaves_no_pcap_to_replay() {
     let cfg = traffic_config(&dir, 4_000_000);
     let pcap = dir.join("t").join("gen.pcap");
     let _g = serial();
-    let mut child = Command::new(bin())
+    let mut command = Command::new(bin());
+    command
         .args(["--config", cfg.to_str().unwrap()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    // SIGINT as a terminal gives it: a test run started in the background
+    // by a non-interactive shell has SIGINT ignored, and the child would
+    // inherit that (the generation then finishes despite the signal).
+    // SAFETY: `signal` is async-signal-safe, as `pre_exec` requires.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
     // Wait until the generation has written something, then interrupt it.
     // The child is stopped while it is looked at: otherwise, on a loaded
     // host, it could finish the file between the look and the signal (CI
