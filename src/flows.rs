@@ -524,7 +524,8 @@ const MAX_FLOWS: usize = u32::MAX as usize;
 
 /// `(later, first)`: the smallest index `later` whose key is at an earlier
 /// index, and the first index of that key; `None` when the keys are
-/// distinct. At most [`MAX_FLOWS`] flows.
+/// distinct. At most 2^32 flows (one past [`MAX_FLOWS`]: the flow that
+/// went over it).
 ///
 /// Sorts each flow's index under the top 32 bits of its key's hash, so
 /// equal keys end up next to each other, their indices in order; only
@@ -532,7 +533,7 @@ const MAX_FLOWS: usize = u32::MAX as usize;
 /// keys) are compared.
 fn first_repeat<K: FlowKey>(flows: &[Flow<K>]) -> Option<(usize, usize)> {
     use std::hash::BuildHasher;
-    debug_assert!(flows.len() <= MAX_FLOWS);
+    debug_assert!(flows.len() as u64 <= 1 << 32);
     let hasher = hashbrown::DefaultHashBuilder::default();
     let mut order: Vec<u64> = flows
         .iter()
