@@ -697,22 +697,15 @@ impl<const N: usize> Efd<N> {
         // Only the slots: a search reads neither the group's online words
         // nor its null-space cache (prefetching those too took fill buffers
         // the next keys' slots wait for).
-        let hash_and_prefetch = |key: &[u8; N]| {
-            let kh = key_hash(key, &self.online.seeds);
-            if let Some((l, g, _)) = self.home(0, kh.base) {
-                self.prefetch_slots(l, g);
-            }
-            kh
-        };
         let mut hashes = [KeyHash { base: 0, r: 0 }; AHEAD];
         for (i, key) in keys.iter().enumerate().take(AHEAD) {
-            hashes[i] = hash_and_prefetch(key);
+            hashes[i] = self.hash_and_prefetch::<false>(key);
         }
         let mut out = Vec::with_capacity(keys.len());
         for (i, key) in keys.iter().enumerate() {
             let kh = hashes[i % AHEAD];
             if let Some(next) = keys.get(i + AHEAD) {
-                hashes[i % AHEAD] = hash_and_prefetch(next);
+                hashes[i % AHEAD] = self.hash_and_prefetch::<false>(next);
             }
             out.push(self.home(0, kh.base).and_then(|(l, g, _)| {
                 self.find(l, g, key).map(|s| self.lv[l].vals[g * SLOTS + s])
@@ -748,7 +741,7 @@ impl<const N: usize> Efd<N> {
 
     /// Insert `key → value` or update its value. On error nothing changed.
     pub fn insert(&mut self, key: &[u8; N], value: u8) -> Result<InsertOutcome, EfdError> {
-        let kh = self.hash_and_prefetch(key);
+        let kh = self.hash_and_prefetch::<true>(key);
         self.insert_hashed(key, kh, value)
     }
 
@@ -766,12 +759,12 @@ impl<const N: usize> Efd<N> {
         let mut hashes = [KeyHash { base: 0, r: 0 }; AHEAD];
         let mut out = Vec::with_capacity(entries.len());
         for (i, (key, _)) in entries.iter().enumerate().take(AHEAD) {
-            hashes[i] = self.hash_and_prefetch(key);
+            hashes[i] = self.hash_and_prefetch::<true>(key);
         }
         for (i, (key, value)) in entries.iter().enumerate() {
             let kh = hashes[i % AHEAD];
             if let Some((next, _)) = entries.get(i + AHEAD) {
-                hashes[i % AHEAD] = self.hash_and_prefetch(next);
+                hashes[i % AHEAD] = self.hash_and_prefetch::<true>(next);
             }
             out.push(self.insert_hashed(key, kh, *value));
         }
@@ -1079,12 +1072,18 @@ impl<const N: usize> Efd<N> {
         None
     }
 
-    /// Hash `key` and start loading the group it would be inserted into.
+    /// Hash `key` and start loading the group it would be inserted into:
+    /// with `INSERT` every line an insert reads, else only the slots a
+    /// search reads.
     #[inline]
-    fn hash_and_prefetch(&self, key: &[u8; N]) -> KeyHash {
+    fn hash_and_prefetch<const INSERT: bool>(&self, key: &[u8; N]) -> KeyHash {
         let kh = key_hash(key, &self.online.seeds);
         if let Some((l, g, _)) = self.home(0, kh.base) {
-            self.prefetch_group(l, g);
+            if INSERT {
+                self.prefetch_group(l, g);
+            } else {
+                self.prefetch_slots(l, g);
+            }
         }
         kh
     }
