@@ -78,6 +78,9 @@ fn all_paths_agree_4byte_all_widths() {
 #[test]
 fn all_paths_agree_long_keys() {
     for bits in [1, 3, 5, 8] {
+        // 6 bytes: no key kind's length, one padded word each.
+        check::<6>(bits);
+        check::<8>(bits);
         check::<13>(bits);
         check::<16>(bits);
         check::<37>(bits);

@@ -431,16 +431,8 @@ impl Online {
             LookupPath::Avx2 => unsafe { avx2::bulk(self, keys, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above (`out` long enough; the AVX-512 path's features
-            // supported); with `N == 4`, `keys` is a slice of `[u8; 4]`.
-            LookupPath::Avx512 if N == 4 => unsafe {
-                // `[u8; N]` is `[u8; 4]` here.
-                let k = std::slice::from_raw_parts(keys.as_ptr() as *const [u8; 4], keys.len());
-                avx512::bulk4(self, k, out)
-            },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above (`out` long enough; the AVX-512 path's features
             // supported).
-            LookupPath::Avx512 => unsafe { avx512::bulk_wide(self, keys, out) },
+            LookupPath::Avx512 => unsafe { avx512::bulk(self, keys, out) },
             #[cfg(not(target_arch = "x86_64"))]
             LookupPath::Avx2 | LookupPath::Avx512 => unreachable!(),
         }
@@ -575,7 +567,7 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
             let mut base = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let mut row = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
-            wide_inputs::<N, AVX, false>(kc, &t.seeds, b, r);
+            wide_inputs::<N, AVX>(kc, &t.seeds, b, r);
             hash_inputs::<AVX, S8>(t, b, r, n, s);
         }
     }
@@ -584,16 +576,14 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// The hash inputs of keys longer than 4 bytes: the two halves of each
 /// key's digest ([`wide_digest`]), written little-endian to `base` and
 /// `row` (so that they read as 4-byte keys read). With `AVX`, eight keys at
-/// a time (`avx2::digests8`, or with `AVX512` `avx512::digests8`, measured
-/// 8-12 % faster on the AVX-512 path), the last few by
-/// [`wide_inputs_scalar`].
+/// a time (`avx2::digests8`), the last few by [`wide_inputs_scalar`]. (The
+/// AVX-512 path computes its digests in registers, `avx512::digests16`.)
 ///
 /// # Safety
-/// `AVX` requires AVX2 and `AVX512` the AVX-512 path's features (the
-/// caller is compiled with them enabled); `base` and `row` valid for
-/// writing `keys.len()` dwords.
+/// `AVX` requires AVX2 (the caller is compiled with it enabled); `base`
+/// and `row` valid for writing `keys.len()` dwords.
 #[inline(always)]
-unsafe fn wide_inputs<const N: usize, const AVX: bool, const AVX512: bool>(
+unsafe fn wide_inputs<const N: usize, const AVX: bool>(
     keys: &[[u8; N]],
     seeds: &Seeds,
     base: *mut u32,
@@ -608,11 +598,7 @@ unsafe fn wide_inputs<const N: usize, const AVX: bool, const AVX512: bool>(
         if AVX && N >= 8 {
             while i + 8 <= keys.len() {
                 let k = keys.as_ptr().add(i) as *const u8;
-                if AVX512 {
-                    avx512::digests8::<N>(k, seeds, base.add(i), row.add(i));
-                } else {
-                    avx2::digests8::<N>(k, seeds, base.add(i), row.add(i));
-                }
+                avx2::digests8::<N>(k, seeds, base.add(i), row.add(i));
                 i += 8;
             }
         }
@@ -1174,7 +1160,9 @@ mod tests {
     /// are the scalar ones, for every key length of the key kinds (and odd
     /// ones).
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn wide_keys_hash_the_same_on_avx2() {
+        use std::arch::x86_64::{__m256i, _mm256_storeu_si256};
         fn check<const N: usize>() {
             if !LookupPath::Avx2.is_supported() {
                 return;
@@ -1211,8 +1199,22 @@ mod tests {
                         avx2::digests8::<N>(kp, &t.seeds, vb.as_mut_ptr(), vr.as_mut_ptr());
                         assert_eq!((vb, vr), (ib, ir), "AVX2 digests, N={N}");
                         if LookupPath::Avx512.is_supported() {
-                            avx512::digests8::<N>(kp, &t.seeds, vb.as_mut_ptr(), vr.as_mut_ptr());
-                            assert_eq!((vb, vr), (ib, ir), "AVX-512 digests, N={N}");
+                            // Every prefix of the eight lanes: the lanes'
+                            // digests are the scalar ones.
+                            for lanes in 1..=8 {
+                                let (d1, d2) = avx512::digests8::<N>(
+                                    kp,
+                                    ((1u16 << lanes) - 1) as u8,
+                                    &t.seeds,
+                                );
+                                _mm256_storeu_si256(vb.as_mut_ptr() as *mut __m256i, d1);
+                                _mm256_storeu_si256(vr.as_mut_ptr() as *mut __m256i, d2);
+                                assert_eq!(
+                                    (&vb[..lanes], &vr[..lanes]),
+                                    (&ib[..lanes], &ir[..lanes]),
+                                    "AVX-512 digests, N={N}, {lanes} lanes"
+                                );
+                            }
                         }
                     }
                     avx2::hash8(

@@ -1,8 +1,11 @@
 //! The AVX-512 bulk lookup (x86-64 with AVX-512 F, VL, BW, DQ and
 //! VPOPCNTDQ, and BMI2): sixteen keys per instruction sequence, from the
-//! key load to the value store. 4-byte keys are loaded as they are; longer
-//! keys are first reduced to their digests, a chunk of keys at a time
-//! ([`bulk_wide`]), and the same sequence runs on those.
+//! key load to the value store ([`bulk`], any key length). 4-byte keys are
+//! loaded as they are; longer keys' two digests are computed in registers,
+//! sixteen keys at a time, and go straight on into the same sequence
+//! ([`hash_inputs16`]; computing a call's digests into arrays first, to be
+//! loaded again, was 1.12-1.15x slower: the stores and the wider loads
+//! behind them).
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -34,8 +37,8 @@ use super::super::hash::{
     word_offset, word_seed, words_of, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
 };
 use super::{
-    bump_keys, eval_deeper, eval_levels, hash_inputs, wide_inputs, Online, Scratch, ScratchPtrs,
-    BATCH,
+    bump_keys, eval_deeper, eval_levels, hash_batch, wide_inputs_scalar, Online, Scratch,
+    ScratchPtrs, BATCH,
 };
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -271,26 +274,22 @@ unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
 /// their addresses to `s` for [`values_block`], and prefetches them if
 /// `PREFETCH`. Returns the keys the thresholds bump to the next level.
 ///
-/// The keys come as their hash inputs (`super::hash_inputs`): `base` and
-/// `row` hold each key's base and row-mask input (both the key itself for
-/// 4-byte keys).
+/// The keys' hash inputs come from [`hash_inputs16`], in registers.
 ///
 /// # Safety
-/// This module's features; `base` and `row` valid for the lanes' dwords
-/// and `oc` for their bytes; `s` a live scratch with room for `off + 16`
-/// keys.
+/// This module's features; `keys` valid for the lanes' keys and `oc` for
+/// their bytes; `s` a live scratch with room for `off + 16` keys.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt")]
 #[inline]
-unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
+unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
     t: &Online,
-    base: *const u32,
-    row: *const u32,
+    keys: *const [u8; N],
     lanes: __mmask16,
     s: ScratchPtrs,
     off: usize,
     oc: *mut u8,
 ) -> u32 {
-    // SAFETY: the masked loads read only the lanes' inputs and the masked store
+    // SAFETY: `hash_inputs16` reads only the lanes' keys and the masked store
     // writes only their bytes, which the caller guarantees; `s` has room for
     // `off + 16` keys (caller) for the stores at `off`, and the prefetches read
     // back addresses just stored there; every `g[k]` is the high half of
@@ -300,8 +299,7 @@ unsafe fn locate_block<const S: usize, const PREFETCH: bool>(
     unsafe {
         let sd: &Seeds = &t.seeds;
         let l0 = &t.levels[0];
-        let x = _mm512_maskz_loadu_epi32(lanes, base as *const i32);
-        let xr = _mm512_maskz_loadu_epi32(lanes, row as *const i32);
+        let (x, xr) = hash_inputs16::<N>(keys, lanes, sd);
         _mm512_storeu_si512(s.base.add(off) as *mut _, x);
         let h = mix::<16, 15, 16>(
             _mm512_xor_si512(x, _mm512_set1_epi32(sd.level[0] as i32)),
@@ -418,24 +416,22 @@ unsafe fn values_block<const S: usize>(
 /// As [`quiet_batch`].
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
-unsafe fn locate_batch<const S: usize, const PREFETCH: bool>(
+unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
     t: &Online,
-    base: *const u32,
-    row: *const u32,
+    keys: *const [u8; N],
     n: usize,
     s: ScratchPtrs,
     oc: *mut u8,
 ) -> u32 {
-    // SAFETY: `base`, `row` and `oc` are valid for `n <= BATCH` keys and `s`
-    // is a live scratch (caller): each block at `off < n` gets its lanes' keys
-    // and bytes, and `off + 16 <= BATCH` keys of room in `s`.
+    // SAFETY: `keys` and `oc` are valid for `n <= BATCH` keys and `s` is a
+    // live scratch (caller): each block at `off < n` gets its lanes' keys and
+    // bytes, and `off + 16 <= BATCH` keys of room in `s`.
     unsafe {
         let mut bumped = 0u32;
         for off in (0..n).step_by(16) {
-            bumped |= locate_block::<S, PREFETCH>(
+            bumped |= locate_block::<N, S, PREFETCH>(
                 t,
-                base.add(off),
-                row.add(off),
+                keys.add(off),
                 lanes(n, off),
                 s,
                 off,
@@ -462,15 +458,13 @@ fn lanes(n: usize, off: usize) -> __mmask16 {
 /// level-1 values pass if `EARLY` ([`Online::bump_early`]), else after it.
 ///
 /// # Safety
-/// This module's features; `base` and `row` valid for the hash inputs of
-/// `n <= BATCH` keys ([`locate_block`]) and `oc` for `n` bytes; `s` a live
-/// scratch.
+/// This module's features; `keys` valid for `n <= BATCH` keys and `oc`
+/// for `n` bytes; `s` a live scratch.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
-unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
+unsafe fn quiet_batch<const N: usize, const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
-    base: *const u32,
-    row: *const u32,
+    keys: *const [u8; N],
     n: usize,
     s: ScratchPtrs,
     oc: *mut u8,
@@ -480,7 +474,7 @@ unsafe fn quiet_batch<const S: usize, const S8: bool, const EARLY: bool>(
     // one of them, as `bump_keys` and `eval_deeper` need, and `oc` is valid for
     // it; the value blocks get `locate_block`'s scratch.
     unsafe {
-        let bumped = locate_batch::<S, EARLY>(t, base, row, n, s, oc);
+        let bumped = locate_batch::<N, S, EARLY>(t, keys, n, s, oc);
         let mut pend = [0u8; BATCH];
         let mut np = 0;
         if EARLY {
@@ -522,31 +516,30 @@ struct Located {
 /// versions.
 ///
 /// # Safety
-/// As [`bulk_inputs`].
+/// As [`bulk`], with `keys` valid for `len` keys and `op` for `len` bytes.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline(never)]
-unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
+unsafe fn bulk_pipelined<const N: usize, const S: usize, const S8: bool>(
     t: &Online,
-    base: *const u32,
-    row: *const u32,
+    keys: *const [u8; N],
     len: usize,
     op: *mut u8,
 ) {
-    // SAFETY: the features are the caller's, and `base`, `row` and `op` are
-    // valid for `len` keys (caller), so batch `c`'s inputs and output at
-    // `c * BATCH` are valid for its keys; the two scratches are live
+    // SAFETY: the features are the caller's, and `keys` and `op` are valid
+    // for `len` keys (caller), so batch `c`'s keys and output at `c * BATCH`
+    // are valid for its keys; the two scratches are live
     // `MaybeUninit<Scratch>`s of this frame, each written by `locate_batch`,
-    // `locate_block` or `hash_inputs` before it is read.
+    // `locate_block` or `versioned_batch` before it is read.
     unsafe {
         let mut scratch = [
             std::mem::MaybeUninit::<Scratch>::uninit(),
             std::mem::MaybeUninit::<Scratch>::uninit(),
         ];
         let [sa, sb] = &mut scratch;
-        // Batch c: its inputs, their number and its output.
+        // Batch c: its keys, their number and its output.
         let batch = |c: usize| {
             let o = c * BATCH;
-            (base.add(o), row.add(o), len.min(o + BATCH) - o, op.add(o))
+            (keys.add(o), len.min(o + BATCH) - o, op.add(o))
         };
         let located = |s: ScratchPtrs, epoch: u64, bumped: u32| {
             let mut l = Located {
@@ -559,25 +552,24 @@ unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
             l
         };
         let batches = len.div_ceil(BATCH);
-        let (b0, r0, n0, o0) = batch(0);
+        let (k0, n0, o0) = batch(0);
         let e0 = t.epoch.0.load(Ordering::Acquire);
         let s0 = ScratchPtrs::new(sa);
-        let b0 = locate_batch::<S, true>(t, b0, r0, n0, s0, o0);
+        let b0 = locate_batch::<N, S, true>(t, k0, n0, s0, o0);
         let mut cur = located(s0, e0, b0);
         let mut spare = ScratchPtrs::new(sb);
         let mut c = 0;
         while c < batches {
-            let (_, _, n, oc) = batch(c);
+            let (_, n, oc) = batch(c);
             let next = if c + 1 < batches {
-                let (bp, rp, nn, on) = batch(c + 1);
+                let (kn, nn, on) = batch(c + 1);
                 let en = t.epoch.0.load(Ordering::Acquire);
                 let mut bn = 0u32;
                 for off in (0..BATCH).step_by(16) {
                     if off < nn {
-                        bn |= locate_block::<S, true>(
+                        bn |= locate_block::<N, S, true>(
                             t,
-                            bp.add(off),
-                            rp.add(off),
+                            kn.add(off),
                             lanes(nn, off),
                             spare,
                             off,
@@ -611,41 +603,63 @@ unsafe fn bulk_pipelined<const S: usize, const S8: bool>(
         // A write was in flight: batch `c` and the rest of the call under the
         // stripes' versions.
         for c in c..batches {
-            let (bc, rc, n, oc) = batch(c);
-            hash_inputs::<true, S8>(t, bc, rc, n, spare);
-            eval_levels::<true, S8, false>(t, n, spare, oc);
+            let (kc, n, oc) = batch(c);
+            versioned_batch::<N, S8>(t, kc, n, spare, oc);
         }
     }
 }
 
-/// [`bulk_inputs`] for a stride `S` (words per group; `S8`: `S` is 8) and
-/// bump order known at compile time.
+/// A batch of `n <= BATCH` keys under the stripes' versions (the AVX2
+/// path's hash and levels), for batches that overlap a write.
 ///
 /// # Safety
-/// As [`bulk_inputs`].
+/// This module's features; `keys` valid for `n` keys and `oc` for `n`
+/// bytes; `s` a live scratch.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[inline(never)]
+unsafe fn versioned_batch<const N: usize, const S8: bool>(
+    t: &Online,
+    keys: *const [u8; N],
+    n: usize,
+    s: ScratchPtrs,
+    oc: *mut u8,
+) {
+    // SAFETY: `keys` is valid for `n <= BATCH` keys (caller), which
+    // `hash_batch` hashes into `s` before `eval_levels` reads them; AVX2 is
+    // among the features (caller); `oc` is valid for `n` bytes (caller).
+    unsafe {
+        hash_batch::<N, true, S8>(t, std::slice::from_raw_parts(keys, n), s);
+        eval_levels::<true, S8, false>(t, n, s, oc);
+    }
+}
+
+/// [`bulk`] for a stride `S` (words per group; `S8`: `S` is 8) and bump
+/// order known at compile time.
+///
+/// # Safety
+/// As [`bulk_pipelined`].
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
-unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
+unsafe fn bulk_stride<const N: usize, const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
-    base: *const u32,
-    row: *const u32,
+    keys: *const [u8; N],
     len: usize,
     op: *mut u8,
 ) {
-    // SAFETY: the features are the caller's, and `base`, `row` and `op` are
-    // valid for `len` keys (caller), so batch `c`'s inputs and output at
-    // `c * BATCH` are valid for its keys; `s` points to this frame's
-    // scratch, written by `quiet_batch` or `hash_inputs` before it is read.
+    // SAFETY: the features are the caller's, and `keys` and `op` are valid
+    // for `len` keys (caller), so batch `c`'s keys and output at `c * BATCH`
+    // are valid for its keys; `s` points to this frame's scratch, written by
+    // `quiet_batch` or `versioned_batch` before it is read.
     unsafe {
         let mut scratch = std::mem::MaybeUninit::<Scratch>::uninit();
         let s = ScratchPtrs::new(&mut scratch);
         let mut quiet = true;
         for o in (0..len).step_by(BATCH) {
-            let (bc, rc, n, oc) = (base.add(o), row.add(o), (len - o).min(BATCH), op.add(o));
+            let (kc, n, oc) = (keys.add(o), (len - o).min(BATCH), op.add(o));
             if quiet {
                 let e1 = t.epoch.0.load(Ordering::Acquire);
                 if e1 & 1 == 0 {
-                    quiet_batch::<S, S8, EARLY>(t, bc, rc, n, s, oc);
+                    quiet_batch::<N, S, S8, EARLY>(t, kc, n, s, oc);
                     fence(Ordering::Acquire);
                     if t.epoch.0.load(Ordering::Relaxed) == e1 {
                         continue;
@@ -655,91 +669,141 @@ unsafe fn bulk_stride<const S: usize, const S8: bool, const EARLY: bool>(
             }
             // A write was in flight: this batch and the rest of the call under
             // the stripes' versions.
-            hash_inputs::<true, S8>(t, bc, rc, n, s);
-            eval_levels::<true, S8, false>(t, n, s, oc);
+            versioned_batch::<N, S8>(t, kc, n, s, oc);
         }
     }
 }
 
-/// The bulk lookup of `len` keys given as their hash inputs
-/// ([`locate_block`]), values to `op`.
-///
-/// # Safety
-/// The CPU has this module's features ([`is_supported`]); `base` and `row`
-/// valid for reading `len` dwords (any alignment), `op` for writing `len`
-/// bytes.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
-unsafe fn bulk_inputs(t: &Online, base: *const u32, row: *const u32, len: usize, op: *mut u8) {
-    // SAFETY: the caller's contract (features, buffers) is what
-    // `bulk_pipelined` and `bulk_stride` require.
-    unsafe {
-        let early = t.bump_early();
-        if len > BATCH && early {
-            match t.stride {
-                1 | 2 => {}
-                3 => return bulk_pipelined::<3, false>(t, base, row, len, op),
-                4 => return bulk_pipelined::<4, false>(t, base, row, len, op),
-                _ => return bulk_pipelined::<8, true>(t, base, row, len, op),
-            }
-        }
-        let a = (t, base, row, len, op);
-        match (t.stride, early) {
-            (1, false) => bulk_stride::<1, false, false>(a.0, a.1, a.2, a.3, a.4),
-            (1, true) => bulk_stride::<1, false, true>(a.0, a.1, a.2, a.3, a.4),
-            (2, false) => bulk_stride::<2, false, false>(a.0, a.1, a.2, a.3, a.4),
-            (2, true) => bulk_stride::<2, false, true>(a.0, a.1, a.2, a.3, a.4),
-            (3, false) => bulk_stride::<3, false, false>(a.0, a.1, a.2, a.3, a.4),
-            (3, true) => bulk_stride::<3, false, true>(a.0, a.1, a.2, a.3, a.4),
-            (4, false) => bulk_stride::<4, false, false>(a.0, a.1, a.2, a.3, a.4),
-            (4, true) => bulk_stride::<4, false, true>(a.0, a.1, a.2, a.3, a.4),
-            (_, false) => bulk_stride::<8, true, false>(a.0, a.1, a.2, a.3, a.4),
-            (_, true) => bulk_stride::<8, true, true>(a.0, a.1, a.2, a.3, a.4),
-        }
-    }
-}
-
-/// Bulk lookup of 4-byte keys on the AVX-512 path: the keys are their own
-/// hash inputs.
+/// The bulk lookup on the AVX-512 path, any key length: sixteen keys at a
+/// time from their hash inputs ([`hash_inputs16`]) to their values.
 ///
 /// # Safety
 /// The CPU has this module's features ([`is_supported`]);
 /// `out.len() >= keys.len()`.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
-pub(super) unsafe fn bulk4(t: &Online, keys: &[[u8; 4]], out: &mut [u8]) {
-    // SAFETY: `keys` is `keys.len()` dwords and `out` at least as long
-    // (caller); the features are the caller's.
+pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
+    // SAFETY: `keys` holds `len` keys and `out` at least as many bytes
+    // (caller), as `bulk_pipelined` and `bulk_stride` require; the features
+    // are the caller's.
     unsafe {
-        let p = keys.as_ptr() as *const u32;
-        bulk_inputs(t, p, p, keys.len(), out.as_mut_ptr())
+        let (k, len, op) = (keys.as_ptr(), keys.len(), out.as_mut_ptr());
+        let early = t.bump_early();
+        if len > BATCH && early {
+            match t.stride {
+                1 | 2 => {}
+                3 => return bulk_pipelined::<N, 3, false>(t, k, len, op),
+                4 => return bulk_pipelined::<N, 4, false>(t, k, len, op),
+                _ => return bulk_pipelined::<N, 8, true>(t, k, len, op),
+            }
+        }
+        match (t.stride, early) {
+            (1, false) => bulk_stride::<N, 1, false, false>(t, k, len, op),
+            (1, true) => bulk_stride::<N, 1, false, true>(t, k, len, op),
+            (2, false) => bulk_stride::<N, 2, false, false>(t, k, len, op),
+            (2, true) => bulk_stride::<N, 2, false, true>(t, k, len, op),
+            (3, false) => bulk_stride::<N, 3, false, false>(t, k, len, op),
+            (3, true) => bulk_stride::<N, 3, false, true>(t, k, len, op),
+            (4, false) => bulk_stride::<N, 4, false, false>(t, k, len, op),
+            (4, true) => bulk_stride::<N, 4, false, true>(t, k, len, op),
+            (_, false) => bulk_stride::<N, 8, true, false>(t, k, len, op),
+            (_, true) => bulk_stride::<N, 8, true, true>(t, k, len, op),
+        }
     }
 }
 
-/// The digests of eight `N`-byte keys (`N >= 8`, laid out one after the
-/// other) to `d1` and `d2`, as `wide_digest` computes them: each 64-bit
-/// word of the eight keys gathered at once, its halves plus the word's
-/// seed multiplied (`vpmuludq`) and added up, two sums, each folded.
+/// The hash inputs of the `lanes` keys at `keys` (a prefix of sixteen
+/// lanes), as `super::hash_inputs` takes them: 4-byte keys are their own
+/// base and row-mask input, longer keys give their two digests
+/// ([`digests16`]). The other lanes hold no key's inputs.
 ///
 /// # Safety
-/// This module's features; `N >= 8`; `keys` valid for `8 * N` bytes; `d1`
-/// and `d2` valid for writing 8 dwords.
+/// AVX-512 F and VL, AVX2; `keys` valid for the lanes' keys.
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[inline]
+unsafe fn hash_inputs16<const N: usize>(
+    keys: *const [u8; N],
+    lanes: __mmask16,
+    s: &Seeds,
+) -> (__m512i, __m512i) {
+    // SAFETY: the masked load reads only the lanes' dwords, `digests16` only
+    // the lanes' keys, and the scalar digests the `lanes.count_ones()` keys
+    // of the prefix, all valid (caller); the arrays hold 16 dwords.
+    unsafe {
+        if N == 4 {
+            let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
+            (x, x)
+        } else if N >= 8 {
+            digests16::<N>(keys as *const u8, lanes, s)
+        } else {
+            // Keys of 1 to 7 bytes other than 4 (no key kind has them): one
+            // padded word each, one key at a time.
+            let n = lanes.count_ones() as usize;
+            let (mut b, mut r) = ([0u32; 16], [0u32; 16]);
+            wide_inputs_scalar(
+                std::slice::from_raw_parts(keys, n),
+                s,
+                b.as_mut_ptr(),
+                r.as_mut_ptr(),
+            );
+            (
+                _mm512_loadu_si512(b.as_ptr() as *const _),
+                _mm512_loadu_si512(r.as_ptr() as *const _),
+            )
+        }
+    }
+}
+
+/// The two digests (`wide_digest`) of the `lanes` keys of sixteen
+/// `N`-byte keys at `keys` (`N >= 8`, one after the other, `lanes` a
+/// prefix): [`digests8`] of each half, joined.
+///
+/// # Safety
+/// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[inline]
+unsafe fn digests16<const N: usize>(
+    keys: *const u8,
+    lanes: __mmask16,
+    s: &Seeds,
+) -> (__m512i, __m512i) {
+    // SAFETY: each half reads only its lanes' keys (caller); the upper
+    // half's address is formed without `add`, as it may lie past the keys
+    // when none of its lanes is set.
+    unsafe {
+        let lo = digests8::<N>(keys, lanes as u8, s);
+        let hi = digests8::<N>(keys.wrapping_add(8 * N), (lanes >> 8) as u8, s);
+        let join = |a: __m256i, b: __m256i| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b);
+        (join(lo.0, hi.0), join(lo.1, hi.1))
+    }
+}
+
+/// The two digests of the `lanes` keys of eight `N`-byte keys at `keys`
+/// (`N >= 8`, one after the other), as `wide_digest` computes them: each
+/// 64-bit word of the eight keys gathered at once (masked: only the lanes'
+/// keys are read), its halves plus the word's seed multiplied
+/// (`vpmuludq`) and added up, two sums, each folded. `(base, row-mask
+/// input)`, one dword per key; the other lanes hold no key's digests.
+///
+/// # Safety
+/// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
 #[target_feature(enable = "avx512f,avx512vl,avx2")]
 #[inline]
 pub(super) unsafe fn digests8<const N: usize>(
     keys: *const u8,
+    lanes: __mmask8,
     s: &Seeds,
-    d1: *mut u32,
-    d2: *mut u32,
-) {
-    // SAFETY: every gathered qword lies inside its key (`word_offset` keeps
-    // `o + 8 <= N`, and key `i` spans `i * N .. (i + 1) * N` of the `8 * N`
-    // bytes the caller guarantees); the stores write the 8 dwords of `d1`
-    // and `d2` the caller guarantees.
+) -> (__m256i, __m256i) {
+    // SAFETY: every qword gathered for a set lane lies inside its key
+    // (`word_offset` keeps `o + 8 <= N`, and key `i` spans `i * N .. (i +
+    // 1) * N`), valid (caller); the other lanes are not read, and their
+    // addresses are formed without `add`.
     unsafe {
         let n = N as i32;
         let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
         let (mut h1, mut h2) = (_mm512_setzero_si512(), _mm512_setzero_si512());
         for j in 0..words_of(N) {
-            let w = _mm512_i32gather_epi64::<1>(at, keys.add(word_offset(N, j)) as *const i64);
+            let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
+            let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
             let t1 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 0, j) as i64));
             let t2 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 1, j) as i64));
             h1 = _mm512_add_epi64(h1, _mm512_mul_epu32(t1, _mm512_srli_epi64::<32>(t1)));
@@ -747,36 +811,6 @@ pub(super) unsafe fn digests8<const N: usize>(
         }
         let f1 = _mm512_xor_si512(h1, _mm512_srli_epi64::<32>(h1));
         let f2 = _mm512_xor_si512(h2, _mm512_srli_epi64::<32>(h2));
-        _mm256_storeu_si256(d1 as *mut __m256i, _mm512_cvtepi64_epi32(f1));
-        _mm256_storeu_si256(d2 as *mut __m256i, _mm512_cvtepi64_epi32(f2));
-    }
-}
-
-/// Keys per chunk of [`bulk_wide`]: the digests of one chunk are computed
-/// before its lookup (2 KB of stack for both arrays).
-const CHUNK: usize = 8 * BATCH;
-
-/// Bulk lookup of keys longer than 4 bytes on the AVX-512 path: chunk by
-/// chunk, the keys' digests (`super::wide_inputs` with [`digests8`],
-/// eight keys at a time), then the same sixteen-lane lookup as 4-byte keys
-/// from them.
-///
-/// # Safety
-/// The CPU has this module's features ([`is_supported`]);
-/// `out.len() >= keys.len()`.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
-pub(super) unsafe fn bulk_wide<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
-    // SAFETY: each chunk's digests are written to `chunk.len() <= CHUNK`
-    // dwords of the two arrays before `bulk_inputs` reads them, and `out`
-    // is valid for the chunk's bytes at its offset (`out.len() >=
-    // keys.len()`, caller); the features are the caller's.
-    unsafe {
-        let mut base = std::mem::MaybeUninit::<[u32; CHUNK]>::uninit();
-        let mut row = std::mem::MaybeUninit::<[u32; CHUNK]>::uninit();
-        let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
-        for (c, chunk) in keys.chunks(CHUNK).enumerate() {
-            wide_inputs::<N, true, true>(chunk, &t.seeds, b, r);
-            bulk_inputs(t, b, r, chunk.len(), out.as_mut_ptr().add(c * CHUNK));
-        }
+        (_mm512_cvtepi64_epi32(f1), _mm512_cvtepi64_epi32(f2))
     }
 }
