@@ -17,10 +17,11 @@ use std::path::Path;
 /// bytes).
 const PREFIXES: usize = 600;
 
-/// The frame parser of `kind` on `data`: deterministic; a key prints and
-/// reads back as itself; the key of a frame does not change when bytes are
-/// appended, so every prefix with a key has the whole frame's; and the
-/// kinds agree with each other (see [`kinds_agree`]).
+/// The frame parser of `kind` on `data`: deterministic, and the in-place
+/// parsers agree with it; a key prints and reads back as itself; the key of
+/// a frame does not change when bytes are appended, so every prefix with a
+/// key has the whole frame's; and the kinds agree with each other (see
+/// [`kinds_agree`]).
 pub fn frame(kind: KeyKind, data: &[u8]) {
     crate::with_key_kind!(kind, |K, N| frame_of::<K, N>(data));
     kinds_agree(data);
@@ -29,6 +30,20 @@ pub fn frame(kind: KeyKind, data: &[u8]) {
 fn frame_of<K: FlowKey<Bytes = [u8; N]>, const N: usize>(data: &[u8]) {
     let r = K::parse_frame(data);
     assert_eq!(r, K::parse_frame(data), "deterministic");
+    // The in-place parsers give the same key, into any previous contents,
+    // or the same reason.
+    let mut bytes = [0xa5; N];
+    let mut key = K::seed(7);
+    assert_eq!(
+        K::parse_frame_bytes(data, &mut bytes).map(|()| bytes),
+        r.map(|k| k.to_bytes()),
+        "parse_frame_bytes"
+    );
+    assert_eq!(
+        K::parse_frame_into(data, &mut key).map(|()| key),
+        r,
+        "parse_frame_into"
+    );
     if let Ok(k) = r {
         assert_eq!(K::from_bytes(&k.to_bytes()), k);
         let text = k.to_string();

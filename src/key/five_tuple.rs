@@ -15,7 +15,7 @@
 //! endpoint cannot be mixed). Frame parsing: IPv4 as `ipv4_5tuple`, IPv6 as
 //! `ipv6_5tuple`; any other ethertype is `not_ip`.
 
-use super::ipv6_5tuple::{bytes_tuple, parse_v6_tuple, seed_tuple, tuple_bytes, LEN};
+use super::ipv6_5tuple::{bytes_tuple, parse_v6_tuple, seed_tuple, tuple_bytes, write_tuple, LEN};
 use super::{tag_of, text, FlowKey, Ipv4FiveTuple, Ipv6FiveTuple};
 use crate::packet::{DropReason, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{self, Tuple};
@@ -48,13 +48,7 @@ impl FiveTuple {
     /// The key of an IPv4 5-tuple.
     #[inline(always)]
     pub fn from_v4(t: &Tuple<[u8; 4]>) -> Self {
-        FiveTuple(tuple_bytes(&Tuple {
-            src: mapped(t.src),
-            dst: mapped(t.dst),
-            sport: t.sport,
-            dport: t.dport,
-            protocol: t.protocol,
-        }))
+        FiveTuple(tuple_bytes(&mapped_tuple(t)))
     }
 
     /// The key of an IPv6 5-tuple.
@@ -131,6 +125,32 @@ impl Hash for FiveTuple {
     }
 }
 
+/// An IPv4 5-tuple with IPv4-mapped addresses.
+#[inline(always)]
+fn mapped_tuple(t: &Tuple<[u8; 4]>) -> Tuple<[u8; 16]> {
+    Tuple {
+        src: mapped(t.src),
+        dst: mapped(t.dst),
+        sport: t.sport,
+        dport: t.dport,
+        protocol: t.protocol,
+    }
+}
+
+/// The 5-tuple of an IPv4 or IPv6 frame, written to `b` (the `5tuple`
+/// kind's parser; IPv4 addresses IPv4-mapped).
+#[inline(always)]
+fn write_frame(frame: &[u8], b: &mut [u8; LEN]) -> Result<(), DropReason> {
+    let (ethertype, ip) = wire::ethertype(frame)?;
+    let ip = frame.get(ip..).unwrap_or(&[]);
+    match ethertype {
+        ETHERTYPE_IPV4 => write_tuple(&mapped_tuple(&wire::ipv4_tuple(ip)?), b),
+        ETHERTYPE_IPV6 => write_tuple(&wire::ipv6_tuple(ip)?, b),
+        _ => return Err(DropReason::NotIp),
+    }
+    Ok(())
+}
+
 impl FlowKey for FiveTuple {
     type Bytes = [u8; LEN];
     const KIND: &'static str = "5tuple";
@@ -138,13 +158,19 @@ impl FlowKey for FiveTuple {
 
     #[inline]
     fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
-        let (ethertype, ip) = wire::ethertype(frame)?;
-        let ip = frame.get(ip..).unwrap_or(&[]);
-        match ethertype {
-            ETHERTYPE_IPV4 => wire::ipv4_tuple(ip).map(|t| Self::from_v4(&t)),
-            ETHERTYPE_IPV6 => wire::ipv6_tuple(ip).map(|t| Self::from_v6(&t)),
-            _ => Err(DropReason::NotIp),
-        }
+        let mut b = [0u8; LEN];
+        write_frame(frame, &mut b)?;
+        Ok(FiveTuple(b))
+    }
+
+    #[inline(always)]
+    fn parse_frame_bytes(frame: &[u8], out: &mut [u8; LEN]) -> Result<(), DropReason> {
+        write_frame(frame, out)
+    }
+
+    #[inline(always)]
+    fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
+        write_frame(frame, &mut out.0)
     }
 
     fn parse_text(text: &str) -> Option<Self> {

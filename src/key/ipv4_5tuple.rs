@@ -35,6 +35,27 @@ pub(crate) fn seed_l4(i: u32, no_ports: u8) -> (u8, u16, u16) {
     (protocol, sport, SEED_PORTS[(i / 8 % 8) as usize])
 }
 
+/// A 5-tuple of IPv4 addresses as key bytes, written to `b`.
+#[inline(always)]
+fn write_tuple(t: &Tuple<[u8; 4]>, b: &mut [u8; 13]) {
+    b[..4].copy_from_slice(&t.src);
+    b[4..8].copy_from_slice(&t.dst);
+    b[8..10].copy_from_slice(&t.sport.to_be_bytes());
+    b[10..12].copy_from_slice(&t.dport.to_be_bytes());
+    b[12] = t.protocol;
+}
+
+/// The 5-tuple of an IPv4 frame, written to `b` (`ipv4_5tuple`'s parser).
+#[inline(always)]
+fn write_frame(frame: &[u8], b: &mut [u8; 13]) -> Result<(), DropReason> {
+    let (ethertype, ip) = wire::ethertype(frame)?;
+    if ethertype != ETHERTYPE_IPV4 {
+        return Err(DropReason::NotIpv4);
+    }
+    write_tuple(&wire::ipv4_tuple(frame.get(ip..).unwrap_or(&[]))?, b);
+    Ok(())
+}
+
 impl Ipv4FiveTuple {
     /// The key of `src:sport -> dst:dport` over `protocol`.
     #[inline]
@@ -51,11 +72,9 @@ impl Ipv4FiveTuple {
     /// The key of a parsed 5-tuple.
     #[inline(always)]
     pub fn from_tuple(t: &Tuple<[u8; 4]>) -> Self {
-        let [a, b, c, d] = t.src;
-        let [e, f, g, h] = t.dst;
-        let [sp0, sp1] = t.sport.to_be_bytes();
-        let [dp0, dp1] = t.dport.to_be_bytes();
-        Ipv4FiveTuple([a, b, c, d, e, f, g, h, sp0, sp1, dp0, dp1, t.protocol])
+        let mut b = [0u8; 13];
+        write_tuple(t, &mut b);
+        Ipv4FiveTuple(b)
     }
 
     /// The 5-tuple.
@@ -109,12 +128,19 @@ impl FlowKey for Ipv4FiveTuple {
 
     #[inline]
     fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
-        let (ethertype, ip) = wire::ethertype(frame)?;
-        if ethertype != ETHERTYPE_IPV4 {
-            return Err(DropReason::NotIpv4);
-        }
-        let t = wire::ipv4_tuple(frame.get(ip..).unwrap_or(&[]))?;
-        Ok(Self::from_tuple(&t))
+        let mut b = [0u8; 13];
+        write_frame(frame, &mut b)?;
+        Ok(Ipv4FiveTuple(b))
+    }
+
+    #[inline(always)]
+    fn parse_frame_bytes(frame: &[u8], out: &mut [u8; 13]) -> Result<(), DropReason> {
+        write_frame(frame, out)
+    }
+
+    #[inline(always)]
+    fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
+        write_frame(frame, &mut out.0)
     }
 
     fn parse_text(text: &str) -> Option<Self> {

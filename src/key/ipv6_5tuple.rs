@@ -27,12 +27,29 @@ pub(crate) const LEN: usize = 37;
 #[inline(always)]
 pub(crate) fn tuple_bytes(t: &Tuple<[u8; 16]>) -> [u8; LEN] {
     let mut b = [0u8; LEN];
+    write_tuple(t, &mut b);
+    b
+}
+
+/// [`tuple_bytes`] written to `b`.
+#[inline(always)]
+pub(crate) fn write_tuple(t: &Tuple<[u8; 16]>, b: &mut [u8; LEN]) {
     b[..16].copy_from_slice(&t.src);
     b[16..32].copy_from_slice(&t.dst);
     b[32..34].copy_from_slice(&t.sport.to_be_bytes());
     b[34..36].copy_from_slice(&t.dport.to_be_bytes());
     b[36] = t.protocol;
-    b
+}
+
+/// The 5-tuple of an IPv6 frame, written to `b` (`ipv6_5tuple`'s parser).
+#[inline(always)]
+fn write_frame(frame: &[u8], b: &mut [u8; LEN]) -> Result<(), DropReason> {
+    let (ethertype, ip) = wire::ethertype(frame)?;
+    if ethertype != ETHERTYPE_IPV6 {
+        return Err(DropReason::NotIpv6);
+    }
+    write_tuple(&wire::ipv6_tuple(frame.get(ip..).unwrap_or(&[]))?, b);
+    Ok(())
 }
 
 /// The 5-tuple of key bytes.
@@ -137,12 +154,19 @@ impl FlowKey for Ipv6FiveTuple {
 
     #[inline]
     fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
-        let (ethertype, ip) = wire::ethertype(frame)?;
-        if ethertype != ETHERTYPE_IPV6 {
-            return Err(DropReason::NotIpv6);
-        }
-        let t = wire::ipv6_tuple(frame.get(ip..).unwrap_or(&[]))?;
-        Ok(Self::from_tuple(&t))
+        let mut b = [0u8; LEN];
+        write_frame(frame, &mut b)?;
+        Ok(Ipv6FiveTuple(b))
+    }
+
+    #[inline(always)]
+    fn parse_frame_bytes(frame: &[u8], out: &mut [u8; LEN]) -> Result<(), DropReason> {
+        write_frame(frame, out)
+    }
+
+    #[inline(always)]
+    fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
+        write_frame(frame, &mut out.0)
     }
 
     fn parse_text(text: &str) -> Option<Self> {

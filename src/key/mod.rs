@@ -73,6 +73,25 @@ pub trait FlowKey: Copy + Eq + Hash + Debug + Display + Send + Sync + 'static {
         None
     }
 
+    /// [`FlowKey::parse_frame`] as the EFD table takes it, written in place
+    /// (on `Err`, `out` may hold part of a key). The distributor parses
+    /// into the array it looks up: a key built on the stack and copied
+    /// there was read back, piecewise written, by wider loads that no store
+    /// forwards to (a stall per packet on 13- and 37-byte keys).
+    #[inline(always)]
+    fn parse_frame_bytes(frame: &[u8], out: &mut Self::Bytes) -> Result<(), DropReason> {
+        *out = Self::parse_frame(frame)?.to_bytes();
+        Ok(())
+    }
+
+    /// [`FlowKey::parse_frame`] written in place, as
+    /// [`FlowKey::parse_frame_bytes`] (the worker's burst of keys).
+    #[inline(always)]
+    fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
+        *out = Self::parse_frame(frame)?;
+        Ok(())
+    }
+
     /// The key as the EFD table takes it.
     fn to_bytes(&self) -> Self::Bytes;
 

@@ -121,7 +121,7 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> Distributor<I, K, L> {
             node_bufs: (0..num_nodes).map(|_| PacketBurst::empty()).collect(),
             burst: PacketBurst::empty(),
             dropped: PacketBurst::empty(),
-            keys: Vec::with_capacity(MAX_BURST),
+            keys: vec![K::seed(0).to_bytes(); MAX_BURST],
             values: [0; MAX_BURST],
             bad: [false; MAX_BURST],
             reasons: [0; DropReason::COUNT],
@@ -151,6 +151,8 @@ pub struct DistributorLoop<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> {
     node_bufs: Vec<I::Burst<NODE_BUF>>,
     burst: I::Burst<MAX_BURST>,
     dropped: I::Burst<MAX_BURST>,
+    /// The burst's keys (`MAX_BURST` slots; the first `k` of a burst hold
+    /// its good frames' keys, parsed in place).
     keys: Vec<K::Bytes>,
     values: [u8; MAX_BURST],
     /// Marks a packet without a key.
@@ -231,17 +233,22 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> DistributorLoop<I, K, L> {
         stats.ports[rx.index.index()].rx.add(n as u64);
 
         // Pass 1: flow keys, with every malformed frame set aside.
-        self.keys.clear();
+        let mut k = 0;
         for (i, m) in self.burst.as_mut_slice().iter_mut().enumerate() {
-            match K::parse_frame(m.data()) {
-                Ok(key) => {
-                    // The worker reads the tag from the mbuf header instead
-                    // of the packet data (one cache miss less on its core);
-                    // a key wider than the tag is parsed again there.
-                    if K::TAG_HOLDS_KEY {
-                        m.set_tag(key.tag());
-                    }
-                    self.keys.push(key.to_bytes());
+            let parsed = if K::TAG_HOLDS_KEY {
+                // The worker reads the tag from the mbuf header instead of
+                // the packet data (one cache miss less on its core).
+                K::parse_frame(m.data()).map(|key| {
+                    m.set_tag(key.tag());
+                    self.keys[k] = key.to_bytes();
+                })
+            } else {
+                // A key wider than the tag is parsed again on the worker.
+                K::parse_frame_bytes(m.data(), &mut self.keys[k])
+            };
+            match parsed {
+                Ok(()) => {
+                    k += 1;
                     self.bad[i] = false;
                 }
                 Err(reason) => {
@@ -250,8 +257,9 @@ impl<I: Io, K: FlowKey, L: FlowLookup<K::Bytes>> DistributorLoop<I, K, L> {
                 }
             }
         }
-        let k = self.keys.len();
-        self.d.table.lookup_bulk(&self.keys, &mut self.values[..k]);
+        self.d
+            .table
+            .lookup_bulk(&self.keys[..k], &mut self.values[..k]);
 
         // Pass 2: hand each packet to its node's buffer.
         let num_nodes = self.node_bufs.len();

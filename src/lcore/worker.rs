@@ -232,8 +232,15 @@ fn filter_and_send<I: Io, K: FlowKey>(
         } else {
             None
         };
-        match tagged.map_or_else(|| K::parse_frame(m.data()), Ok) {
-            Ok(k) => *key = k,
+        let parsed = match tagged {
+            Some(k) => {
+                *key = k;
+                Ok(())
+            }
+            None => K::parse_frame_into(m.data(), key),
+        };
+        match parsed {
+            Ok(()) => {}
             Err(_) => {
                 // Only for keys wider than the tag, and only if the frame
                 // changed since the distributor parsed it.
