@@ -232,6 +232,8 @@ fn filter_and_send<I: Io, K: FlowKey>(
         } else {
             None
         };
+        // In place: a key copied in was read back by wider loads than the
+        // parse's stores (see `FlowKey::parse_frame_bytes`).
         let parsed = match tagged {
             Some(k) => {
                 *key = k;
@@ -239,14 +241,11 @@ fn filter_and_send<I: Io, K: FlowKey>(
             }
             None => K::parse_frame_into(m.data(), key),
         };
-        match parsed {
-            Ok(()) => {}
-            Err(_) => {
-                // Only for keys wider than the tag, and only if the frame
-                // changed since the distributor parsed it.
-                scratch.keyless[i] = true;
-                unparsed = true;
-            }
+        if parsed.is_err() {
+            // Only for keys wider than the tag, and only if the frame
+            // changed since the distributor parsed it.
+            scratch.keyless[i] = true;
+            unparsed = true;
         }
         m.touch_free_line();
     }
