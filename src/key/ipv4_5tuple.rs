@@ -126,22 +126,7 @@ impl FlowKey for Ipv4FiveTuple {
     const KIND: &'static str = "ipv4_5tuple";
     const TEXT_FORM: &'static str = "IPv4 5-tuple";
 
-    #[inline]
-    fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
-        let mut b = [0u8; 13];
-        write_frame(frame, &mut b)?;
-        Ok(Ipv4FiveTuple(b))
-    }
-
-    #[inline(always)]
-    fn parse_frame_bytes(frame: &[u8], out: &mut [u8; 13]) -> Result<(), DropReason> {
-        write_frame(frame, out)
-    }
-
-    #[inline(always)]
-    fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
-        write_frame(frame, &mut out.0)
-    }
+    parsers_from_write_frame!(13);
 
     fn parse_text(text: &str) -> Option<Self> {
         Self::parse(text).ok()

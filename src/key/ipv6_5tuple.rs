@@ -152,22 +152,7 @@ impl FlowKey for Ipv6FiveTuple {
     const KIND: &'static str = "ipv6_5tuple";
     const TEXT_FORM: &'static str = "IPv6 5-tuple";
 
-    #[inline]
-    fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
-        let mut b = [0u8; LEN];
-        write_frame(frame, &mut b)?;
-        Ok(Ipv6FiveTuple(b))
-    }
-
-    #[inline(always)]
-    fn parse_frame_bytes(frame: &[u8], out: &mut [u8; LEN]) -> Result<(), DropReason> {
-        write_frame(frame, out)
-    }
-
-    #[inline(always)]
-    fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
-        write_frame(frame, &mut out.0)
-    }
+    parsers_from_write_frame!(LEN);
 
     fn parse_text(text: &str) -> Option<Self> {
         Self::parse(text).ok()

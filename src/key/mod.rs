@@ -27,6 +27,30 @@
 
 #![forbid(unsafe_code)]
 
+/// `parse_frame` and the in-place parsers (`parse_frame_bytes`,
+/// `parse_frame_into`) of a key kind that is a newtype over `[u8; $len]`,
+/// all three from its module's `write_frame(frame, &mut [u8; $len])`.
+macro_rules! parsers_from_write_frame {
+    ($len:expr) => {
+        #[inline]
+        fn parse_frame(frame: &[u8]) -> Result<Self, DropReason> {
+            let mut b = [0u8; $len];
+            write_frame(frame, &mut b)?;
+            Ok(Self(b))
+        }
+
+        #[inline(always)]
+        fn parse_frame_bytes(frame: &[u8], out: &mut [u8; $len]) -> Result<(), DropReason> {
+            write_frame(frame, out)
+        }
+
+        #[inline(always)]
+        fn parse_frame_into(frame: &[u8], out: &mut Self) -> Result<(), DropReason> {
+            write_frame(frame, &mut out.0)
+        }
+    };
+}
+
 mod five_tuple;
 mod ipv4_5tuple;
 mod ipv4_dst;
