@@ -189,16 +189,13 @@ fn tsc() -> (f64, u64) {
     })
 }
 
-/// The time stamp counter, after every earlier instruction has completed
-/// (`lfence; rdtsc`).
+/// The time stamp counter ([`dpdk::eal::rdtsc`]), after every earlier
+/// instruction has completed (`lfence` first).
 #[inline(always)]
 fn fenced_tsc() -> u64 {
-    // SAFETY: `lfence` and `rdtsc` exist on every x86-64 CPU; neither
-    // touches memory.
-    unsafe {
-        std::arch::x86_64::_mm_lfence();
-        std::arch::x86_64::_rdtsc()
-    }
+    // SAFETY: `lfence` exists on every x86-64 CPU and touches no memory.
+    unsafe { std::arch::x86_64::_mm_lfence() };
+    dpdk::eal::rdtsc()
 }
 
 /// ns/key of `t` on `queries` as the distributor calls it: each call's keys
