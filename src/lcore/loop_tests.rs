@@ -471,3 +471,43 @@ fn a_stalled_node_is_left_alone_for_its_window_and_a_drain_waits_for_it() {
     assert_eq!(tx[0].take_sent().len(), 64);
     assert_eq!(rig.pool.live(), 0);
 }
+
+/// The worker finds, hashes and prefetches a burst's keys a round before it
+/// looks them up; changes to the node's flows that land in between still
+/// decide that burst (the lookups come after them).
+#[test]
+fn changes_between_a_bursts_prepare_and_its_lookups_decide_it() {
+    use crate::control::sync::TableChange;
+    let rig = Rig::new(1, 1024, 1);
+    let tx = [LoopTx::new(0)];
+    let mut w = worker(&rig, 0..32, |_, _| true, &tx, 32);
+    let (changes, mut link) = node_channel();
+    w.nodes[0].changes = changes;
+    let mut lp = w.start();
+    let mut ring = rig.rings[0].clone();
+    let mut b: <Loopback as super::io::Io>::Burst<512> = super::io::PacketBurst::empty();
+    for k in 0..32u32 {
+        let _ = super::io::PacketBurst::push(&mut b, tagged(&rig.pool, k, 0));
+    }
+    assert!(super::io::RingProducer::enqueue_front(
+        &mut ring, &mut b, 32
+    ));
+    // This round dequeues the burst and prepares it: nothing is sent yet.
+    assert!(lp.poll());
+    assert_eq!(tx[0].take_sent().len(), 0);
+    // Keys 0..8 leave the node, 100..104 join it (growing nothing the burst
+    // has); the next round applies that, then looks the burst up.
+    for k in 0..8 {
+        assert!(link.send(TableChange::Remove(Ipv4Dst::from_u32(k))));
+    }
+    for k in 100..104 {
+        assert!(link.send(TableChange::Add(Ipv4Dst::from_u32(k))));
+    }
+    assert!(link.flush());
+    while lp.poll() {}
+    assert!(link.caught_up());
+    let nc = &rig.stats.nodes[0];
+    assert_eq!((nc.filter_passed.get(), nc.filter_drop.get()), (24, 8));
+    assert_eq!(tx[0].take_sent().len(), 24);
+    assert_eq!(rig.pool.live(), 0);
+}
