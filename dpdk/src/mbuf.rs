@@ -124,27 +124,6 @@ impl Mbuf {
         }
     }
 
-    /// Where the first segment's data starts, in bytes from the header's
-    /// own address (a constant for the mbufs of one pool while PMDs keep the
-    /// default headroom): with [`Mbuf::prefetch_at`], the data of a burst
-    /// whose headers have not arrived yet can be prefetched.
-    #[inline]
-    pub fn data_offset(&self) -> usize {
-        // SAFETY: reading the header fields of a valid mbuf.
-        let p = unsafe {
-            let m = self.0.as_ref();
-            (m.buf_addr as *const u8).wrapping_add(m.data_off as usize)
-        };
-        (p as usize).wrapping_sub(self.0.as_ptr() as usize)
-    }
-
-    /// Prefetches the line `offset` bytes past the header's address, without
-    /// reading the header (a hint: a wrong offset costs a useless load).
-    #[inline]
-    pub fn prefetch_at(&self, offset: usize) {
-        crate::prefetch((self.0.as_ptr() as *const u8).wrapping_add(offset));
-    }
-
     /// Prefetches the packet data into cache.
     #[inline]
     pub fn prefetch_data(&self) {

@@ -2,12 +2,10 @@
 //! hashbrown table built for burst lookups.
 //!
 //! A node owns up to millions of flows, so a lookup usually misses the cache
-//! twice (hashbrown's control group and its slot). A burst lookup comes in
-//! two halves: [`FlowTable::hash_and_prefetch`] hashes the burst and
-//! prefetches every key's control group and home slot, and
-//! [`FlowTable::contains_hashed`], called a pass later by the worker, looks
-//! them up, so the misses overlap each other and the work in between
-//! ([`FlowTable::contains_burst`] does both at once). The table's memory comes from [`TableAlloc`], which backs large
+//! twice (hashbrown's control group and its slot). [`FlowTable::contains_burst`]
+//! hashes a whole burst first and prefetches every key's control group and
+//! home slot, so the misses of a burst overlap instead of queueing one after
+//! the other. The table's memory comes from [`TableAlloc`], which backs large
 //! tables with transparent huge pages and remembers where hashbrown put its
 //! control bytes (hashbrown does not expose them): prefetching uses
 //! hashbrown's documented layout (slots below the control bytes, probing
@@ -97,40 +95,18 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
     /// home slots, 32 at a time, then looks those up.
     #[inline]
     pub fn contains_burst(&self, keys: &[K], owned: &mut [bool]) {
+        let probe = self.set.allocator().probe();
         for (keys, owned) in keys.chunks(LOOKAHEAD).zip(owned.chunks_mut(LOOKAHEAD)) {
             let mut hashes = [0u64; LOOKAHEAD];
-            self.hash_and_prefetch(keys, &mut hashes);
-            self.contains_hashed(keys, &hashes, owned);
-        }
-    }
-
-    /// The first half of a burst lookup, meant to run well before the second
-    /// ([`FlowTable::contains_hashed`]), so that the misses overlap other
-    /// work: `hashes[i]` = the hash of `keys[i]` (`hashes` at least as long
-    /// as `keys`), and the prefetch of each key's control group and home
-    /// slot. The hashes stay valid while the table lives (its hasher never
-    /// changes); inserts and removes in between only make the prefetches
-    /// less useful.
-    #[inline]
-    pub fn hash_and_prefetch(&self, keys: &[K], hashes: &mut [u64]) {
-        let probe = self.set.allocator().probe();
-        for (h, &k) in hashes.iter_mut().zip(keys) {
-            *h = self.hasher.hash_one(k);
-            if let Some(p) = probe {
-                p.prefetch(*h, size_of::<K>() > 16);
+            for (h, &k) in hashes.iter_mut().zip(keys) {
+                *h = self.hasher.hash_one(k);
+                if let Some(p) = probe {
+                    p.prefetch(*h, size_of::<K>() > 16);
+                }
             }
-        }
-    }
-
-    /// `owned[i] = contains(keys[i])`, where `hashes[i]` is what
-    /// [`FlowTable::hash_and_prefetch`] gave for `keys[i]` on this table
-    /// (both at least as long as `keys`).
-    #[inline]
-    pub fn contains_hashed(&self, keys: &[K], hashes: &[u64], owned: &mut [bool]) {
-        debug_assert!(hashes.len() >= keys.len() && owned.len() >= keys.len());
-        for ((o, &h), &k) in owned.iter_mut().zip(hashes).zip(keys) {
-            debug_assert_eq!(h, self.hasher.hash_one(k));
-            *o = self.set.find(h, |&x| x == k).is_some();
+            for ((o, &h), &k) in owned.iter_mut().zip(&hashes).zip(keys) {
+                *o = self.set.find(h, |&x| x == k).is_some();
+            }
         }
     }
 }
@@ -335,44 +311,6 @@ mod tests {
             assert_eq!(*o, t.contains(*k), "key {k}");
         }
         assert!(owned.iter().any(|&o| o) && owned.iter().any(|&o| !o));
-    }
-
-    /// The worker hashes a burst a round before it looks it up, and the
-    /// control plane's changes land in between: the hashes must still find
-    /// what the table holds then, through inserts, removes and growth.
-    #[test]
-    fn hashes_taken_before_changes_still_look_up() {
-        let mut t: FlowTable<[u8; 13]> = FlowTable::with_capacity(64);
-        let key = |i: u32| {
-            let mut k = [0u8; 13];
-            k[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
-            k[12] = 6;
-            k
-        };
-        for i in 0..40 {
-            t.insert(key(i));
-        }
-        let keys: Vec<[u8; 13]> = (20..52).map(key).collect();
-        let mut hashes = [0u64; 32];
-        t.hash_and_prefetch(&keys, &mut hashes);
-        // Remove some of the burst, add others, and grow the table well past
-        // its first allocation.
-        for i in 20..30 {
-            t.remove(key(i));
-        }
-        for i in 40..45 {
-            t.insert(key(i));
-        }
-        for i in 1000..5000 {
-            t.insert(key(i));
-        }
-        let mut owned = [false; 32];
-        t.contains_hashed(&keys, &hashes, &mut owned);
-        for (k, o) in keys.iter().zip(owned) {
-            assert_eq!(o, t.contains(*k), "key {k:?}");
-        }
-        let expect: Vec<bool> = (20..52).map(|i| (30..45).contains(&i)).collect();
-        assert_eq!(owned.to_vec(), expect);
     }
 
     /// Prefetching relies on hashbrown's table layout: most keys of a table

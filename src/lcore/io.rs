@@ -29,17 +29,6 @@ pub trait Packet: Sized + Send {
     /// Starts loading the frame's first bytes (a hint; reads the header).
     #[inline]
     fn prefetch_data(&self) {}
-    /// Where the frame starts, in bytes from the packet's own address, for
-    /// [`Packet::prefetch_at`] (0 where there is nothing to prefetch).
-    #[inline]
-    fn data_offset(&self) -> usize {
-        0
-    }
-    /// Starts loading the line `offset` bytes past the packet's address, the
-    /// frame's first bytes if the offset came from [`Packet::data_offset`]
-    /// of a packet laid out alike (a hint; reads nothing).
-    #[inline]
-    fn prefetch_at(&self, _offset: usize) {}
 }
 
 /// A fixed-capacity burst of packets, in order; what is left in it when it
@@ -181,14 +170,6 @@ impl Packet for Mbuf {
     #[inline(always)]
     fn prefetch_data(&self) {
         Mbuf::prefetch_data(self)
-    }
-    #[inline(always)]
-    fn data_offset(&self) -> usize {
-        Mbuf::data_offset(self)
-    }
-    #[inline(always)]
-    fn prefetch_at(&self, offset: usize) {
-        Mbuf::prefetch_at(self, offset)
     }
 }
 

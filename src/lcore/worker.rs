@@ -96,12 +96,6 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
             .iter()
             .map(|n| Lane {
                 in_hand: Box::new(PacketBurst::empty()),
-                ready: Box::new(Ready {
-                    keys: [K::seed(0); MAX_BURST],
-                    hashes: [0; MAX_BURST],
-                    keyless: [false; MAX_BURST],
-                    any_keyless: false,
-                }),
                 tx_bufs: (0..self.tx[n.tx_slot].len())
                     .map(|_| PacketBurst::empty())
                     .collect(),
@@ -111,10 +105,11 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
             lanes,
             fresh: Box::new(PacketBurst::empty()),
             scratch: Scratch {
+                keys: [K::seed(0); MAX_BURST],
                 owned: [false; MAX_BURST],
+                keyless: [false; MAX_BURST],
                 dropped: PacketBurst::empty(),
             },
-            data_offset: 0,
             w: self,
         }
     }
@@ -122,25 +117,17 @@ impl<I: Io, K: FlowKey> Worker<I, K> {
 
 /// A running worker.
 ///
-/// Each node keeps one burst in hand, a pass ahead of its lookups. A round
-/// dequeues the next burst and prefetches the first line of its mbuf
-/// headers (written last by the distributor's core) and, for keys wider
-/// than the tag, the line where its frames start; then it looks up and
-/// sends the burst in hand, whose keys were found, hashed and their flow
-/// table slots prefetched at the end of the round before; then it takes the
-/// new burst in hand and does that for it (`prepare`): its lines have
-/// arrived meanwhile, and its slots arrive during the next round's work.
+/// Each node keeps one burst in hand: a round dequeues the next burst and
+/// prefetches the first line of its mbuf headers (written last by the
+/// distributor's core), then processes the burst dequeued the round before,
+/// whose first lines have arrived meanwhile.
 pub struct WorkerLoop<I: Io, K: FlowKey> {
     w: Worker<I, K>,
-    lanes: Vec<Lane<I, K>>,
+    lanes: Vec<Lane<I>>,
     /// Boxed, as `Lane::in_hand`: swapping them swaps two pointers, not two
     /// arrays of `MAX_BURST` packets.
     fresh: Box<I::Burst<MAX_BURST>>,
-    scratch: Scratch<I>,
-    /// Where the last burst's first frame started, from its packet's address
-    /// (`Packet::data_offset`): the frames of a fresh burst are prefetched
-    /// there, before their headers have arrived.
-    data_offset: usize,
+    scratch: Scratch<I, K>,
 }
 
 impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
@@ -171,18 +158,14 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
             got_any = true;
             for m in self.fresh.as_slice() {
                 m.prefetch_header();
-                if !K::TAG_HOLDS_KEY {
-                    // `prepare` parses these frames again at the end of this
-                    // round (their keys do not fit the tag).
-                    m.prefetch_at(self.data_offset);
-                }
             }
             let done = lane.in_hand.len() as u64;
             if done > 0 {
                 counters.bursts.add(1);
                 filter_and_send::<I, K>(
                     node,
-                    lane,
+                    &mut lane.in_hand,
+                    &mut lane.tx_bufs,
                     &mut self.w.tx[node.tx_slot],
                     &stats.nodes[node.id.index()],
                     &mut self.scratch,
@@ -190,9 +173,13 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
                 );
             }
             std::mem::swap(&mut lane.in_hand, &mut self.fresh);
-            if let Some(m) = lane.in_hand.as_slice().first() {
-                self.data_offset = m.data_offset();
-                prepare::<I, K>(&node.flows, &lane.in_hand, &mut lane.ready);
+            if !K::TAG_HOLDS_KEY {
+                // The next pass parses these frames again (their keys do not
+                // fit the tag): their headers have arrived during this pass,
+                // so their first data lines can start loading now.
+                for m in lane.in_hand.as_slice() {
+                    m.prefetch_data();
+                }
             }
             counters.packets.add(done);
             counters.busy_cycles.add(rdtsc() - t0);
@@ -201,57 +188,45 @@ impl<I: Io, K: FlowKey> WorkerLoop<I, K> {
     }
 }
 
-/// A node's bursts on its worker: the one in hand with its keys, and its TX
-/// buffers.
-struct Lane<I: Io, K: FlowKey> {
+/// A node's bursts on its worker: the one in hand and its TX buffers.
+struct Lane<I: Io> {
     in_hand: Box<I::Burst<MAX_BURST>>,
-    /// The keys of `in_hand`, from `prepare`.
-    ready: Box<Ready<K>>,
     /// One buffer per port index.
     tx_bufs: Vec<I::Burst<MAX_BURST>>,
 }
 
-/// The keys of a burst in hand, found a round before their lookups.
-struct Ready<K: FlowKey> {
-    keys: [K; MAX_BURST],
-    /// Their hashes in the node's flow table (`FlowTable::hash_and_prefetch`).
-    hashes: [u64; MAX_BURST],
-    /// Packets whose frame no longer yields a key (only for keys wider than
-    /// the tag).
-    keyless: [bool; MAX_BURST],
-    /// Whether any is keyless.
-    any_keyless: bool,
-}
-
 /// Per-burst working arrays, reused.
-struct Scratch<I: Io> {
+struct Scratch<I: Io, K: FlowKey> {
+    keys: [K; MAX_BURST],
     owned: [bool; MAX_BURST],
+    /// Packets whose frame no longer yields a key (only for keys wider than
+    /// the tag); all false between bursts.
+    keyless: [bool; MAX_BURST],
     dropped: I::Burst<MAX_BURST>,
 }
 
-/// Finds the keys of the burst just taken in hand (from the tags the
-/// distributor left in the mbuf headers, or parsed from the frames again),
-/// hashes them and prefetches their flow table slots; also loads the header
-/// line that freeing reads. `filter_and_send` looks them up a round later.
-///
-/// The header's second line (`next`) is loaded here, where the loads of a
-/// burst overlap. Prefetched at dequeue instead, it was often still missing
-/// when the PMD's free loop took the misses one after the other (see
-/// DESIGN.md beside this file).
-#[inline]
-fn prepare<I: Io, K: FlowKey>(
-    flows: &FlowTable<K>,
-    burst: &I::Burst<MAX_BURST>,
-    ready: &mut Ready<K>,
+/// Filters one burst of a node: packets of flows it owns are buffered for
+/// the port paired with their input port and sent (a buffer that reaches
+/// `burst` packets at once), the rest freed; all counted. Leaves `rx` empty.
+fn filter_and_send<I: Io, K: FlowKey>(
+    node: &mut Node<I, K>,
+    rx: &mut I::Burst<MAX_BURST>,
+    bufs: &mut [I::Burst<MAX_BURST>],
+    txq: &mut [I::Tx],
+    nc: &NodeCounters,
+    scratch: &mut Scratch<I, K>,
+    burst: usize,
 ) {
-    let n = burst.len();
-    let mut any_keyless = false;
-    for ((key, keyless), m) in ready
-        .keys
-        .iter_mut()
-        .zip(ready.keyless.iter_mut())
-        .zip(burst.as_slice())
-    {
+    let n = rx.len();
+    let num_ports = txq.len();
+    // Pass 1: the flow keys from the tags the distributor left in the mbuf
+    // headers, then every lookup of the burst at once (the table prefetches
+    // them all). The second header line (`next`, read when the mbuf is
+    // freed) is loaded here too, where the loads overlap. Prefetched at
+    // dequeue instead, it was often still missing when the PMD's free loop
+    // took the misses one after the other (see DESIGN.md beside this file).
+    let mut unparsed = false;
+    for (i, (key, m)) in scratch.keys.iter_mut().zip(rx.as_slice()).enumerate() {
         let tagged = if K::TAG_HOLDS_KEY {
             K::from_tag(m.tag())
         } else {
@@ -266,46 +241,39 @@ fn prepare<I: Io, K: FlowKey>(
             }
             None => K::parse_frame_into(m.data(), key),
         };
-        // Only for keys wider than the tag, and only if the frame changed
-        // since the distributor parsed it.
-        *keyless = parsed.is_err();
-        any_keyless |= *keyless;
+        if parsed.is_err() {
+            // Only for keys wider than the tag, and only if the frame
+            // changed since the distributor parsed it.
+            scratch.keyless[i] = true;
+            unparsed = true;
+        }
         m.touch_free_line();
     }
-    ready.any_keyless = any_keyless;
-    flows.hash_and_prefetch(&ready.keys[..n], &mut ready.hashes[..n]);
-}
-
-/// Filters a node's burst in hand, whose keys `prepare` found: packets of
-/// flows it owns are buffered for the port paired with their input port and
-/// sent (a buffer that reaches `burst` packets at once), the rest freed; all
-/// counted. Leaves the burst in hand empty.
-fn filter_and_send<I: Io, K: FlowKey>(
-    node: &mut Node<I, K>,
-    lane: &mut Lane<I, K>,
-    txq: &mut [I::Tx],
-    nc: &NodeCounters,
-    scratch: &mut Scratch<I>,
-    burst: usize,
-) {
-    let (rx, ready, bufs) = (&mut *lane.in_hand, &*lane.ready, &mut lane.tx_bufs);
-    let n = rx.len();
-    let num_ports = txq.len();
-    // Pass 1: the lookups (their slots were prefetched a round ago).
-    let keys = &ready.keys[..n];
-    let keyless = &ready.keyless[..n];
     node.flows
-        .contains_hashed(keys, &ready.hashes[..n], &mut scratch.owned[..n]);
+        .contains_burst(&scratch.keys[..n], &mut scratch.owned[..n]);
     if let Some(adopt) = node.adopt.as_mut() {
-        adopt_unknown(adopt, node.id, keys, &mut scratch.owned[..n], keyless, nc);
+        adopt_unknown(
+            adopt,
+            node.id,
+            &scratch.keys[..n],
+            &mut scratch.owned[..n],
+            &scratch.keyless[..n],
+            nc,
+        );
     }
     if let Some(activity) = &node.activity {
-        mark_active(activity, keys, &scratch.owned[..n], keyless);
+        mark_active(
+            activity,
+            &scratch.keys[..n],
+            &scratch.owned[..n],
+            &scratch.keyless[..n],
+        );
     }
-    if ready.any_keyless {
+    if unparsed {
         // Never forward what has no key.
-        for (o, &k) in scratch.owned[..n].iter_mut().zip(keyless) {
-            *o &= !k;
+        for (o, k) in scratch.owned[..n].iter_mut().zip(&mut scratch.keyless[..n]) {
+            *o &= !*k;
+            *k = false;
         }
     }
     // Pass 2: buffer owned packets for their paired port, free the rest.
