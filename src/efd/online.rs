@@ -1215,6 +1215,22 @@ mod tests {
                                     (&ib[..lanes], &ir[..lanes]),
                                     "AVX-512 digests, N={N}, {lanes} lanes"
                                 );
+                                if N <= 16 {
+                                    // The permute variant, whichever the
+                                    // CPU's vendor.
+                                    let (d1, d2) = avx512::digests8_vbmi::<N>(
+                                        kp,
+                                        ((1u16 << lanes) - 1) as u8,
+                                        &t.seeds,
+                                    );
+                                    _mm256_storeu_si256(vb.as_mut_ptr() as *mut __m256i, d1);
+                                    _mm256_storeu_si256(vr.as_mut_ptr() as *mut __m256i, d2);
+                                    assert_eq!(
+                                        (&vb[..lanes], &vr[..lanes]),
+                                        (&ib[..lanes], &ir[..lanes]),
+                                        "AVX-512 VBMI digests, N={N}, {lanes} lanes"
+                                    );
+                                }
                             }
                         }
                     }

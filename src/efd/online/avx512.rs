@@ -1,11 +1,13 @@
-//! The AVX-512 bulk lookup (x86-64 with AVX-512 F, VL, BW, DQ and
-//! VPOPCNTDQ, and BMI2): sixteen keys per instruction sequence, from the
+//! The AVX-512 bulk lookup (x86-64 with AVX-512 F, VL, BW, DQ, VPOPCNTDQ
+//! and VBMI, and BMI2): sixteen keys per instruction sequence, from the
 //! key load to the value store ([`bulk`], any key length). 4-byte keys are
 //! loaded as they are; longer keys' two digests are computed in registers,
 //! sixteen keys at a time, and go straight on into the same sequence
 //! ([`hash_inputs16`]; computing a call's digests into arrays first, to be
 //! loaded again, was 1.12-1.15x slower: the stores and the wider loads
-//! behind them).
+//! behind them). Their words are gathered ([`digests8`]) or, for keys of 8
+//! to 16 bytes on AMD CPUs, picked from whole-line loads by byte permutes
+//! ([`digests8_vbmi`], see `vbmi_digests`).
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -60,13 +62,31 @@ fn detect() -> bool {
         && std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("popcnt")
         && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("avx512vbmi")
+}
+
+/// Whether wide keys' words are taken from their bytes by VBMI permutes
+/// ([`digests8_vbmi`], keys of 8 to 16 bytes) rather than gathered
+/// ([`digests8`]): on AMD CPUs. Decided once.
+///
+/// On the Zen 4 host the permutes took 0.63-0.68x the time of the gathers
+/// on 1M random 13-byte keys (a call's keys are read as whole lines, which
+/// the hardware prefetcher follows) and 0.81-0.90x on hot keys; on the
+/// Xeon (Emerald Rapids) host before, they were 1.05x (`src/efd/DESIGN.md`).
+fn vbmi_digests() -> bool {
+    static VBMI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VBMI.get_or_init(|| {
+        let id = std::arch::x86_64::__cpuid(0);
+        // "AuthenticAMD", in EBX, EDX, ECX.
+        (id.ebx, id.edx, id.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163)
+    })
 }
 
 /// One of the 32-bit multiply-xorshift mixers of `hash.rs`, on 16 lanes.
 ///
 /// # Safety
 /// AVX-512 F (no memory is read).
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
     x: __m512i,
@@ -86,7 +106,7 @@ unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
 ///
 /// # Safety
 /// AVX-512 F; every `base + idx[k]` is valid for 4 bytes.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
     // SAFETY: every gathered address is valid for 4 bytes (caller); the asm
@@ -107,7 +127,7 @@ unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
 ///
 /// # Safety
 /// AVX-512 F; every `base + idx[k] * 8` is valid for 8 bytes.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn gather_words(base: *const u64, idx: __m256i) -> __m512i {
     // SAFETY: every gathered address is valid for 8 bytes (caller); the asm
@@ -126,7 +146,7 @@ unsafe fn gather_words(base: *const u64, idx: __m256i) -> __m512i {
 ///
 /// # Safety
 /// AVX-512 F and VPOPCNTDQ (no memory is read).
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn parity(w: __m512i, r: __m512i) -> __mmask8 {
     let c = _mm512_popcnt_epi64(_mm512_and_si512(w, r));
@@ -139,7 +159,7 @@ unsafe fn parity(w: __m512i, r: __m512i) -> __mmask8 {
 ///
 /// # Safety
 /// AVX-512 F, VL, BW, VPOPCNTDQ; every `g[k]` a group of the level.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vpopcntdq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vpopcntdq,avx512vbmi")]
 #[inline]
 unsafe fn values_gathered<const S: usize>(
     wp: *const u64,
@@ -174,7 +194,7 @@ unsafe fn values_gathered<const S: usize>(
 ///
 /// # Safety
 /// AVX-512 F; `a` and `b` valid for 32 bytes.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
     // SAFETY: `a` and `b` are valid for the 32 bytes read at each (caller); the
@@ -198,7 +218,7 @@ unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
 /// # Safety
 /// AVX-512 F, VPOPCNTDQ and BMI2; every `ws[k]` a group of the level (whose
 /// lines have a spare line after the last group).
-#[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -> u64 {
     // SAFETY: `ws[0..8]` are the addresses of eight groups of the level
@@ -234,7 +254,7 @@ unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -
 ///
 /// # Safety
 /// AVX-512 F, VPOPCNTDQ; every `ws[k]` a group of the level.
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
     // SAFETY: `ws[0..8]` are the addresses of eight stride-8 groups of the
@@ -279,7 +299,9 @@ unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
 /// # Safety
 /// This module's features; `keys` valid for the lanes' keys and `oc` for
 /// their bytes; `s` a live scratch with room for `off + 16` keys.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,avx512vbmi"
+)]
 #[inline]
 unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
     t: &Online,
@@ -377,7 +399,9 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
 /// # Safety
 /// As [`locate_block`], for the same `s` and `off`; `oc` valid for the
 /// bytes of `store`.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 #[inline]
 unsafe fn values_block<const S: usize>(
     t: &Online,
@@ -414,7 +438,9 @@ unsafe fn values_block<const S: usize>(
 ///
 /// # Safety
 /// As [`quiet_batch`].
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 #[inline]
 unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
     t: &Online,
@@ -460,7 +486,9 @@ fn lanes(n: usize, off: usize) -> __mmask16 {
 /// # Safety
 /// This module's features; `keys` valid for `n <= BATCH` keys and `oc`
 /// for `n` bytes; `s` a live scratch.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 #[inline]
 unsafe fn quiet_batch<const N: usize, const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
@@ -517,7 +545,9 @@ struct Located {
 ///
 /// # Safety
 /// As [`bulk`], with `keys` valid for `len` keys and `op` for `len` bytes.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 #[inline(never)]
 unsafe fn bulk_pipelined<const N: usize, const S: usize, const S8: bool>(
     t: &Online,
@@ -615,7 +645,9 @@ unsafe fn bulk_pipelined<const N: usize, const S: usize, const S8: bool>(
 /// # Safety
 /// This module's features; `keys` valid for `n` keys and `oc` for `n`
 /// bytes; `s` a live scratch.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 #[inline(never)]
 unsafe fn versioned_batch<const N: usize, const S8: bool>(
     t: &Online,
@@ -638,7 +670,9 @@ unsafe fn versioned_batch<const N: usize, const S8: bool>(
 ///
 /// # Safety
 /// As [`bulk_pipelined`].
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 #[inline]
 unsafe fn bulk_stride<const N: usize, const S: usize, const S8: bool, const EARLY: bool>(
     t: &Online,
@@ -680,7 +714,9 @@ unsafe fn bulk_stride<const N: usize, const S: usize, const S8: bool, const EARL
 /// # Safety
 /// The CPU has this module's features ([`is_supported`]);
 /// `out.len() >= keys.len()`.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
+#[target_feature(
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+)]
 pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
     // SAFETY: `keys` holds `len` keys and `out` at least as many bytes
     // (caller), as `bulk_pipelined` and `bulk_stride` require; the features
@@ -718,7 +754,7 @@ pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mu
 ///
 /// # Safety
 /// AVX-512 F and VL, AVX2; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn hash_inputs16<const N: usize>(
     keys: *const [u8; N],
@@ -759,7 +795,7 @@ unsafe fn hash_inputs16<const N: usize>(
 ///
 /// # Safety
 /// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn digests16<const N: usize>(
     keys: *const u8,
@@ -770,8 +806,18 @@ unsafe fn digests16<const N: usize>(
     // half's address is formed without `add`, as it may lie past the keys
     // when none of its lanes is set.
     unsafe {
-        let lo = digests8::<N>(keys, lanes as u8, s);
-        let hi = digests8::<N>(keys.wrapping_add(8 * N), (lanes >> 8) as u8, s);
+        let hi_keys = keys.wrapping_add(8 * N);
+        let (lo, hi) = if N <= 16 && vbmi_digests() {
+            (
+                digests8_vbmi::<N>(keys, lanes as u8, s),
+                digests8_vbmi::<N>(hi_keys, (lanes >> 8) as u8, s),
+            )
+        } else {
+            (
+                digests8::<N>(keys, lanes as u8, s),
+                digests8::<N>(hi_keys, (lanes >> 8) as u8, s),
+            )
+        };
         let join = |a: __m256i, b: __m256i| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b);
         (join(lo.0, hi.0), join(lo.1, hi.1))
     }
@@ -786,7 +832,7 @@ unsafe fn digests16<const N: usize>(
 ///
 /// # Safety
 /// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
 #[inline]
 pub(super) unsafe fn digests8<const N: usize>(
     keys: *const u8,
@@ -804,6 +850,58 @@ pub(super) unsafe fn digests8<const N: usize>(
         for j in 0..words_of(N) {
             let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
             let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
+            let t1 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 0, j) as i64));
+            let t2 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 1, j) as i64));
+            h1 = _mm512_add_epi64(h1, _mm512_mul_epu32(t1, _mm512_srli_epi64::<32>(t1)));
+            h2 = _mm512_add_epi64(h2, _mm512_mul_epu32(t2, _mm512_srli_epi64::<32>(t2)));
+        }
+        let f1 = _mm512_xor_si512(h1, _mm512_srli_epi64::<32>(h1));
+        let f2 = _mm512_xor_si512(h2, _mm512_srli_epi64::<32>(h2));
+        (_mm512_cvtepi64_epi32(f1), _mm512_cvtepi64_epi32(f2))
+    }
+}
+
+/// [`digests8`] for keys of 8 to 16 bytes, whose eight keys span at most
+/// 128 bytes: the lanes' bytes are loaded as two 64-byte vectors (masked:
+/// only the lanes' keys are read), and each word of the eight keys is
+/// picked from them by one two-source byte permute (`vpermt2b`) instead of
+/// a gather. Same digests.
+///
+/// # Safety
+/// AVX-512 F, VL, BW and VBMI; `8 <= N <= 16`; `lanes` a prefix; `keys`
+/// valid for the lanes' keys.
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vbmi,avx2")]
+#[inline]
+pub(super) unsafe fn digests8_vbmi<const N: usize>(
+    keys: *const u8,
+    lanes: __mmask8,
+    s: &Seeds,
+) -> (__m256i, __m256i) {
+    debug_assert!((8..=16).contains(&N));
+    // SAFETY: the masked loads read only the first `bytes` bytes at `keys`,
+    // the lanes' keys (a prefix, caller), valid; masked-off bytes are not
+    // read, and the second vector's address is formed without `add`.
+    unsafe {
+        let bytes = lanes.count_ones() as usize * N;
+        let m0 = if bytes >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << bytes) - 1
+        };
+        let m1 = if bytes > 64 {
+            u64::MAX >> (128 - bytes)
+        } else {
+            0
+        };
+        let a = _mm512_maskz_loadu_epi8(m0, keys as *const i8);
+        let b = _mm512_maskz_loadu_epi8(m1, keys.wrapping_add(64) as *const i8);
+        let (mut h1, mut h2) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        for j in 0..words_of(N) {
+            // Byte `k` of lane `q`'s word: byte `q * N + offset + k` of the
+            // 128 (constant for each `N` and `j`).
+            let ix: [u8; 64] =
+                std::array::from_fn(|i| ((i / 8) * N + word_offset(N, j) + i % 8) as u8);
+            let w = _mm512_permutex2var_epi8(a, _mm512_loadu_si512(ix.as_ptr() as *const _), b);
             let t1 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 0, j) as i64));
             let t2 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 1, j) as i64));
             h1 = _mm512_add_epi64(h1, _mm512_mul_epu32(t1, _mm512_srli_epi64::<32>(t1)));
