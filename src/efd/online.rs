@@ -1201,34 +1201,25 @@ mod tests {
                         assert_eq!((vb, vr), (ib, ir), "AVX2 digests, N={N}");
                         if LookupPath::Avx512.is_supported() {
                             // Every prefix of the eight lanes: the lanes'
-                            // digests are the scalar ones.
-                            for lanes in 1..=8 {
-                                let (d1, d2) = avx512::digests8::<N>(
-                                    kp,
-                                    ((1u16 << lanes) - 1) as u8,
-                                    &t.seeds,
-                                );
-                                _mm256_storeu_si256(vb.as_mut_ptr() as *mut __m256i, d1);
-                                _mm256_storeu_si256(vr.as_mut_ptr() as *mut __m256i, d2);
-                                assert_eq!(
-                                    (&vb[..lanes], &vr[..lanes]),
-                                    (&ib[..lanes], &ir[..lanes]),
-                                    "AVX-512 digests, N={N}, {lanes} lanes"
-                                );
-                                if N <= 16 {
-                                    // The permute variant, whichever the
-                                    // CPU's vendor.
-                                    let (d1, d2) = avx512::digests8_vbmi::<N>(
-                                        kp,
-                                        ((1u16 << lanes) - 1) as u8,
-                                        &t.seeds,
-                                    );
+                            // digests are the scalar ones, with the gathers
+                            // and (keys of up to 16 bytes) the permutes,
+                            // whichever the CPU's vendor.
+                            type Digests8 = unsafe fn(*const u8, u8, &Seeds) -> (__m256i, __m256i);
+                            let mut variants: Vec<(&str, Digests8)> =
+                                vec![("gathers", avx512::digests8::<N>)];
+                            if N <= 16 {
+                                variants.push(("permutes", avx512::digests8_vbmi::<N>));
+                            }
+                            for (name, digests8) in variants {
+                                for lanes in 1..=8 {
+                                    let (d1, d2) =
+                                        digests8(kp, ((1u16 << lanes) - 1) as u8, &t.seeds);
                                     _mm256_storeu_si256(vb.as_mut_ptr() as *mut __m256i, d1);
                                     _mm256_storeu_si256(vr.as_mut_ptr() as *mut __m256i, d2);
                                     assert_eq!(
                                         (&vb[..lanes], &vr[..lanes]),
                                         (&ib[..lanes], &ir[..lanes]),
-                                        "AVX-512 VBMI digests, N={N}, {lanes} lanes"
+                                        "AVX-512 digests by {name}, N={N}, {lanes} lanes"
                                     );
                                 }
                             }

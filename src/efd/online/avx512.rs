@@ -865,18 +865,13 @@ pub(super) unsafe fn digests8<const N: usize>(
     unsafe {
         let n = N as i32;
         let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-        let (mut h1, mut h2) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut h = [_mm512_setzero_si512(); 2];
         for j in 0..words_of(N) {
             let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
             let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
-            let t1 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 0, j) as i64));
-            let t2 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 1, j) as i64));
-            h1 = _mm512_add_epi64(h1, _mm512_mul_epu32(t1, _mm512_srli_epi64::<32>(t1)));
-            h2 = _mm512_add_epi64(h2, _mm512_mul_epu32(t2, _mm512_srli_epi64::<32>(t2)));
+            nh_add(&mut h, w, s, j);
         }
-        let f1 = _mm512_xor_si512(h1, _mm512_srli_epi64::<32>(h1));
-        let f2 = _mm512_xor_si512(h2, _mm512_srli_epi64::<32>(h2));
-        (_mm512_cvtepi64_epi32(f1), _mm512_cvtepi64_epi32(f2))
+        nh_fold(h)
     }
 }
 
@@ -914,20 +909,43 @@ pub(super) unsafe fn digests8_vbmi<const N: usize>(
         };
         let a = _mm512_maskz_loadu_epi8(m0, keys as *const i8);
         let b = _mm512_maskz_loadu_epi8(m1, keys.wrapping_add(64) as *const i8);
-        let (mut h1, mut h2) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut h = [_mm512_setzero_si512(); 2];
         for j in 0..words_of(N) {
             // Byte `k` of lane `q`'s word: byte `q * N + offset + k` of the
             // 128 (constant for each `N` and `j`).
             let ix: [u8; 64] =
                 std::array::from_fn(|i| ((i / 8) * N + word_offset(N, j) + i % 8) as u8);
             let w = _mm512_permutex2var_epi8(a, _mm512_loadu_si512(ix.as_ptr() as *const _), b);
-            let t1 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 0, j) as i64));
-            let t2 = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, 1, j) as i64));
-            h1 = _mm512_add_epi64(h1, _mm512_mul_epu32(t1, _mm512_srli_epi64::<32>(t1)));
-            h2 = _mm512_add_epi64(h2, _mm512_mul_epu32(t2, _mm512_srli_epi64::<32>(t2)));
+            nh_add(&mut h, w, s, j);
         }
-        let f1 = _mm512_xor_si512(h1, _mm512_srli_epi64::<32>(h1));
-        let f2 = _mm512_xor_si512(h2, _mm512_srli_epi64::<32>(h2));
-        (_mm512_cvtepi64_epi32(f1), _mm512_cvtepi64_epi32(f2))
+        nh_fold(h)
     }
+}
+
+/// Adds word `j` of eight keys (`w`, one qword per lane) to their two NH
+/// sums `h` (`wide_digest`): its halves plus the word's seed of each
+/// digest, multiplied (`vpmuludq`).
+///
+/// # Safety
+/// AVX-512 F (no memory is read).
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+#[inline]
+unsafe fn nh_add(h: &mut [__m512i; 2], w: __m512i, s: &Seeds, j: usize) {
+    for (d, h) in h.iter_mut().enumerate() {
+        let t = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, d, j) as i64));
+        *h = _mm512_add_epi64(*h, _mm512_mul_epu32(t, _mm512_srli_epi64::<32>(t)));
+    }
+}
+
+/// The two NH sums of eight keys folded to their digests, one dword per
+/// key: `(base, row-mask input)`.
+///
+/// # Safety
+/// AVX-512 F (no memory is read).
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+#[inline]
+unsafe fn nh_fold(h: [__m512i; 2]) -> (__m256i, __m256i) {
+    let f0 = _mm512_xor_si512(h[0], _mm512_srli_epi64::<32>(h[0]));
+    let f1 = _mm512_xor_si512(h[1], _mm512_srli_epi64::<32>(h[1]));
+    (_mm512_cvtepi64_epi32(f0), _mm512_cvtepi64_epi32(f1))
 }
