@@ -86,7 +86,7 @@ fn vbmi_digests() -> bool {
 ///
 /// # Safety
 /// AVX-512 F (no memory is read).
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
     x: __m512i,
@@ -106,7 +106,7 @@ unsafe fn mix<const S1: u32, const S2: u32, const S3: u32>(
 ///
 /// # Safety
 /// AVX-512 F; every `base + idx[k]` is valid for 4 bytes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
     // SAFETY: every gathered address is valid for 4 bytes (caller); the asm
@@ -127,7 +127,7 @@ unsafe fn gather_bytes32(base: *const u8, idx: __m512i) -> __m512i {
 ///
 /// # Safety
 /// AVX-512 F; every `base + idx[k] * 8` is valid for 8 bytes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn gather_words(base: *const u64, idx: __m256i) -> __m512i {
     // SAFETY: every gathered address is valid for 8 bytes (caller); the asm
@@ -146,7 +146,7 @@ unsafe fn gather_words(base: *const u64, idx: __m256i) -> __m512i {
 ///
 /// # Safety
 /// AVX-512 F and VPOPCNTDQ (no memory is read).
-#[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
 unsafe fn parity(w: __m512i, r: __m512i) -> __mmask8 {
     let c = _mm512_popcnt_epi64(_mm512_and_si512(w, r));
@@ -159,7 +159,7 @@ unsafe fn parity(w: __m512i, r: __m512i) -> __mmask8 {
 ///
 /// # Safety
 /// AVX-512 F, VL, BW, VPOPCNTDQ; every `g[k]` a group of the level.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vpopcntdq,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vpopcntdq")]
 #[inline]
 unsafe fn values_gathered<const S: usize>(
     wp: *const u64,
@@ -194,7 +194,7 @@ unsafe fn values_gathered<const S: usize>(
 ///
 /// # Safety
 /// AVX-512 F; `a` and `b` valid for 32 bytes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
     // SAFETY: `a` and `b` are valid for the 32 bytes read at each (caller); the
@@ -218,7 +218,7 @@ unsafe fn load2x256(a: *const u64, b: *const u64) -> __m512i {
 /// # Safety
 /// AVX-512 F, VPOPCNTDQ and BMI2; every `ws[k]` a group of the level (whose
 /// lines have a spare line after the last group).
-#[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,bmi2")]
 #[inline]
 unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -> u64 {
     // SAFETY: `ws[0..8]` are the addresses of eight groups of the level
@@ -254,7 +254,7 @@ unsafe fn values_lines4<const S: usize>(ws: *const u64, r: __m512i, vmask: u8) -
 ///
 /// # Safety
 /// AVX-512 F, VPOPCNTDQ; every `ws[k]` a group of the level.
-#[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
 unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
     // SAFETY: `ws[0..8]` are the addresses of eight stride-8 groups of the
@@ -399,9 +399,7 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
 /// # Safety
 /// As [`locate_block`], for the same `s` and `off`; `oc` valid for the
 /// bytes of `store`.
-#[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
-)]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline]
 unsafe fn values_block<const S: usize>(
     t: &Online,
@@ -664,9 +662,7 @@ unsafe fn bulk_pipelined<const N: usize, const S: usize, const S8: bool>(
 /// # Safety
 /// This module's features; `keys` valid for `n` keys and `oc` for `n`
 /// bytes; `s` a live scratch.
-#[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
-)]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2")]
 #[inline(never)]
 unsafe fn versioned_batch<const N: usize, const S8: bool>(
     t: &Online,
@@ -772,7 +768,7 @@ pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mu
 /// ([`digests16`]). The other lanes hold no key's inputs.
 ///
 /// # Safety
-/// AVX-512 F and VL, AVX2; `keys` valid for the lanes' keys.
+/// AVX-512 F, VL, BW and VBMI, AVX2; `keys` valid for the lanes' keys.
 #[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn hash_inputs16<const N: usize>(
@@ -813,7 +809,7 @@ unsafe fn hash_inputs16<const N: usize>(
 /// prefix): [`digests8`] of each half, joined.
 ///
 /// # Safety
-/// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
+/// AVX-512 F, VL, BW and VBMI; `N >= 8`; `keys` valid for the lanes' keys.
 #[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
 #[inline]
 unsafe fn digests16<const N: usize>(
@@ -851,7 +847,7 @@ unsafe fn digests16<const N: usize>(
 ///
 /// # Safety
 /// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
 #[inline]
 pub(super) unsafe fn digests8<const N: usize>(
     keys: *const u8,
@@ -928,7 +924,7 @@ pub(super) unsafe fn digests8_vbmi<const N: usize>(
 ///
 /// # Safety
 /// AVX-512 F (no memory is read).
-#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn nh_add(h: &mut [__m512i; 2], w: __m512i, s: &Seeds, j: usize) {
     for (d, h) in h.iter_mut().enumerate() {
@@ -942,7 +938,7 @@ unsafe fn nh_add(h: &mut [__m512i; 2], w: __m512i, s: &Seeds, j: usize) {
 ///
 /// # Safety
 /// AVX-512 F (no memory is read).
-#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn nh_fold(h: [__m512i; 2]) -> (__m256i, __m256i) {
     let f0 = _mm512_xor_si512(h[0], _mm512_srli_epi64::<32>(h[0]));
