@@ -15,8 +15,8 @@
 //! endpoint cannot be mixed). Frame parsing: IPv4 as `ipv4_5tuple`, IPv6 as
 //! `ipv6_5tuple`; any other ethertype is `not_ip`.
 
-use super::ipv6_5tuple::{bytes_tuple, parse_v6_tuple, seed_tuple, tuple_bytes, write_tuple, LEN};
-use super::{tag_of, text, FlowKey, Ipv4FiveTuple, Ipv6FiveTuple};
+use super::ipv6_5tuple::{bytes_tuple, parse_v6_tuple, seed_tuple, tuple_bytes, LEN};
+use super::{tag_of, text, write_tuple, FlowKey, Ipv4FiveTuple, Ipv6FiveTuple};
 use crate::packet::{DropReason, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{self, Tuple};
 use std::fmt;

@@ -10,7 +10,7 @@
 //! ports 0. Its reasons: `too_short`, `not_ipv4`, `bad_ipv4_header` (also a
 //! total length below the header length), `truncated` (also ports cut off).
 
-use super::{tag_of, text, FlowKey};
+use super::{tag_of, text, write_tuple, FlowKey};
 use crate::packet::{DropReason, ETHERTYPE_IPV4};
 use crate::wire::{self, Tuple};
 use std::fmt;
@@ -33,16 +33,6 @@ pub(crate) fn seed_l4(i: u32, no_ports: u8) -> (u8, u16, u16) {
     let protocol = [wire::PROTO_TCP, wire::PROTO_UDP, wire::PROTO_SCTP][(i % 3) as usize];
     let sport = 1024 + (i.wrapping_mul(40_503) % 64_000) as u16;
     (protocol, sport, SEED_PORTS[(i / 8 % 8) as usize])
-}
-
-/// A 5-tuple of IPv4 addresses as key bytes, written to `b`.
-#[inline(always)]
-fn write_tuple(t: &Tuple<[u8; 4]>, b: &mut [u8; 13]) {
-    b[..4].copy_from_slice(&t.src);
-    b[4..8].copy_from_slice(&t.dst);
-    b[8..10].copy_from_slice(&t.sport.to_be_bytes());
-    b[10..12].copy_from_slice(&t.dport.to_be_bytes());
-    b[12] = t.protocol;
 }
 
 /// The 5-tuple of an IPv4 frame, written to `b` (`ipv4_5tuple`'s parser).

@@ -13,7 +13,7 @@
 
 use super::ipv4_5tuple::seed_l4;
 use super::ipv6_dst::SEED_PREFIX;
-use super::{tag_of, text, FlowKey};
+use super::{tag_of, text, write_tuple, FlowKey};
 use crate::packet::{DropReason, ETHERTYPE_IPV6};
 use crate::wire::{self, Tuple};
 use std::fmt;
@@ -29,16 +29,6 @@ pub(crate) fn tuple_bytes(t: &Tuple<[u8; 16]>) -> [u8; LEN] {
     let mut b = [0u8; LEN];
     write_tuple(t, &mut b);
     b
-}
-
-/// [`tuple_bytes`] written to `b`.
-#[inline(always)]
-pub(crate) fn write_tuple(t: &Tuple<[u8; 16]>, b: &mut [u8; LEN]) {
-    b[..16].copy_from_slice(&t.src);
-    b[16..32].copy_from_slice(&t.dst);
-    b[32..34].copy_from_slice(&t.sport.to_be_bytes());
-    b[34..36].copy_from_slice(&t.dport.to_be_bytes());
-    b[36] = t.protocol;
 }
 
 /// The 5-tuple of an IPv6 frame, written to `b` (`ipv6_5tuple`'s parser).

@@ -67,6 +67,7 @@ pub use ipv6_5tuple::Ipv6FiveTuple;
 pub use ipv6_dst::Ipv6Dst;
 
 use crate::packet::DropReason;
+use crate::wire;
 use std::fmt::{self, Debug, Display};
 use std::hash::Hash;
 
@@ -279,6 +280,21 @@ fn words<const N: usize>(k: &[u8; N]) -> impl Iterator<Item = u64> + '_ {
 #[inline(always)]
 pub(crate) fn bytes_eq<const N: usize>(a: &[u8; N], b: &[u8; N]) -> bool {
     words(a).zip(words(b)).fold(0u64, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// A 5-tuple of `A`-byte addresses as key bytes (`L = 2A + 5`), written to
+/// `b`: source, destination, ports big-endian, protocol.
+#[inline(always)]
+pub(crate) fn write_tuple<const A: usize, const L: usize>(
+    t: &wire::Tuple<[u8; A]>,
+    b: &mut [u8; L],
+) {
+    debug_assert_eq!(L, 2 * A + 5);
+    b[..A].copy_from_slice(&t.src);
+    b[A..2 * A].copy_from_slice(&t.dst);
+    b[2 * A..2 * A + 2].copy_from_slice(&t.sport.to_be_bytes());
+    b[2 * A + 2..2 * A + 4].copy_from_slice(&t.dport.to_be_bytes());
+    b[2 * A + 4] = t.protocol;
 }
 
 /// The 32-bit tag of a key wider than 32 bits: a hash of its bytes (`N >=
