@@ -1210,6 +1210,9 @@ mod tests {
                             if N <= 16 {
                                 variants.push(("permutes", avx512::digests8_vbmi::<N>));
                             }
+                            if N >= 32 {
+                                variants.push(("loads", avx512::digests8_loads::<N>));
+                            }
                             for (name, digests8) in variants {
                                 for lanes in 1..=8 {
                                     let (d1, d2) =
@@ -1252,6 +1255,7 @@ mod tests {
         check::<8>();
         check::<13>();
         check::<16>();
+        check::<32>();
         check::<37>();
         check::<40>();
     }

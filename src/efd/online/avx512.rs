@@ -5,9 +5,10 @@
 //! sixteen keys at a time, and go straight on into the same sequence
 //! ([`hash_inputs16`]; computing a call's digests into arrays first, to be
 //! loaded again, was 1.12-1.15x slower: the stores and the wider loads
-//! behind them). Their words are gathered ([`digests8`]) or, for keys of 8
-//! to 16 bytes on AMD CPUs, picked from whole-line loads by byte permutes
-//! ([`digests8_vbmi`], see `vbmi_digests`).
+//! behind them). Their words are gathered ([`digests8`]) or, on AMD CPUs
+//! (see `avoid_gathers`), loaded: keys of 8 to 16 bytes as whole lines,
+//! their words picked by byte permutes ([`digests8_vbmi`]); keys of 32
+//! bytes or more key by key, transposed ([`digests8_loads`]).
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -65,15 +66,18 @@ fn detect() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vbmi")
 }
 
-/// Whether wide keys' words are taken from their bytes by VBMI permutes
-/// ([`digests8_vbmi`], keys of 8 to 16 bytes) rather than gathered
-/// ([`digests8`]): on AMD CPUs. Decided once.
+/// Whether wide keys' words are loaded rather than gathered ([`digests8`]):
+/// by VBMI permutes for keys of 8 to 16 bytes ([`digests8_vbmi`]), by
+/// per-key loads and a transpose for keys of 32 bytes or more
+/// ([`digests8_loads`]). On AMD CPUs. Decided once.
 ///
-/// On the Zen 4 host the permutes took 0.63-0.68x the time of the gathers
-/// on 1M random 13-byte keys (a call's keys are read as whole lines, which
-/// the hardware prefetcher follows) and 0.81-0.90x on hot keys; on the
-/// Xeon (Emerald Rapids) host before, they were 1.05x (`src/efd/DESIGN.md`).
-fn vbmi_digests() -> bool {
+/// On the Zen 4 host (1M random keys, calls of 32): the permutes took
+/// 0.63-0.68x the time of the gathers on 13-byte keys (a call's keys are
+/// read as whole lines, which the hardware prefetcher follows) and
+/// 0.81-0.90x on hot keys; the per-key loads 0.79-0.86x on 37-byte keys,
+/// 0.91-0.92x hot. On the Xeon (Emerald Rapids) host before, the permutes were
+/// 1.05x (`src/efd/DESIGN.md`); the loads were not measured there.
+fn avoid_gathers() -> bool {
     static VBMI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *VBMI.get_or_init(|| {
         let id = std::arch::x86_64::__cpuid(0);
@@ -468,14 +472,16 @@ unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
 }
 
 /// Prefetches every line of a batch's `n` keys when their words are to be
-/// gathered (keys wider than 4 bytes, but for [`digests8_vbmi`]'s): a
-/// gather's loads do not start the hardware prefetcher on the Zen 4 host,
-/// and a batch of 37-byte keys streamed from memory took 1.7-2.1x the time
-/// without this (1M random keys, calls of 32; 0.96-0.98x on the Xeon host
-/// before). A hint: it reads nothing.
+/// gathered or loaded key by key (keys wider than 4 bytes, but for
+/// [`digests8_vbmi`]'s): a gather's loads do not start the hardware
+/// prefetcher on the Zen 4 host, and a batch of 37-byte keys streamed from
+/// memory took 1.7-2.1x the time without this (1M random keys, calls of
+/// 32; 0.96-0.98x on the Xeon host before). With [`digests8_loads`]
+/// instead of the gathers it still pays: 1.14-1.15x the time without it.
+/// A hint: it reads nothing.
 #[inline(always)]
 fn prefetch_gathered_keys<const N: usize>(keys: *const [u8; N], n: usize) {
-    if N > 4 && n > 0 && !(N <= 16 && vbmi_digests()) {
+    if N > 4 && n > 0 && !(N <= 16 && avoid_gathers()) {
         let (p, len) = (keys as *const u8, n * N);
         for at in (0..len).step_by(64) {
             super::prefetch(p.wrapping_add(at));
@@ -806,7 +812,9 @@ unsafe fn hash_inputs16<const N: usize>(
 
 /// The two digests (`wide_digest`) of the `lanes` keys of sixteen
 /// `N`-byte keys at `keys` (`N >= 8`, one after the other, `lanes` a
-/// prefix): [`digests8`] of each half, joined.
+/// prefix): the digests of each half ([`digests8`], or where
+/// [`avoid_gathers`] says so [`digests8_vbmi`] or [`digests8_loads`]),
+/// joined.
 ///
 /// # Safety
 /// AVX-512 F, VL, BW and VBMI; `N >= 8`; `keys` valid for the lanes' keys.
@@ -822,10 +830,15 @@ unsafe fn digests16<const N: usize>(
     // when none of its lanes is set.
     unsafe {
         let hi_keys = keys.wrapping_add(8 * N);
-        let (lo, hi) = if N <= 16 && vbmi_digests() {
+        let (lo, hi) = if N <= 16 && avoid_gathers() {
             (
                 digests8_vbmi::<N>(keys, lanes as u8, s),
                 digests8_vbmi::<N>(hi_keys, (lanes >> 8) as u8, s),
+            )
+        } else if N >= 32 && avoid_gathers() {
+            (
+                digests8_loads::<N>(keys, lanes as u8, s),
+                digests8_loads::<N>(hi_keys, (lanes >> 8) as u8, s),
             )
         } else {
             (
@@ -912,6 +925,61 @@ pub(super) unsafe fn digests8_vbmi<const N: usize>(
             let ix: [u8; 64] =
                 std::array::from_fn(|i| ((i / 8) * N + word_offset(N, j) + i % 8) as u8);
             let w = _mm512_permutex2var_epi8(a, _mm512_loadu_si512(ix.as_ptr() as *const _), b);
+            nh_add(&mut h, w, s, j);
+        }
+        nh_fold(h)
+    }
+}
+
+/// [`digests8`] for keys of 32 bytes or more: the first 32 bytes of each
+/// of the eight keys are loaded (one 256-bit load per key, masked: only the
+/// lanes' keys are read) and transposed into words 0 to 3 of the eight
+/// keys (four unpacks and four two-source qword permutes); the words after
+/// them are gathered. Same digests.
+///
+/// # Safety
+/// AVX-512 F and VL; `N >= 32`; `lanes` a prefix; `keys` valid for the
+/// lanes' keys.
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[inline]
+pub(super) unsafe fn digests8_loads<const N: usize>(
+    keys: *const u8,
+    lanes: __mmask8,
+    s: &Seeds,
+) -> (__m256i, __m256i) {
+    debug_assert!(N >= 32);
+    // SAFETY: lane `q`'s load reads the first 32 bytes of key `q` (`N >=
+    // 32`), only if the lane is set (masked), valid (caller); the gathers
+    // read as `digests8`'s; addresses of lanes not set are formed without
+    // `add`.
+    unsafe {
+        let load = |q: usize| {
+            let m: __mmask8 = if lanes >> q & 1 != 0 { 0xf } else { 0 };
+            _mm256_maskz_loadu_epi64(m, keys.wrapping_add(q * N) as *const i64)
+        };
+        // Keys q and q + 4: words 0-3 of key q in the low half, of key
+        // q + 4 in the high half.
+        let z = |q: usize| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load(q)), load(q + 4));
+        let (z0, z1, z2, z3) = (z(0), z(1), z(2), z(3));
+        let (t0, t1) = (_mm512_unpacklo_epi64(z0, z1), _mm512_unpackhi_epi64(z0, z1));
+        let (t2, t3) = (_mm512_unpacklo_epi64(z2, z3), _mm512_unpackhi_epi64(z2, z3));
+        let lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+        let hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+        let w = [
+            _mm512_permutex2var_epi64(t0, lo, t2),
+            _mm512_permutex2var_epi64(t1, lo, t3),
+            _mm512_permutex2var_epi64(t0, hi, t2),
+            _mm512_permutex2var_epi64(t1, hi, t3),
+        ];
+        let mut h = [_mm512_setzero_si512(); 2];
+        for (j, &w) in w.iter().enumerate() {
+            nh_add(&mut h, w, s, j);
+        }
+        let n = N as i32;
+        let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
+        for j in 4..words_of(N) {
+            let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
+            let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
             nh_add(&mut h, w, s, j);
         }
         nh_fold(h)
