@@ -867,6 +867,29 @@ pub(super) unsafe fn digests8<const N: usize>(
     lanes: __mmask8,
     s: &Seeds,
 ) -> (__m256i, __m256i) {
+    // SAFETY: `nh_gathered` reads only the lanes' keys, valid (caller).
+    unsafe {
+        let mut h = [_mm512_setzero_si512(); 2];
+        nh_gathered::<N>(&mut h, keys, lanes, s, 0);
+        nh_fold(h)
+    }
+}
+
+/// Adds words `from..` of the `lanes` keys of eight `N`-byte keys at
+/// `keys` to their NH sums `h`, each word of the eight keys gathered at
+/// once (masked: only the lanes' keys are read).
+///
+/// # Safety
+/// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[inline]
+unsafe fn nh_gathered<const N: usize>(
+    h: &mut [__m512i; 2],
+    keys: *const u8,
+    lanes: __mmask8,
+    s: &Seeds,
+    from: usize,
+) {
     // SAFETY: every qword gathered for a set lane lies inside its key
     // (`word_offset` keeps `o + 8 <= N`, and key `i` spans `i * N .. (i +
     // 1) * N`), valid (caller); the other lanes are not read, and their
@@ -874,13 +897,11 @@ pub(super) unsafe fn digests8<const N: usize>(
     unsafe {
         let n = N as i32;
         let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-        let mut h = [_mm512_setzero_si512(); 2];
-        for j in 0..words_of(N) {
+        for j in from..words_of(N) {
             let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
             let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
-            nh_add(&mut h, w, s, j);
+            nh_add(h, w, s, j);
         }
-        nh_fold(h)
     }
 }
 
@@ -949,9 +970,8 @@ pub(super) unsafe fn digests8_loads<const N: usize>(
 ) -> (__m256i, __m256i) {
     debug_assert!(N >= 32);
     // SAFETY: lane `q`'s load reads the first 32 bytes of key `q` (`N >=
-    // 32`), only if the lane is set (masked), valid (caller); the gathers
-    // read as `digests8`'s; addresses of lanes not set are formed without
-    // `add`.
+    // 32`), only if the lane is set (masked), valid (caller), its address
+    // formed without `add`; `nh_gathered` reads only the lanes' keys.
     unsafe {
         let load = |q: usize| {
             let m: __mmask8 = if lanes >> q & 1 != 0 { 0xf } else { 0 };
@@ -975,13 +995,7 @@ pub(super) unsafe fn digests8_loads<const N: usize>(
         for (j, &w) in w.iter().enumerate() {
             nh_add(&mut h, w, s, j);
         }
-        let n = N as i32;
-        let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-        for j in 4..words_of(N) {
-            let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
-            let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
-            nh_add(&mut h, w, s, j);
-        }
+        nh_gathered::<N>(&mut h, keys, lanes, s, 4);
         nh_fold(h)
     }
 }
