@@ -78,8 +78,8 @@ fn detect() -> bool {
 /// 0.91-0.92x hot. On the Xeon (Emerald Rapids) host before, the permutes were
 /// 1.05x (`src/efd/DESIGN.md`); the loads were not measured there.
 fn avoid_gathers() -> bool {
-    static VBMI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *VBMI.get_or_init(|| {
+    static AMD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AMD.get_or_init(|| {
         let id = std::arch::x86_64::__cpuid(0);
         // "AuthenticAMD", in EBX, EDX, ECX.
         (id.ebx, id.edx, id.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163)
@@ -959,8 +959,7 @@ pub(super) unsafe fn digests8_vbmi<const N: usize>(
 /// them are gathered. Same digests.
 ///
 /// # Safety
-/// AVX-512 F and VL; `N >= 32`; `lanes` a prefix; `keys` valid for the
-/// lanes' keys.
+/// AVX-512 F and VL; `N >= 32`; `keys` valid for the lanes' keys.
 #[target_feature(enable = "avx512f,avx512vl,avx2")]
 #[inline]
 pub(super) unsafe fn digests8_loads<const N: usize>(
