@@ -1201,9 +1201,10 @@ mod tests {
                         assert_eq!((vb, vr), (ib, ir), "AVX2 digests, N={N}");
                         if LookupPath::Avx512.is_supported() {
                             // Every prefix of the eight lanes: the lanes'
-                            // digests are the scalar ones, with the gathers
-                            // and (keys of up to 16 bytes) the permutes,
-                            // whichever the CPU's vendor.
+                            // digests are the scalar ones, with the gathers,
+                            // the permutes (keys of up to 16 bytes) and the
+                            // per-key loads (32 bytes or more), whichever the
+                            // CPU's vendor.
                             type Digests8 = unsafe fn(*const u8, u8, &Seeds) -> (__m256i, __m256i);
                             let mut variants: Vec<(&str, Digests8)> =
                                 vec![("gathers", avx512::digests8::<N>)];

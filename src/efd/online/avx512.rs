@@ -455,7 +455,7 @@ unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
     // live scratch (caller): each block at `off < n` gets its lanes' keys and
     // bytes, and `off + 16 <= BATCH` keys of room in `s`.
     unsafe {
-        prefetch_gathered_keys::<N>(keys, n);
+        prefetch_wide_keys::<N>(keys, n);
         let mut bumped = 0u32;
         for off in (0..n).step_by(16) {
             bumped |= locate_block::<N, S, PREFETCH>(
@@ -480,7 +480,7 @@ unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
 /// instead of the gathers it still pays: 1.14-1.15x the time without it.
 /// A hint: it reads nothing.
 #[inline(always)]
-fn prefetch_gathered_keys<const N: usize>(keys: *const [u8; N], n: usize) {
+fn prefetch_wide_keys<const N: usize>(keys: *const [u8; N], n: usize) {
     if N > 4 && n > 0 && !(N <= 16 && avoid_gathers()) {
         let (p, len) = (keys as *const u8, n * N);
         for at in (0..len).step_by(64) {
@@ -615,7 +615,7 @@ unsafe fn bulk_pipelined<const N: usize, const S: usize, const S8: bool>(
             let (_, n, oc) = batch(c);
             let next = if c + 1 < batches {
                 let (kn, nn, on) = batch(c + 1);
-                prefetch_gathered_keys::<N>(kn, nn);
+                prefetch_wide_keys::<N>(kn, nn);
                 let en = t.epoch.0.load(Ordering::Acquire);
                 let mut bn = 0u32;
                 for off in (0..BATCH).step_by(16) {
