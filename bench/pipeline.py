@@ -17,7 +17,8 @@ Rows efd1-<key kind> (ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple,
 5tuple): efd-lb -n 1 with `--key KIND` on the scenario's flows of that kind
 (their own pcap, efd-lb-pcapgen --key), in the scenarios of --key-scenarios
 (default b, 1M distinct flows); reported as a ratio to efd1 (ipv4_dst) of
-the same run.
+the same run. Rows efd1-<kind>-fp (ipv4_5tuple, ipv6_dst, ipv6_5tuple,
+5tuple): the same with `--flow-match fingerprint`.
 """
 
 import argparse
@@ -87,6 +88,11 @@ ROWS = {
 # `efd1-<kind>-base`: a key kind's row with the --base-bin build.
 ROWS.update({f"efd1-{k}-base": f"efd-lb -n 1, key {k}, the --base-bin build"
              for k in ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]})
+# `efd1-<kind>-fp`: a key kind's row with `--flow-match fingerprint` (keys
+# wider than 8 bytes).
+FP_KINDS = ["ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
+ROWS.update({f"efd1-{k}-fp": f"efd-lb -n 1, key {k}, `--flow-match fingerprint`"
+             for k in FP_KINDS})
 
 
 # The key kinds of the `efd1-<kind>` rows, and the targets of their
@@ -98,7 +104,7 @@ KEY_TARGETS = {"ipv4_5tuple": 0.85, "ipv6_5tuple": 0.75}
 def row_key(row):
     """The key kind of a row (None: ipv4_dst, the default)."""
     for k in KEY_KINDS:
-        if row in (f"efd1-{k}", f"efd1-{k}-base"):
+        if row in (f"efd1-{k}", f"efd1-{k}-base", f"efd1-{k}-fp"):
             return k
     return None
 
@@ -556,7 +562,7 @@ def efd_counters(j):
 
 
 def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None, burst=None,
-            key=None):
+            key=None, flow_match=None):
     prefix = f"benchefd_{tag}_{os.getpid()}"
     cleanup_prefix(prefix)
     snaps = []
@@ -584,6 +590,8 @@ def run_efd(binary, pcap, nodes, packets, args, tag, logdir, use_huge, ops=None,
             "-f", str(TABLE_FLOWS), "--stats-format", "json", "--stats-period-ms", "1000"]
     if key:
         argv += ["--key", key]
+    if flow_match:
+        argv += ["--flow-match", flow_match]
     argv += args.efd_extra
     argv += ["--"] + eal_ports(pcap) + mem
     res = dict(program="efd-lb", nodes=nodes, prefix=prefix)
@@ -738,6 +746,9 @@ def report(doc):
         for k in KEY_KINDS:
             ratio_line(f"efd1-{k}", "efd1", f"efd-lb 1 node, key {k} / ipv4_dst")
             ratio_line(f"efd1-{k}", f"efd1-{k}-base", f"efd-lb 1 node, key {k} / the --base-bin build")
+        for k in FP_KINDS:
+            ratio_line(f"efd1-{k}-fp", "efd1", f"efd-lb 1 node, key {k}, flow_match fingerprint / ipv4_dst")
+            ratio_line(f"efd1-{k}-fp", f"efd1-{k}", f"efd-lb 1 node, key {k}, fingerprint / exact")
         for row in ("c-avx2", "c-n2"):
             if by.get(row):
                 fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])
@@ -949,7 +960,7 @@ def main():
                                 SCENARIOS[s]["packets"], args, tag, logdir, huge_ok,
                                 "ring" if row.endswith("-ring") else None,
                                 256 if row.endswith("-b256") else None,
-                                key)
+                                key, "fingerprint" if row.endswith("-fp") else None)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
                          load1=round(os.getloadavg()[0], 2),
                          xcore_rt_ns=[xcore_before, xcore_round_trip()])

@@ -28,6 +28,7 @@ use crate::config::Settings;
 use crate::efd::Efd;
 use crate::flows::{Flow, FlowLimit};
 use crate::key::FlowKey;
+use crate::lcore::flow_table::FlowMatch;
 use std::path::Path;
 
 /// One MiB.
@@ -122,14 +123,16 @@ pub struct HeapModel {
     efd_per_flow: f64,
     flow_bytes: u64,
     entry_bytes: u64,
-    key_bytes: usize,
+    /// A node flow table's slot: the key, or its 8-byte fingerprint.
+    slot_bytes: usize,
 }
 
 impl HeapModel {
-    /// The model for keys `K` and `value_bits`-bit values: the EFD table's
-    /// size is measured on two small empty tables (it grows linearly with
-    /// the capacity).
-    pub fn new<K, const N: usize>(value_bits: u8) -> HeapModel
+    /// The model for keys `K`, `value_bits`-bit values and node flow
+    /// tables holding what `flow_match` says: the EFD table's size is
+    /// measured on two small empty tables (it grows linearly with the
+    /// capacity).
+    pub fn new<K, const N: usize>(value_bits: u8, flow_match: FlowMatch) -> HeapModel
     where
         K: FlowKey<Bytes = [u8; N]>,
     {
@@ -143,7 +146,10 @@ impl HeapModel {
             efd_per_flow: per,
             flow_bytes: std::mem::size_of::<Flow<K>>() as u64,
             entry_bytes: std::mem::size_of::<([u8; N], u8)>() as u64,
-            key_bytes: std::mem::size_of::<K>(),
+            slot_bytes: match flow_match {
+                FlowMatch::Exact => std::mem::size_of::<K>(),
+                FlowMatch::Fingerprint => std::mem::size_of::<u64>(),
+            },
         }
     }
 
@@ -163,9 +169,9 @@ impl HeapModel {
         let tables = match per_node {
             Some(counts) => counts
                 .iter()
-                .map(|&n| table_bytes(n.max(share), self.key_bytes))
+                .map(|&n| table_bytes(n.max(share), self.slot_bytes))
                 .sum(),
-            None => nodes * table_bytes(flows.div_ceil(nodes).max(share), self.key_bytes),
+            None => nodes * table_bytes(flows.div_ceil(nodes).max(share), self.slot_bytes),
         };
         HeapNeed {
             parse: if from_file {
@@ -564,9 +570,31 @@ mod tests {
         }
     }
 
+    /// `flow_match` decides the node tables' slots: 37-byte keys, or their
+    /// 8-byte fingerprints; the model counts what the tables allocate.
+    #[test]
+    fn flow_match_sets_the_node_tables_size() {
+        use crate::key::Ipv6FiveTuple;
+        use crate::lcore::flow_table::FlowTable;
+        let cap = 1u64 << 20;
+        let mut sizes = Vec::new();
+        for (m, slot) in [(FlowMatch::Exact, 37), (FlowMatch::Fingerprint, 8)] {
+            let t = FlowTable::<Ipv6FiveTuple>::new(m, cap as usize);
+            assert_eq!(t.allocation_size() as u64, table_bytes(cap, slot), "{m:?}");
+            let model = HeapModel::new::<Ipv6FiveTuple, 37>(1, m);
+            assert_eq!(
+                model.need(cap, cap, 1, None, false).tables,
+                table_bytes(cap, slot)
+            );
+            sizes.push(t.allocation_size());
+        }
+        // 2^21 slots: 80 MB of keys against 19 MB of fingerprints.
+        assert!(sizes[1] * 4 < sizes[0], "{sizes:?}");
+    }
+
     #[test]
     fn efd_size_is_linear_in_the_capacity() {
-        let m = HeapModel::new::<Ipv4Dst, 4>(1);
+        let m = HeapModel::new::<Ipv4Dst, 4>(1, FlowMatch::Exact);
         for cap in [1u64 << 20, 3 << 20] {
             let real = Efd::<4>::new(cap as usize, 1).unwrap().total_bytes() as f64;
             let est = m.need(0, cap, 2, None, false).efd as f64;
@@ -577,7 +605,7 @@ mod tests {
     #[test]
     fn the_flows_of_the_issue_are_refused_with_the_setting_and_the_amounts() {
         let s = settings(&["-f", "858993459"]);
-        let m = HeapModel::new::<Ipv4Dst, 4>(s.value_bits);
+        let m = HeapModel::new::<Ipv4Dst, 4>(s.value_bits, s.flow_match);
         let n = u64::from(s.num_flows);
         let cap = n + n / 4;
         let e =
@@ -625,7 +653,7 @@ mod tests {
     #[test]
     fn flow_file_limit_follows_memory() {
         let s = settings(&["--flow-file", "f.csv"]);
-        let m = HeapModel::new::<Ipv4Dst, 4>(s.value_bits);
+        let m = HeapModel::new::<Ipv4Dst, 4>(s.value_bits, s.flow_match);
         let l = flow_file_limit(&s, &m, Some(1 << 30));
         assert!(l.max > 1_000_000 && l.max < 20_000_000, "{}", l.max);
         let need = m.need(

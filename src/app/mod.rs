@@ -24,7 +24,7 @@ use crate::control::status::NodeState;
 use crate::efd::Efd;
 use crate::flows::{self, Flow};
 use crate::key::FlowKey;
-use crate::lcore::flow_table::FlowTable;
+use crate::lcore::flow_table::{FlowMatch, FlowTable};
 use crate::stats::Snapshot;
 use dpdk::eal::Eal;
 use std::fmt;
@@ -203,7 +203,7 @@ where
     // the tables need, before they are allocated.
     let resident_mbufs = launch::check_pcap_inputs(&settings.eal_args)?;
     let avail = memory::available();
-    let model = memory::HeapModel::new::<K, N>(settings.value_bits);
+    let model = memory::HeapModel::new::<K, N>(settings.value_bits, settings.flow_match);
     let snapshot_path = settings.control.snapshot.as_ref().filter(|p| p.exists());
     let source = match (snapshot_path, &settings.flow_file) {
         (Some(p), _) => memory::FlowSource::Snapshot(p),
@@ -249,7 +249,12 @@ where
         );
     }
     let efd = build_efd_with_capacity(&flows, settings.value_bits, capacity)?;
-    let tables = node_tables(&flows, settings.num_nodes, capacity);
+    let tables = node_tables(&flows, settings.num_nodes, capacity, settings.flow_match);
+    tracing::info!(
+        flow_match = settings.flow_match.name(),
+        memory = %memory::human(tables.iter().map(|t| t.allocation_size() as u64).sum()),
+        "node flow tables"
+    );
     drop(flows);
 
     let stop_signal = Arc::new(AtomicBool::new(false));
@@ -358,11 +363,13 @@ where
 }
 
 /// Each node's flow table, indexed by node id, with room for its share of
-/// the table's capacity (so that adds rarely grow a table on a worker).
+/// the table's capacity (so that adds rarely grow a table on a worker),
+/// holding what `flow_match` says.
 fn node_tables<K: FlowKey>(
     flows: &[Flow<K>],
     num_nodes: u16,
     capacity: usize,
+    flow_match: FlowMatch,
 ) -> Vec<FlowTable<K>> {
     let mut per_node = vec![0usize; usize::from(num_nodes)];
     for f in flows {
@@ -371,7 +378,7 @@ fn node_tables<K: FlowKey>(
     let share = capacity.div_ceil(usize::from(num_nodes));
     let mut tables: Vec<FlowTable<K>> = per_node
         .into_iter()
-        .map(|n| FlowTable::with_capacity(n.max(share)))
+        .map(|n| FlowTable::new(flow_match, n.max(share)))
         .collect();
     for f in flows {
         tables[f.node.index()].insert(f.key);

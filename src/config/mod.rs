@@ -24,6 +24,7 @@ use clap::Parser;
 use crate::faults::FaultSettings;
 use crate::flows::io_error_text;
 use crate::key::KeyKind;
+use crate::lcore::flow_table::FlowMatch;
 pub use crate::stats::StatsFormat;
 use crate::traffic::TrafficSpec;
 use file::{FileConfig, PortmaskValue};
@@ -138,6 +139,12 @@ pub struct Cli {
     /// or 5tuple (IPv4 and IPv6) [file key: key; default ipv4_dst]
     #[arg(long, value_name = "KIND")]
     pub key: Option<String>,
+    /// What each node's flow table holds to check that the node owns a
+    /// packet's flow: exact (the keys, the C sample's check) or fingerprint
+    /// (a 64-bit keyed fingerprint per flow, 8 bytes a slot; keys wider than
+    /// 8 bytes only) [file key: flow_match; default exact]
+    #[arg(long, value_name = "MODE")]
+    pub flow_match: Option<String>,
     /// File of "key,node" lines to load instead of the generated flows
     /// [file key: flow_file]
     #[arg(long, value_name = "FILE")]
@@ -260,6 +267,8 @@ pub struct Settings {
     pub num_flows: u32,
     /// What a flow is keyed by.
     pub key: KeyKind,
+    /// What the node flow tables hold.
+    pub flow_match: FlowMatch,
     /// Flow file to load instead of the C sample's population.
     pub flow_file: Option<PathBuf>,
     /// EFD value width in bits, 1..=8, with `2^value_bits >= num_nodes`.
@@ -802,6 +811,28 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
             KeyKind::names()
         ))
     })?;
+    let (fm_s, fmloc) = pick(
+        file,
+        "flow_match",
+        "--flow-match",
+        cli.flow_match.clone(),
+        fc.flow_match.clone(),
+        FlowMatch::default().name().to_string(),
+    );
+    let flow_match = FlowMatch::from_name(&fm_s).ok_or_else(|| {
+        invalid(format!(
+            "{}: not a flow match (exact or fingerprint)",
+            fmloc.is(format!("{fm_s:?}"))
+        ))
+    })?;
+    if flow_match == FlowMatch::Fingerprint && key.key_len() < FlowMatch::FINGERPRINT_MIN_KEY {
+        return Err(invalid(format!(
+            "{}: needs a key wider than 8 bytes (key {} is {} bytes; use exact)",
+            fmloc.is(format!("{fm_s:?}")),
+            key.name(),
+            key.key_len()
+        )));
+    }
     let (flow_file, _) = pick(
         file,
         "flow_file",
@@ -1112,6 +1143,7 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         num_nodes,
         num_flows,
         key,
+        flow_match,
         flow_file,
         value_bits,
         nodes_per_lcore,

@@ -518,6 +518,41 @@ fn key_kind_from_file_and_flag() {
 }
 
 #[test]
+fn flow_match_from_file_and_flag() {
+    use crate::lcore::flow_table::FlowMatch;
+    assert_eq!(with_file(&[], "").unwrap().flow_match, FlowMatch::Exact);
+    let s = with_file(&[], "key = \"ipv6_5tuple\"\nflow_match = \"fingerprint\"").unwrap();
+    assert_eq!(s.flow_match, FlowMatch::Fingerprint);
+    let s = with_file(
+        &["--flow-match", "exact"],
+        "key = \"ipv6_5tuple\"\nflow_match = \"fingerprint\"",
+    )
+    .unwrap();
+    assert_eq!(s.flow_match, FlowMatch::Exact);
+    for kind in KeyKind::ALL {
+        let r = with_file(&["--key", kind.name(), "--flow-match", "fingerprint"], "");
+        if kind.key_len() > 8 {
+            assert_eq!(r.unwrap().flow_match, FlowMatch::Fingerprint, "{kind}");
+        } else {
+            assert!(r.is_err(), "{kind}");
+        }
+    }
+    assert_eq!(
+        err(&["--flow-match", "fingerprint"], ""),
+        "--flow-match \"fingerprint\": needs a key wider than 8 bytes (key ipv4_dst is 4 bytes; use exact)"
+    );
+    assert_eq!(
+        err(&[], "key = \"ipv4_src_dst\"\nflow_match = \"fingerprint\""),
+        "lb.toml: flow_match = \"fingerprint\": needs a key wider than 8 bytes (key ipv4_src_dst is 8 bytes; use exact)"
+    );
+    assert_eq!(
+        err(&[], "flow_match = \"hash\""),
+        "lb.toml: flow_match = \"hash\": not a flow match (exact or fingerprint)"
+    );
+    assert!(err(&[], "flow_match = 1").contains("flow_match"));
+}
+
+#[test]
 fn traffic_shape_percentages() {
     let s = with_file(
         &[],

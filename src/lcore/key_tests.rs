@@ -6,7 +6,7 @@
 //! generator's labels and the flow table, not from the parser.
 
 use super::distributor::{Distributor, RxPort};
-use super::flow_table::FlowTable;
+use super::flow_table::{FlowMatch, FlowTable};
 use super::loopback::{LoopPool, LoopRing, LoopRx, LoopTx, Loopback};
 use super::worker::{Node, Worker};
 use super::StopFlags;
@@ -82,6 +82,15 @@ struct Counts {
 }
 
 fn run_kind<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, spec: &TrafficSpec) {
+    run_kind_matching::<K, N>(kind, spec, FlowMatch::Exact);
+}
+
+/// [`run_kind`] with the node tables holding what `flow_match` says.
+fn run_kind_matching<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(
+    kind: KeyKind,
+    spec: &TrafficSpec,
+    flow_match: FlowMatch,
+) {
     let flows: Vec<Flow<K>> = seed_population(NUM_FLOWS, NUM_NODES).collect();
     let owner: HashMap<K, NodeId> = flows.iter().map(|f| (f.key, f.node)).collect();
     let efd = crate::app::build_efd(&flows, VALUE_BITS).unwrap();
@@ -153,11 +162,14 @@ fn run_kind<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, spec:
         .map(|(i, ring)| Node::<Loopback, K> {
             id: NodeId::new(i as u16),
             ring: ring.clone(),
-            flows: flows
-                .iter()
-                .filter(|f| f.node.index() == i)
-                .map(|f| f.key)
-                .collect::<FlowTable<K>>(),
+            flows: {
+                let mut t = FlowTable::new(flow_match, 0);
+                for f in flows.iter().filter(|f| f.node.index() == i) {
+                    t.insert(f.key);
+                }
+                assert_eq!(t.kind(), flow_match);
+                t
+            },
             changes: node_channel().0,
             adopt: None,
             activity: None,
@@ -234,6 +246,22 @@ kind_test!(ipv4_5tuple_through_the_loops, KeyKind::Ipv4FiveTuple);
 kind_test!(ipv6_dst_through_the_loops, KeyKind::Ipv6Dst);
 kind_test!(ipv6_5tuple_through_the_loops, KeyKind::Ipv6FiveTuple);
 kind_test!(five_tuple_through_the_loops, KeyKind::FiveTuple);
+
+/// The wide kinds with fingerprint node tables (`flow_match =
+/// "fingerprint"`): the same counts, frame for frame, as the keys give.
+#[test]
+fn wide_kinds_with_fingerprint_tables() {
+    for kind in KeyKind::ALL {
+        if kind.key_len() < FlowMatch::FINGERPRINT_MIN_KEY {
+            continue;
+        }
+        crate::with_key_kind!(kind, |K, N| run_kind_matching::<K, N>(
+            kind,
+            &mixed(kind),
+            FlowMatch::Fingerprint
+        ));
+    }
+}
 
 /// Plain traffic (no tags, options, fragments or malformed frames) of the
 /// wide kinds: the worker parses every frame again and passes exactly the
