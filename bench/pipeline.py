@@ -91,6 +91,12 @@ ROWS.update({f"efd1-{k}-base": f"efd-lb -n 1, key {k}, the --base-bin build"
 # `efd1-<kind>-fp`: a key kind's row with `--flow-match fingerprint` (keys
 # wider than 8 bytes).
 FP_KINDS = ["ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
+# `pmd`, `pmd-<kind>`: the input device alone, DPDK's dpdk-testpmd in
+# rxonly mode on the same pcap (one forwarding lcore, on the distributor's
+# core): how fast net_pcap delivers that traffic with nothing behind it.
+ROWS["pmd"] = "dpdk-testpmd rxonly, ipv4_dst pcap (input device alone; rx Mpps)"
+ROWS.update({f"pmd-{k}": f"dpdk-testpmd rxonly, {k} pcap (input device alone; rx Mpps)"
+             for k in ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]})
 ROWS.update({f"efd1-{k}-fp": f"efd-lb -n 1, key {k}, `--flow-match fingerprint`"
              for k in FP_KINDS})
 
@@ -104,7 +110,7 @@ KEY_TARGETS = {"ipv4_5tuple": 0.85, "ipv6_5tuple": 0.75}
 def row_key(row):
     """The key kind of a row (None: ipv4_dst, the default)."""
     for k in KEY_KINDS:
-        if row in (f"efd1-{k}", f"efd1-{k}-base", f"efd1-{k}-fp"):
+        if row in (f"efd1-{k}", f"efd1-{k}-base", f"efd1-{k}-fp", f"pmd-{k}"):
             return k
     return None
 
@@ -538,6 +544,55 @@ def run_c(server, node, pcap, avx2, args, tag, logdir, num_nodes=1):
 
 
 # --------------------------------------------------------------------------
+# dpdk-testpmd: the input device alone
+# --------------------------------------------------------------------------
+
+def run_pmd(pcap, packets, args, tag, logdir, use_huge):
+    """dpdk-testpmd --forward-mode=rxonly on net_pcap (infinite_rx) of
+    `pcap`: its main lcore on core 0, its one forwarding lcore on core 1
+    (the distributor's); rx Mpps over the measure window after warm-up."""
+    prefix = f"benchpmd_{tag}_{os.getpid()}"
+    cleanup_prefix(prefix)
+    samples = []
+    port = [None]
+
+    def on_line(t, line):
+        m = re.search(r"statistics for port (\d+)", line)
+        if m:
+            port[0] = int(m.group(1))
+            return
+        m = re.match(r"\s*RX-packets:\s+(\d+)", line)
+        if m and port[0] == 0:
+            samples.append((t, int(m.group(1))))
+    mem = ["--file-prefix", prefix] if use_huge else ["--no-huge", "-m", "4096"]
+    argv = ["dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--no-pci"] + mem + [
+        "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1",
+        "--", "--forward-mode=rxonly", f"--total-num-mbufs={packets + 200000}",
+        "--stats-period", "1", "--nb-cores=1", "--portmask=0x1"]
+    res = dict(program="dpdk-testpmd", prefix=prefix)
+    p = Proc(argv, os.path.join(logdir, f"{tag}-testpmd.log"), on_line)
+    try:
+        first = wait_for(lambda: next((x for x in samples if x[1] > 0), None), args.init_timeout, [p])
+        if not first:
+            res["error"] = "testpmd received nothing"
+            return res
+        a = wait_for(lambda: next((x for x in samples if x[0] >= first[0] + args.warmup), None),
+                     args.warmup + 10, [p])
+        b = a and wait_for(lambda: next((x for x in samples if x[0] >= a[0] + args.measure), None),
+                           args.measure + 10, [p])
+        if not b:
+            res["error"] = "no testpmd statistics after warm-up and measurement"
+            return res
+        rate = (b[1] - a[1]) / (b[0] - a[0]) / 1e6
+        res.update(distributed_mpps=rate, forwarded_mpps=rate,
+                   drops_mpps=dict(unknown_node=0.0, ring_full=0.0, filter_drop=0.0, tx_drop=0.0))
+    finally:
+        res["rc"] = p.stop()
+        cleanup_prefix(prefix)
+    return res
+
+
+# --------------------------------------------------------------------------
 # efd-lb
 # --------------------------------------------------------------------------
 
@@ -746,6 +801,8 @@ def report(doc):
         for k in KEY_KINDS:
             ratio_line(f"efd1-{k}", "efd1", f"efd-lb 1 node, key {k} / ipv4_dst")
             ratio_line(f"efd1-{k}", f"efd1-{k}-base", f"efd-lb 1 node, key {k} / the --base-bin build")
+        for k in KEY_KINDS:
+            ratio_line(f"pmd-{k}", "pmd", f"input device alone (dpdk-testpmd rxonly), {k} pcap / ipv4_dst pcap")
         for k in FP_KINDS:
             ratio_line(f"efd1-{k}-fp", "efd1", f"efd-lb 1 node, key {k}, flow_match fingerprint / ipv4_dst")
             ratio_line(f"efd1-{k}-fp", f"efd1-{k}", f"efd-lb 1 node, key {k}, fingerprint / exact")
@@ -949,7 +1006,10 @@ def main():
                 doc["meta"].setdefault("load_before_runs", []).append(round(os.getloadavg()[0], 2))
                 xcore_before = xcore_round_trip()
                 t0 = time.time()
-                if row.startswith("c"):
+                if row.startswith("pmd"):
+                    r = run_pmd(os.path.join(OUT, pcap_name(s, key)) if key else pcap,
+                                SCENARIOS[s]["packets"], args, tag, logdir, huge_ok)
+                elif row.startswith("c"):
                     server, node = c_bins[s]
                     r = run_c(server, node, pcap, row == "c-avx2", args, tag, logdir,
                               args.avx2_nodes if side else 1)
