@@ -408,10 +408,11 @@ fn keyed_frames<K: TrafficKey>(
 /// One run of the appliance with key kind `kind` over a finite net_pcap
 /// replay of every kind of frame: the per-reason and per-node counters and
 /// the forwarded frames are those predicted from the generator's labels,
-/// the flow table and the EFD table the appliance builds.
-fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
+/// the flow table and the EFD table the appliance builds. `flow_match`:
+/// what the node flow tables hold (`exact`, `fingerprint`).
+fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, flow_match: &str) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = workdir(&format!("key_{kind}"));
+    let dir = workdir(&format!("key_{kind}_{flow_match}"));
     let (num_flows, num_nodes, value_bits) = (1000u32, 3u16, 2u8);
     let spec = TrafficSpec {
         key: kind,
@@ -448,7 +449,7 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
     let cfg = write_config(
         &dir,
         &format!(
-            "key = \"{kind}\"\nnum_nodes = {num_nodes}\nnum_flows = {num_flows}\nvalue_bits = {value_bits}\nduration_s = 3\n[rings]\nsize = 8192"
+            "key = \"{kind}\"\nflow_match = \"{flow_match}\"\nnum_nodes = {num_nodes}\nnum_flows = {num_flows}\nvalue_bits = {value_bits}\nduration_s = 3\n[rings]\nsize = 8192"
         ),
         &[
             format!("net_pcap0,rx_pcap={},tx_pcap={}", input.display(), out0.display()),
@@ -457,6 +458,11 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
     );
     let out = run(&["--config", cfg.to_str().unwrap()]);
     assert_ok(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(&format!("node flow tables flow_match=\"{flow_match}\"")),
+        "{kind}: the tables hold what flow_match says: {log}"
+    );
     let v = final_stats(&out);
     assert_conservation(&v);
     assert_eq!(u(&v["ports"][0]["rx"]), frames.len() as u64, "{kind}: rx");
@@ -474,9 +480,12 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind) {
 
 macro_rules! keyed_replay_test {
     ($name:ident, $kind:expr) => {
+        keyed_replay_test!($name, $kind, "exact");
+    };
+    ($name:ident, $kind:expr, $flow_match:expr) => {
         #[test]
         fn $name() {
-            efd_lb::with_key_kind!($kind, |K, N| keyed_replay::<K, N>($kind));
+            efd_lb::with_key_kind!($kind, |K, N| keyed_replay::<K, N>($kind, $flow_match));
         }
     };
 }
@@ -487,6 +496,16 @@ keyed_replay_test!(replay_keyed_by_ipv4_5tuple, KeyKind::Ipv4FiveTuple);
 keyed_replay_test!(replay_keyed_by_ipv6_dst, KeyKind::Ipv6Dst);
 keyed_replay_test!(replay_keyed_by_ipv6_5tuple, KeyKind::Ipv6FiveTuple);
 keyed_replay_test!(replay_keyed_by_5tuple, KeyKind::FiveTuple);
+keyed_replay_test!(
+    replay_keyed_by_ipv4_5tuple_fingerprints,
+    KeyKind::Ipv4FiveTuple,
+    "fingerprint"
+);
+keyed_replay_test!(
+    replay_keyed_by_ipv6_5tuple_fingerprints,
+    KeyKind::Ipv6FiveTuple,
+    "fingerprint"
+);
 
 /// A flow file of 5-tuples drives distribution; a bad line names its line
 /// and what is wrong with it.
