@@ -297,7 +297,7 @@ pub fn render(snap: &Snapshot, status: &ControlStatus) -> String {
     out.header(
         "control_info",
         "gauge",
-        "Always 1: the flow key kind and what happens to unknown flows (drop or assign).",
+        "Always 1: the flow key kind, what happens to unknown flows (drop or assign) and what the node flow tables hold (exact or fingerprint).",
     );
     out.sample(
         "control_info",
@@ -305,6 +305,7 @@ pub fn render(snap: &Snapshot, status: &ControlStatus) -> String {
         &[
             ("key_kind", &status.key_kind),
             ("unknown_flows", &status.unknown_flows),
+            ("flow_match", &status.flow_match),
         ],
         1,
     );

@@ -301,6 +301,7 @@ where
             capacity,
             value_bits: u32::from(settings.value_bits),
             assign: settings.control.unknown_flows == UnknownFlows::Assign,
+            flow_match: settings.flow_match,
             snapshot: settings.control.snapshot.clone(),
             snapshot_period: settings.control.snapshot_period,
             idle_timeout: settings.control.idle_timeout,

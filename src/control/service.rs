@@ -19,6 +19,7 @@ use crate::efd::Reclaimed;
 use crate::flows;
 use crate::ids::NodeId;
 use crate::key::FlowKey;
+use crate::lcore::flow_table::FlowMatch;
 use crate::stats::Stats;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub struct ServiceConfig {
     pub value_bits: u32,
     /// Whether unknown flows are adopted.
     pub assign: bool,
+    /// What the node flow tables hold (for the status).
+    pub flow_match: FlowMatch,
     /// The snapshot file (`POST /snapshot` without a path, periodic saves).
     pub snapshot: Option<PathBuf>,
     /// Period of automatic snapshots.
@@ -820,6 +823,7 @@ impl<K: FlowKey<Bytes = [u8; N]>, const N: usize> ControlService<K, N> {
             efd_bytes: efd.online_bytes() as u64,
             efd_deep_flows: self.control.deep_flows() as u64,
             unknown_flows: if self.config.assign { "assign" } else { "drop" }.to_string(),
+            flow_match: self.config.flow_match.name().to_string(),
             adopted: self.adopted,
             expired: self.expired,
             table_full: self.table_full,

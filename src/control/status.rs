@@ -187,6 +187,8 @@ pub struct ControlStatus {
     pub efd_deep_flows: u64,
     /// Unknown flows: `drop` or `assign`.
     pub unknown_flows: String,
+    /// What the node flow tables hold: `exact` or `fingerprint`.
+    pub flow_match: String,
     /// Flows adopted since start (`assign`).
     pub adopted: u64,
     /// Adopted flows expired for idleness.

@@ -363,6 +363,7 @@ fn service_with(
         capacity,
         value_bits: 8,
         assign: adoption.is_some(),
+        flow_match: Default::default(),
         snapshot: app.snapshot.clone().map(|s| s.0),
         snapshot_period: app.snapshot.clone().map(|s| s.1),
         idle_timeout: idle.as_ref().map(|i| i.0),

@@ -139,6 +139,7 @@ fn busy_status() -> ControlStatus {
         efd_bytes: 4_194_304,
         efd_deep_flows: 2_718,
         unknown_flows: "assign".into(),
+        flow_match: "fingerprint".into(),
         adopted: 17,
         expired: 4,
         table_full: 2,
@@ -453,6 +454,7 @@ const SNAPSHOT_JSON: &[(&str, Expect)] = &[
 const STATUS_JSON: &[(&str, Expect)] = &[
     ("key_kind", Label("efd_lb_control_info", "key_kind")),
     ("unknown_flows", Label("efd_lb_control_info", "unknown_flows")),
+    ("flow_match", Label("efd_lb_control_info", "flow_match")),
     ("nodes[].id", Skip("the node label")),
     ("nodes[].state", OneHot("efd_lb_node_state", "state")),
     ("nodes[].weight", Sample("efd_lb_node_weight", &[])),
@@ -739,7 +741,7 @@ fn label_values_are_escaped() {
         "{text}"
     );
     assert!(
-        text.contains(r#"efd_lb_control_info{key_kind="k\"\\",unknown_flows=""} 1"#),
+        text.contains(r#"efd_lb_control_info{key_kind="k\"\\",unknown_flows="",flow_match=""} 1"#),
         "{text}"
     );
     // Every line is one sample or comment: the line feed stayed escaped.
@@ -824,6 +826,7 @@ fn names_follow_the_conventions() {
         "le",
         "key_kind",
         "unknown_flows",
+        "flow_match",
     ];
     for l in label_names {
         assert!(allowed.contains(&l), "label {l}");
