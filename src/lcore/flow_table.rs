@@ -82,21 +82,61 @@ enum Members<K> {
         set: HashTable<K, TableAlloc<K>>,
         hasher: DefaultHashBuilder,
     },
-    Fingerprint {
-        /// Fingerprints, each its own hash (a uniform 64-bit value).
-        set: HashTable<u64, TableAlloc<u64>>,
-        hasher: foldhash::quality::RandomState,
-        /// Bits of the fingerprint kept: all but in tests of collisions.
-        mask: u64,
-        /// Fingerprints held by more than one flow: how many more. Nearly
-        /// always empty (two of a million keys share a 64-bit fingerprint
-        /// with odds of about 3 in 10^8); looked at only by adds and
-        /// removes, so a removed flow never takes another flow's
-        /// fingerprint with it.
-        shared: HashMap<u64, u32>,
-        /// Flows, counting each one sharing a fingerprint.
-        len: usize,
-    },
+    Fingerprint(Fingerprints),
+}
+
+/// A fingerprint table's state ([`FlowMatch::Fingerprint`]).
+struct Fingerprints {
+    /// Fingerprints, each its own hash (a uniform 64-bit value).
+    set: HashTable<u64, TableAlloc<u64>>,
+    hasher: foldhash::quality::RandomState,
+    /// Bits of the fingerprint kept: all but in tests of collisions.
+    mask: u64,
+    /// Fingerprints held by more than one flow: how many more. Nearly
+    /// always empty (two of a million keys share a 64-bit fingerprint with
+    /// odds of about 3 in 10^8); looked at only by adds and removes, so a
+    /// removed flow never takes another flow's fingerprint with it.
+    shared: HashMap<u64, u32>,
+    /// Flows, counting each one sharing a fingerprint.
+    len: usize,
+}
+
+impl Fingerprints {
+    /// The fingerprint of `key`.
+    #[inline(always)]
+    fn of<K: Hash>(&self, key: K) -> u64 {
+        self.hasher.hash_one(key) & self.mask
+    }
+
+    /// Counts one more flow of fingerprint `f`.
+    fn insert(&mut self, f: u64) {
+        match self.set.entry(f, |&x| x == f, |&x| x) {
+            Entry::Occupied(_) => *self.shared.entry(f).or_insert(0) += 1,
+            Entry::Vacant(v) => {
+                v.insert(f);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Counts one flow of fingerprint `f` less; false if there was none.
+    fn remove(&mut self, f: u64) -> bool {
+        if let Some(more) = self.shared.get_mut(&f) {
+            *more -= 1;
+            if *more == 0 {
+                self.shared.remove(&f);
+            }
+        } else {
+            match self.set.find_entry(f, |&x| x == f) {
+                Ok(e) => {
+                    e.remove();
+                }
+                Err(_) => return false,
+            }
+        }
+        self.len -= 1;
+        true
+    }
 }
 
 impl<K: Copy + Eq + Hash> FlowTable<K> {
@@ -125,13 +165,13 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
                 set: HashTable::with_capacity_in(capacity, TableAlloc::default()),
                 hasher: DefaultHashBuilder::default(),
             },
-            FlowMatch::Fingerprint => Members::Fingerprint {
+            FlowMatch::Fingerprint => Members::Fingerprint(Fingerprints {
                 set: HashTable::with_capacity_in(capacity, TableAlloc::default()),
                 hasher: foldhash::quality::RandomState::default(),
                 mask,
                 shared: HashMap::new(),
                 len: 0,
-            },
+            }),
         };
         FlowTable { members }
     }
@@ -140,7 +180,7 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
     pub fn kind(&self) -> FlowMatch {
         match self.members {
             Members::Exact { .. } => FlowMatch::Exact,
-            Members::Fingerprint { .. } => FlowMatch::Fingerprint,
+            Members::Fingerprint(_) => FlowMatch::Fingerprint,
         }
     }
 
@@ -160,21 +200,8 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
                     }
                 }
             }
-            Members::Fingerprint {
-                set,
-                hasher,
-                mask,
-                shared,
-                len,
-            } => {
-                let f = hasher.hash_one(key) & *mask;
-                match set.entry(f, |&x| x == f, |&x| x) {
-                    Entry::Occupied(_) => *shared.entry(f).or_insert(0) += 1,
-                    Entry::Vacant(v) => {
-                        v.insert(f);
-                    }
-                }
-                *len += 1;
+            Members::Fingerprint(fp) => {
+                fp.insert(fp.of(key));
                 true
             }
         }
@@ -194,30 +221,7 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
                     Err(_) => false,
                 }
             }
-            Members::Fingerprint {
-                set,
-                hasher,
-                mask,
-                shared,
-                len,
-            } => {
-                let f = hasher.hash_one(key) & *mask;
-                if let Some(more) = shared.get_mut(&f) {
-                    *more -= 1;
-                    if *more == 0 {
-                        shared.remove(&f);
-                    }
-                } else {
-                    match set.find_entry(f, |&x| x == f) {
-                        Ok(e) => {
-                            e.remove();
-                        }
-                        Err(_) => return false,
-                    }
-                }
-                *len -= 1;
-                true
-            }
+            Members::Fingerprint(fp) => fp.remove(fp.of(key)),
         }
     }
 
@@ -228,11 +232,9 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
             Members::Exact { set, hasher } => {
                 set.find(hasher.hash_one(key), |&k| k == key).is_some()
             }
-            Members::Fingerprint {
-                set, hasher, mask, ..
-            } => {
-                let f = hasher.hash_one(key) & *mask;
-                set.find(f, |&x| x == f).is_some()
+            Members::Fingerprint(fp) => {
+                let f = fp.of(key);
+                fp.set.find(f, |&x| x == f).is_some()
             }
         }
     }
@@ -241,7 +243,7 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
     pub fn len(&self) -> usize {
         match &self.members {
             Members::Exact { set, .. } => set.len(),
-            Members::Fingerprint { len, .. } => *len,
+            Members::Fingerprint(fp) => fp.len,
         }
     }
 
@@ -255,9 +257,7 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
     pub fn allocation_size(&self) -> usize {
         match &self.members {
             Members::Exact { set, .. } => set.allocation_size(),
-            Members::Fingerprint { set, shared, .. } => {
-                set.allocation_size() + shared.allocation_size()
-            }
+            Members::Fingerprint(fp) => fp.set.allocation_size() + fp.shared.allocation_size(),
         }
     }
 
@@ -270,15 +270,9 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
             Members::Exact { set, hasher } => {
                 contains_burst_in(set, keys, owned, |k| hasher.hash_one(k), |&x, _, k| x == k)
             }
-            Members::Fingerprint {
-                set, hasher, mask, ..
-            } => contains_burst_in(
-                set,
-                keys,
-                owned,
-                |k| hasher.hash_one(k) & *mask,
-                |&x, f, _| x == f,
-            ),
+            Members::Fingerprint(fp) => {
+                contains_burst_in(&fp.set, keys, owned, |k| fp.of(k), |&x, f, _| x == f)
+            }
         }
     }
 }
@@ -323,7 +317,7 @@ impl<K> std::fmt::Debug for FlowTable<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (kind, len) = match &self.members {
             Members::Exact { set, .. } => (FlowMatch::Exact, set.len()),
-            Members::Fingerprint { len, .. } => (FlowMatch::Fingerprint, *len),
+            Members::Fingerprint(fp) => (FlowMatch::Fingerprint, fp.len),
         };
         f.debug_struct("FlowTable")
             .field("kind", &kind)
@@ -476,7 +470,7 @@ mod tests {
         fn probe(&self) -> Option<Probe> {
             match &self.members {
                 Members::Exact { set, .. } => set.allocator().probe(),
-                Members::Fingerprint { set, .. } => set.allocator().probe(),
+                Members::Fingerprint(fp) => fp.set.allocator().probe(),
             }
         }
     }
@@ -616,7 +610,7 @@ mod tests {
             assert!(t.insert(key13(i)));
         }
         assert_eq!(t.len(), n as usize);
-        let Members::Fingerprint { set, shared, .. } = &t.members else {
+        let Members::Fingerprint(Fingerprints { set, shared, .. }) = &t.members else {
             unreachable!()
         };
         assert!(set.len() <= 64 && !shared.is_empty());
@@ -631,7 +625,7 @@ mod tests {
         }
         assert!(t.is_empty() && !t.remove(key13(0)));
         assert!((0..n).all(|i| !t.contains(key13(i))));
-        let Members::Fingerprint { set, shared, .. } = &t.members else {
+        let Members::Fingerprint(Fingerprints { set, shared, .. }) = &t.members else {
             unreachable!()
         };
         assert!(set.is_empty() && shared.is_empty());
