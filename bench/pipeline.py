@@ -18,7 +18,9 @@ Rows efd1-<key kind> (ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple,
 (their own pcap, efd-lb-pcapgen --key), in the scenarios of --key-scenarios
 (default b, 1M distinct flows); reported as a ratio to efd1 (ipv4_dst) of
 the same run. Rows efd1-<kind>-fp (ipv4_5tuple, ipv6_dst, ipv6_5tuple,
-5tuple): the same with `--flow-match fingerprint`.
+5tuple): the same with `--flow-match fingerprint`. Rows pmd, pmd-<kind>:
+dpdk-testpmd --forward-mode=rxonly on the same pcap (the input device
+alone), reported as a ratio to pmd.
 """
 
 import argparse
@@ -85,9 +87,13 @@ ROWS = {
     "efd1-5tuple": "efd-lb -n 1, key 5tuple (half IPv4, half IPv6)",
     "efd4-base": "efd-lb -n 4, the --base-bin build",
 }
+# The key kinds of the `efd1-<kind>` rows, and the targets of their
+# forwarded rate as a ratio to `efd1` (ipv4_dst) in the same run.
+KEY_KINDS = ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
+KEY_TARGETS = {"ipv4_5tuple": 0.85, "ipv6_5tuple": 0.75}
 # `efd1-<kind>-base`: a key kind's row with the --base-bin build.
 ROWS.update({f"efd1-{k}-base": f"efd-lb -n 1, key {k}, the --base-bin build"
-             for k in ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]})
+             for k in KEY_KINDS})
 # `efd1-<kind>-fp`: a key kind's row with `--flow-match fingerprint` (keys
 # wider than 8 bytes).
 FP_KINDS = ["ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
@@ -96,15 +102,11 @@ FP_KINDS = ["ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
 # core): how fast net_pcap delivers that traffic with nothing behind it.
 ROWS["pmd"] = "dpdk-testpmd rxonly, ipv4_dst pcap (input device alone; rx Mpps)"
 ROWS.update({f"pmd-{k}": f"dpdk-testpmd rxonly, {k} pcap (input device alone; rx Mpps)"
-             for k in ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]})
+             for k in KEY_KINDS})
 ROWS.update({f"efd1-{k}-fp": f"efd-lb -n 1, key {k}, `--flow-match fingerprint`"
              for k in FP_KINDS})
 
 
-# The key kinds of the `efd1-<kind>` rows, and the targets of their
-# forwarded rate as a ratio to `efd1` (ipv4_dst) in the same run.
-KEY_KINDS = ["ipv4_src_dst", "ipv4_5tuple", "ipv6_dst", "ipv6_5tuple", "5tuple"]
-KEY_TARGETS = {"ipv4_5tuple": 0.85, "ipv6_5tuple": 0.75}
 
 
 def row_key(row):

@@ -146,10 +146,7 @@ impl HeapModel {
             efd_per_flow: per,
             flow_bytes: std::mem::size_of::<Flow<K>>() as u64,
             entry_bytes: std::mem::size_of::<([u8; N], u8)>() as u64,
-            slot_bytes: match flow_match {
-                FlowMatch::Exact => std::mem::size_of::<K>(),
-                FlowMatch::Fingerprint => std::mem::size_of::<u64>(),
-            },
+            slot_bytes: flow_match.slot_bytes::<K>(),
         }
     }
 

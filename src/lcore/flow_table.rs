@@ -63,6 +63,15 @@ impl FlowMatch {
         }
     }
 
+    /// Bytes of one slot of a node table of keys `K` holding what `self`
+    /// says: the key, or its fingerprint.
+    pub const fn slot_bytes<K>(self) -> usize {
+        match self {
+            FlowMatch::Exact => size_of::<K>(),
+            FlowMatch::Fingerprint => size_of::<u64>(),
+        }
+    }
+
     /// The mode named `name`.
     pub fn from_name(name: &str) -> Option<FlowMatch> {
         [FlowMatch::Exact, FlowMatch::Fingerprint]
@@ -139,6 +148,38 @@ impl Fingerprints {
     }
 }
 
+impl<K> FlowTable<K> {
+    /// What the table holds.
+    pub fn kind(&self) -> FlowMatch {
+        match self.members {
+            Members::Exact { .. } => FlowMatch::Exact,
+            Members::Fingerprint(_) => FlowMatch::Fingerprint,
+        }
+    }
+
+    /// Number of flows.
+    pub fn len(&self) -> usize {
+        match &self.members {
+            Members::Exact { set, .. } => set.len(),
+            Members::Fingerprint(fp) => fp.len,
+        }
+    }
+
+    /// Whether the table holds no flow.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the table's allocation (`app::memory::table_bytes` of its
+    /// capacity and [`FlowMatch::slot_bytes`]).
+    pub fn allocation_size(&self) -> usize {
+        match &self.members {
+            Members::Exact { set, .. } => set.allocation_size(),
+            Members::Fingerprint(fp) => fp.set.allocation_size() + fp.shared.allocation_size(),
+        }
+    }
+}
+
 impl<K: Copy + Eq + Hash> FlowTable<K> {
     /// An empty table holding keys, with room for `capacity` flows before
     /// it grows.
@@ -174,14 +215,6 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
             }),
         };
         FlowTable { members }
-    }
-
-    /// What the table holds.
-    pub fn kind(&self) -> FlowMatch {
-        match self.members {
-            Members::Exact { .. } => FlowMatch::Exact,
-            Members::Fingerprint(_) => FlowMatch::Fingerprint,
-        }
     }
 
     /// Adds a flow; false if it was already there. A fingerprint table
@@ -239,28 +272,6 @@ impl<K: Copy + Eq + Hash> FlowTable<K> {
         }
     }
 
-    /// Number of flows.
-    pub fn len(&self) -> usize {
-        match &self.members {
-            Members::Exact { set, .. } => set.len(),
-            Members::Fingerprint(fp) => fp.len,
-        }
-    }
-
-    /// Whether the table holds no flow.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Bytes of the table's allocation (`app::memory::table_bytes` of its
-    /// capacity and slot width).
-    pub fn allocation_size(&self) -> usize {
-        match &self.members {
-            Members::Exact { set, .. } => set.allocation_size(),
-            Members::Fingerprint(fp) => fp.set.allocation_size() + fp.shared.allocation_size(),
-        }
-    }
-
     /// `owned[i] = contains(keys[i])` for a burst (`owned` at least as long
     /// as `keys`): hashes the keys and prefetches their control groups and
     /// home slots, 32 at a time, then looks those up.
@@ -315,13 +326,9 @@ impl<K: Copy + Eq + Hash> FromIterator<K> for FlowTable<K> {
 
 impl<K> std::fmt::Debug for FlowTable<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (kind, len) = match &self.members {
-            Members::Exact { set, .. } => (FlowMatch::Exact, set.len()),
-            Members::Fingerprint(fp) => (FlowMatch::Fingerprint, fp.len),
-        };
         f.debug_struct("FlowTable")
-            .field("kind", &kind)
-            .field("len", &len)
+            .field("kind", &self.kind())
+            .field("len", &self.len())
             .finish()
     }
 }
