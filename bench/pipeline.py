@@ -117,10 +117,22 @@ def row_key(row):
     return None
 
 
+# Frame length on the wire (with FCS) of every generated pcap
+# (efd-lb-pcapgen --frame-len; --frame-len of this script). 64 is the
+# minimum frame, grown per frame where the headers need more (an IPv6/TCP
+# frame is 78); one length for every kind (e.g. 78) makes every row's
+# frames the same size, so that a key kind's ratio measures its keys and
+# not the input device's cost of larger frames.
+FRAME_LEN = 64
+
+
 def pcap_name(s, key=None):
-    """The pcap of scenario `s` with flows of key kind `key`."""
+    """The pcap of scenario `s` with flows of key kind `key` (frames of
+    FRAME_LEN)."""
     f = SCENARIOS[s]["file"]
-    return f if key is None else f.replace(".pcap", f"-{key}.pcap")
+    if key is not None:
+        f = f.replace(".pcap", f"-{key}.pcap")
+    return f if FRAME_LEN == 64 else f.replace(".pcap", f"-{FRAME_LEN}B.pcap")
 
 
 def log(msg):
@@ -309,8 +321,8 @@ def gen_inputs(scenarios, regen, keys_for=None):
         if not os.path.exists(PCAPGEN):
             sys.exit(f"{PCAPGEN} missing: cargo build --release --bin efd-lb-pcapgen")
         log(f"generating {path}")
-        subprocess.run([PCAPGEN, "--out", path] + sc["gen"] + (["--key", key] if key else []),
-                       check=True)
+        subprocess.run([PCAPGEN, "--out", path, "--frame-len", str(FRAME_LEN)] + sc["gen"]
+                       + (["--key", key] if key else []), check=True)
 
 
 # --------------------------------------------------------------------------
@@ -738,6 +750,13 @@ def fmt_mmm(xs, nd=2):
     return f"{med(xs):.{nd}f} ({min(xs):.{nd}f}–{max(xs):.{nd}f})"
 
 
+def frames_text(frame_len):
+    """The report's words for the frames' length."""
+    if frame_len == 64:
+        return "64 bytes, or the minimum that holds a frame's headers"
+    return f"{frame_len} bytes, every row (--frame-len)"
+
+
 def report(doc):
     runs = doc["runs"]
     lines = []
@@ -747,7 +766,8 @@ def report(doc):
                  f"DPDK {meta['machine'].get('dpdk')}; hugepages: {meta['hugepages']}; "
                  f"quiet machine at start: {meta.get('quiet')} (1-min load {meta.get('load_at_start')}), "
                  f"niceness {meta.get('niceness', 0)}; warm-up {meta['warmup']} s, "
-                 f"measure {meta['measure']} s.")
+                 f"measure {meta['measure']} s; frames "
+                 f"{frames_text(meta.get('frame_len', 64))}.")
     lines.append("")
     for s in meta["scenarios"]:
         lines.append(f"### {SCENARIOS[s]['title']}")
@@ -885,6 +905,10 @@ def main():
     ap.add_argument("--rows", default="c,efd1,efd4,c-avx2,c-n2," + ",".join(f"efd1-{k}" for k in KEY_KINDS))
     ap.add_argument("--key-scenarios", default="b",
                     help="scenarios for the efd1-<key kind> rows (default b: 1M distinct flows)")
+    ap.add_argument("--frame-len", type=int, default=64,
+                    help="frame length (with FCS) of every generated pcap, every row (default 64: the "
+                         "minimum, longer where a frame's headers need it; 78 fits every key kind's "
+                         "headers, so that all rows carry frames of one size)")
     ap.add_argument("--quick", action="store_true", help="1 repetition of everything (smoke test)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build (use the existing target/release/efd-lb)")
     ap.add_argument("--regen", action="store_true", help="regenerate the pcaps")
@@ -910,6 +934,10 @@ def main():
         return
     if args.quick:
         args.reps, args.avx2_reps = 1, 1
+    if not 64 <= args.frame_len <= 1518:
+        sys.exit(f"--frame-len {args.frame_len}: not in 64..1518")
+    global FRAME_LEN
+    FRAME_LEN = args.frame_len
     scenarios = [s for s in args.scenarios.split(",") if s]
     rows = [r for r in args.rows.split(",") if r]
     for s in scenarios:
@@ -979,7 +1007,7 @@ def main():
         date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         machine=machine_info(), hugepages=f"{pages} x 2 MiB" if huge_ok else "no (--no-huge)",
         quiet=quiet, load_at_start=round(load, 2), busy_at_start=sorted(set(busy_processes())),
-        efd_lb=efd_info, niceness=NICE, warmup=args.warmup, measure=args.measure, reps=args.reps, avx2_reps=args.avx2_reps,
+        efd_lb=efd_info, frame_len=FRAME_LEN, niceness=NICE, warmup=args.warmup, measure=args.measure, reps=args.reps, avx2_reps=args.avx2_reps,
         scenarios=scenarios, rows=rows, command=" ".join(["bench/pipeline.sh"] + sys.argv[1:]),
         c_patch=("server/init.c: mbuf pool = stock (num_nodes + num_ports) * 1536 "
                  "+ BENCH_EXTRA_MBUFS (= pcap packets + 16384); nothing else"),
@@ -994,7 +1022,7 @@ def main():
     reps = max(args.reps, args.avx2_reps)
     for rep in range(1, reps + 1):
         for s in scenarios:
-            pcap = os.path.join(OUT, SCENARIOS[s]["file"])
+            pcap = os.path.join(OUT, pcap_name(s))
             for row in rows:
                 side = row in ("c-avx2", "c-n2")
                 if rep > (args.avx2_reps if side else args.reps):

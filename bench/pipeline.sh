@@ -10,6 +10,7 @@
 #     efd-lb -n 1 --key KIND on that kind's pcap [--key-scenarios b]; ratio to efd1
 #   rows efd1-ipv4_5tuple-fp,efd1-ipv6_dst-fp,efd1-ipv6_5tuple-fp,efd1-5tuple-fp: also --flow-match fingerprint
 #   rows pmd,pmd-<kind>: dpdk-testpmd rxonly on that pcap (the input device alone; ratio to pmd)
+#   --frame-len 78: every pcap's frames 78 bytes (default 64, longer where headers need it)
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table
 #
 # Run as root (hugepages, DPDK). Builds the C sample from the dpdk-doc package
