@@ -17,8 +17,11 @@ Rows efd1-<key kind> (ipv4_src_dst, ipv4_5tuple, ipv6_dst, ipv6_5tuple,
 5tuple): efd-lb -n 1 with `--key KIND` on the scenario's flows of that kind
 (their own pcap, efd-lb-pcapgen --key), in the scenarios of --key-scenarios
 (default b, 1M distinct flows); reported as a ratio to efd1 (ipv4_dst) of
-the same run. Rows efd1-<kind>-fp (ipv4_5tuple, ipv6_dst, ipv6_5tuple,
-5tuple): the same with `--flow-match fingerprint`. Rows pmd, pmd-<kind>:
+the same run, with the default `flow_match` (auto: fingerprint for these
+kinds but ipv4_src_dst). Rows efd1-<kind>-fp and efd1-<kind>-exact
+(ipv4_5tuple, ipv6_dst, ipv6_5tuple, 5tuple): the same with `--flow-match
+fingerprint` / `exact`. --frame-len N: every pcap's frames N bytes (78
+fits every kind's headers). Rows pmd, pmd-<kind>:
 dpdk-testpmd --forward-mode=rxonly on the same pcap (the input device
 alone), reported as a ratio to pmd.
 """
@@ -105,6 +108,10 @@ ROWS.update({f"pmd-{k}": f"dpdk-testpmd rxonly, {k} pcap (input device alone; rx
              for k in KEY_KINDS})
 ROWS.update({f"efd1-{k}-fp": f"efd-lb -n 1, key {k}, `--flow-match fingerprint`"
              for k in FP_KINDS})
+# `efd1-<kind>-exact`: with `--flow-match exact` (the default, auto, picks
+# fingerprint for these kinds).
+ROWS.update({f"efd1-{k}-exact": f"efd-lb -n 1, key {k}, `--flow-match exact`"
+             for k in FP_KINDS})
 
 
 
@@ -112,7 +119,7 @@ ROWS.update({f"efd1-{k}-fp": f"efd-lb -n 1, key {k}, `--flow-match fingerprint`"
 def row_key(row):
     """The key kind of a row (None: ipv4_dst, the default)."""
     for k in KEY_KINDS:
-        if row in (f"efd1-{k}", f"efd1-{k}-base", f"efd1-{k}-fp", f"pmd-{k}"):
+        if row in (f"efd1-{k}", f"efd1-{k}-base", f"efd1-{k}-fp", f"efd1-{k}-exact", f"pmd-{k}"):
             return k
     return None
 
@@ -827,7 +834,8 @@ def report(doc):
             ratio_line(f"pmd-{k}", "pmd", f"input device alone (dpdk-testpmd rxonly), {k} pcap / ipv4_dst pcap")
         for k in FP_KINDS:
             ratio_line(f"efd1-{k}-fp", "efd1", f"efd-lb 1 node, key {k}, flow_match fingerprint / ipv4_dst")
-            ratio_line(f"efd1-{k}-fp", f"efd1-{k}", f"efd-lb 1 node, key {k}, fingerprint / exact")
+            ratio_line(f"efd1-{k}-exact", "efd1", f"efd-lb 1 node, key {k}, flow_match exact / ipv4_dst")
+            ratio_line(f"efd1-{k}-fp", f"efd1-{k}-exact", f"efd-lb 1 node, key {k}, fingerprint / exact")
         for row in ("c-avx2", "c-n2"):
             if by.get(row):
                 fr = [r["drops_mpps"]["filter_drop"] / (r["drops_mpps"]["filter_drop"] + r["filter_passed_mpps"])
@@ -1050,7 +1058,8 @@ def main():
                                 SCENARIOS[s]["packets"], args, tag, logdir, huge_ok,
                                 "ring" if row.endswith("-ring") else None,
                                 256 if row.endswith("-b256") else None,
-                                key, "fingerprint" if row.endswith("-fp") else None)
+                                key, "fingerprint" if row.endswith("-fp")
+                                else "exact" if row.endswith("-exact") else None)
                 r.update(scenario=s, row=row, rep=rep, wall_s=round(time.time() - t0, 1),
                          load1=round(os.getloadavg()[0], 2),
                          xcore_rt_ns=[xcore_before, xcore_round_trip()])

@@ -8,7 +8,8 @@
 #   rows efd1-b256,efd4-b256: [ports] burst = 256, [rings] size = 4096
 #   rows efd1-ipv4_src_dst,efd1-ipv4_5tuple,efd1-ipv6_dst,efd1-ipv6_5tuple,efd1-5tuple:
 #     efd-lb -n 1 --key KIND on that kind's pcap [--key-scenarios b]; ratio to efd1
-#   rows efd1-ipv4_5tuple-fp,efd1-ipv6_dst-fp,efd1-ipv6_5tuple-fp,efd1-5tuple-fp: also --flow-match fingerprint
+#   rows efd1-<kind>-fp, efd1-<kind>-exact (ipv4_5tuple, ipv6_dst, ipv6_5tuple, 5tuple): also --flow-match fingerprint / exact
+#     (efd1-<kind> runs the default, auto: fingerprint for keys wider than 8 bytes)
 #   rows pmd,pmd-<kind>: dpdk-testpmd rxonly on that pcap (the input device alone; ratio to pmd)
 #   --frame-len 78: every pcap's frames 78 bytes (default 64, longer where headers need it)
 #   bench/pipeline.sh --report bench/out/results-XXXX.json   # re-render a table

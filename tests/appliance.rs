@@ -409,7 +409,8 @@ fn keyed_frames<K: TrafficKey>(
 /// replay of every kind of frame: the per-reason and per-node counters and
 /// the forwarded frames are those predicted from the generator's labels,
 /// the flow table and the EFD table the appliance builds. `flow_match`:
-/// what the node flow tables hold (`exact`, `fingerprint`).
+/// what the node flow tables hold (`exact`, `fingerprint`), or `default`
+/// to leave the key out (auto: fingerprint for keys wider than 8 bytes).
 fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, flow_match: &str) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workdir(&format!("key_{kind}_{flow_match}"));
@@ -449,7 +450,12 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, f
     let cfg = write_config(
         &dir,
         &format!(
-            "key = \"{kind}\"\nflow_match = \"{flow_match}\"\nnum_nodes = {num_nodes}\nnum_flows = {num_flows}\nvalue_bits = {value_bits}\nduration_s = 3\n[rings]\nsize = 8192"
+            "key = \"{kind}\"\n{}num_nodes = {num_nodes}\nnum_flows = {num_flows}\nvalue_bits = {value_bits}\nduration_s = 3\n[rings]\nsize = 8192",
+            if flow_match == "default" {
+                String::new()
+            } else {
+                format!("flow_match = \"{flow_match}\"\n")
+            }
         ),
         &[
             format!("net_pcap0,rx_pcap={},tx_pcap={}", input.display(), out0.display()),
@@ -459,8 +465,13 @@ fn keyed_replay<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(kind: KeyKind, f
     let out = run(&["--config", cfg.to_str().unwrap()]);
     assert_ok(&out);
     let log = String::from_utf8_lossy(&out.stderr);
+    let mode = match flow_match {
+        "default" if kind.key_len() > 8 => "fingerprint",
+        "default" => "exact",
+        m => m,
+    };
     assert!(
-        log.contains(&format!("node flow tables flow_match=\"{flow_match}\"")),
+        log.contains(&format!("node flow tables flow_match=\"{mode}\"")),
         "{kind}: the tables hold what flow_match says: {log}"
     );
     let v = final_stats(&out);
@@ -505,6 +516,18 @@ keyed_replay_test!(
     replay_keyed_by_ipv6_5tuple_fingerprints,
     KeyKind::Ipv6FiveTuple,
     "fingerprint"
+);
+// The default (auto) picks per key kind: fingerprints for 37-byte keys,
+// the keys themselves for 8-byte ones.
+keyed_replay_test!(
+    replay_keyed_by_5tuple_default_flow_match,
+    KeyKind::FiveTuple,
+    "default"
+);
+keyed_replay_test!(
+    replay_keyed_by_ipv4_src_dst_default_flow_match,
+    KeyKind::Ipv4SrcDst,
+    "default"
 );
 
 /// A flow file of 5-tuples drives distribution; a bad line names its line

@@ -49,7 +49,7 @@ fn every_bad_flag_gets_one_line_and_status_2() {
         (vec!["-p", "0x4"], "portmask 0x4: port 2 is not available (DPDK found 2 ports)".into()),
         (vec!["--unknown-flows", "keep"], "--unknown-flows \"keep\": the policy is drop or assign".into()),
         (vec!["--flow-match", "fingerprint"], "--flow-match \"fingerprint\": needs a key wider than 8 bytes (key ipv4_dst is 4 bytes; use exact)".into()),
-        (vec!["--key", "ipv6_5tuple", "--flow-match", "keys"], "--flow-match \"keys\": not a flow match (exact or fingerprint)".into()),
+        (vec!["--key", "ipv6_5tuple", "--flow-match", "keys"], "--flow-match \"keys\": not a flow match (auto, exact or fingerprint)".into()),
         (vec!["--control-listen", "here"], "--control-listen \"here\": not an address and port (like 127.0.0.1:9900 or [::1]:9900)".into()),
         (vec!["--", "-l", "0-2"], "EAL argument \"-l\" conflicts with the lcores setting (use --lcores / `lcores` instead)".into()),
     ];

@@ -140,9 +140,10 @@ pub struct Cli {
     #[arg(long, value_name = "KIND")]
     pub key: Option<String>,
     /// What each node's flow table holds to check that the node owns a
-    /// packet's flow: exact (the keys, the C sample's check) or fingerprint
+    /// packet's flow: exact (the keys, the C sample's check), fingerprint
     /// (a 64-bit keyed fingerprint per flow, 8 bytes a slot; keys wider than
-    /// 8 bytes only) [file key: flow_match; default exact]
+    /// 8 bytes only) or auto (fingerprint for keys wider than 8 bytes,
+    /// exact otherwise) [file key: flow_match; default auto]
     #[arg(long, value_name = "MODE")]
     pub flow_match: Option<String>,
     /// File of "key,node" lines to load instead of the generated flows
@@ -267,7 +268,7 @@ pub struct Settings {
     pub num_flows: u32,
     /// What a flow is keyed by.
     pub key: KeyKind,
-    /// What the node flow tables hold.
+    /// What the node flow tables hold (`auto` resolved for the key kind).
     pub flow_match: FlowMatch,
     /// Flow file to load instead of the C sample's population.
     pub flow_file: Option<PathBuf>,
@@ -817,14 +818,18 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         "--flow-match",
         cli.flow_match.clone(),
         fc.flow_match.clone(),
-        FlowMatch::default().name().to_string(),
+        FlowMatch::AUTO.to_string(),
     );
-    let flow_match = FlowMatch::from_name(&fm_s).ok_or_else(|| {
-        invalid(format!(
-            "{}: not a flow match (exact or fingerprint)",
-            fmloc.is(format!("{fm_s:?}"))
-        ))
-    })?;
+    let flow_match = if fm_s == FlowMatch::AUTO {
+        FlowMatch::auto(key.key_len())
+    } else {
+        FlowMatch::from_name(&fm_s).ok_or_else(|| {
+            invalid(format!(
+                "{}: not a flow match (auto, exact or fingerprint)",
+                fmloc.is(format!("{fm_s:?}"))
+            ))
+        })?
+    };
     if flow_match == FlowMatch::Fingerprint && key.key_len() < FlowMatch::FINGERPRINT_MIN_KEY {
         return Err(invalid(format!(
             "{}: needs a key wider than 8 bytes (key {} is {} bytes; use exact)",

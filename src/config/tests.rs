@@ -521,6 +521,23 @@ fn key_kind_from_file_and_flag() {
 fn flow_match_from_file_and_flag() {
     use crate::lcore::flow_table::FlowMatch;
     assert_eq!(with_file(&[], "").unwrap().flow_match, FlowMatch::Exact);
+    // The default, auto: fingerprints for keys wider than 8 bytes, the keys
+    // otherwise; written out or left out alike.
+    for kind in KeyKind::ALL {
+        let want = if kind.key_len() > 8 {
+            FlowMatch::Fingerprint
+        } else {
+            FlowMatch::Exact
+        };
+        let by_default = with_file(&["--key", kind.name()], "").unwrap();
+        assert_eq!(by_default.flow_match, want, "{kind}");
+        let named = with_file(&["--key", kind.name()], "flow_match = \"auto\"").unwrap();
+        assert_eq!(named.flow_match, want, "{kind}");
+        let flag = with_file(&["--key", kind.name(), "--flow-match", "auto"], "").unwrap();
+        assert_eq!(flag.flow_match, want, "{kind}");
+        let exact = with_file(&["--key", kind.name(), "--flow-match", "exact"], "").unwrap();
+        assert_eq!(exact.flow_match, FlowMatch::Exact, "{kind}");
+    }
     let s = with_file(&[], "key = \"ipv6_5tuple\"\nflow_match = \"fingerprint\"").unwrap();
     assert_eq!(s.flow_match, FlowMatch::Fingerprint);
     let s = with_file(
@@ -547,7 +564,7 @@ fn flow_match_from_file_and_flag() {
     );
     assert_eq!(
         err(&[], "flow_match = \"hash\""),
-        "lb.toml: flow_match = \"hash\": not a flow match (exact or fingerprint)"
+        "lb.toml: flow_match = \"hash\": not a flow match (auto, exact or fingerprint)"
     );
     assert!(err(&[], "flow_match = 1").contains("flow_match"));
 }

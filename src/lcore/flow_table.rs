@@ -72,6 +72,22 @@ impl FlowMatch {
         }
     }
 
+    /// The configuration's name of the default, [`FlowMatch::auto`].
+    pub const AUTO: &'static str = "auto";
+
+    /// The mode the default (`flow_match = "auto"`) picks for keys of
+    /// `key_len` bytes: fingerprints for keys wider than 8 bytes (a third
+    /// to a quarter of the memory of their keys, so that a million
+    /// `ipv6_5tuple` flows fit in 19 MiB instead of 77), the keys
+    /// themselves otherwise (no wider than a fingerprint).
+    pub const fn auto(key_len: usize) -> FlowMatch {
+        if key_len >= FlowMatch::FINGERPRINT_MIN_KEY {
+            FlowMatch::Fingerprint
+        } else {
+            FlowMatch::Exact
+        }
+    }
+
     /// The mode named `name`.
     pub fn from_name(name: &str) -> Option<FlowMatch> {
         [FlowMatch::Exact, FlowMatch::Fingerprint]
