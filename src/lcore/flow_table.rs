@@ -34,7 +34,9 @@ const GROUP_WIDTH: usize = 16;
 const LOOKAHEAD: usize = 32;
 
 /// How a node's flow table decides that the node owns a packet's flow
-/// (configuration: `flow_match`).
+/// (configuration: `flow_match`, whose default, `auto`, is
+/// [`FlowMatch::auto`] of the key's width; a table's own default is
+/// `Exact`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FlowMatch {
     /// The table holds each flow's key; a flow is owned only if its key is
@@ -76,9 +78,9 @@ impl FlowMatch {
     pub const AUTO: &'static str = "auto";
 
     /// The mode the default (`flow_match = "auto"`) picks for keys of
-    /// `key_len` bytes: fingerprints for keys wider than 8 bytes (a third
-    /// to a quarter of the memory of their keys, so that a million
-    /// `ipv6_5tuple` flows fit in 19 MiB instead of 77), the keys
+    /// `key_len` bytes: fingerprints for keys wider than 8 bytes (8-byte
+    /// slots instead of 13 to 37: a third to three quarters less memory, a
+    /// million `ipv6_5tuple` flows in 19 MiB instead of 77), the keys
     /// themselves otherwise (no wider than a fingerprint).
     pub const fn auto(key_len: usize) -> FlowMatch {
         if key_len >= FlowMatch::FINGERPRINT_MIN_KEY {
