@@ -33,7 +33,7 @@ pub struct FileConfig {
     pub num_flows: Option<i64>,
     /// Flow key kind (`ipv4_dst`, `ipv4_5tuple`, ...).
     pub key: Option<String>,
-    /// What the node flow tables hold (`exact`, `fingerprint`).
+    /// What the node flow tables hold (`auto`, `exact`, `fingerprint`).
     pub flow_match: Option<String>,
     /// Flow file (`key,node` lines).
     pub flow_file: Option<PathBuf>,

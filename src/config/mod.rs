@@ -820,16 +820,12 @@ pub fn resolve(cli: &Cli, file: &str, text: &str) -> Result<Settings, ConfigErro
         fc.flow_match.clone(),
         FlowMatch::AUTO.to_string(),
     );
-    let flow_match = if fm_s == FlowMatch::AUTO {
-        FlowMatch::auto(key.key_len())
-    } else {
-        FlowMatch::from_name(&fm_s).ok_or_else(|| {
-            invalid(format!(
-                "{}: not a flow match (auto, exact or fingerprint)",
-                fmloc.is(format!("{fm_s:?}"))
-            ))
-        })?
-    };
+    let flow_match = FlowMatch::from_name(&fm_s, key.key_len()).ok_or_else(|| {
+        invalid(format!(
+            "{}: not a flow match (auto, exact or fingerprint)",
+            fmloc.is(format!("{fm_s:?}"))
+        ))
+    })?;
     if flow_match == FlowMatch::Fingerprint && key.key_len() < FlowMatch::FINGERPRINT_MIN_KEY {
         return Err(invalid(format!(
             "{}: needs a key wider than 8 bytes (key {} is {} bytes; use exact)",

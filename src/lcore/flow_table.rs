@@ -90,8 +90,12 @@ impl FlowMatch {
         }
     }
 
-    /// The mode named `name`.
-    pub fn from_name(name: &str) -> Option<FlowMatch> {
+    /// The mode named `name` for keys of `key_len` bytes (`auto`: the one
+    /// [`FlowMatch::auto`] picks).
+    pub fn from_name(name: &str, key_len: usize) -> Option<FlowMatch> {
+        if name == FlowMatch::AUTO {
+            return Some(FlowMatch::auto(key_len));
+        }
         [FlowMatch::Exact, FlowMatch::Fingerprint]
             .into_iter()
             .find(|m| m.name() == name)
