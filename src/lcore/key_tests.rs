@@ -56,9 +56,15 @@ fn traffic<K: TrafficKey>(
 }
 
 /// Writes `frames` to a pcap and reads them back (the appliance's input).
+/// Each call has a file of its own: tests of the same kind run at once in
+/// one process.
 fn through_pcap(frames: &[(impl Sized, Vec<u8>)], name: &str) -> Vec<Vec<u8>> {
-    let path =
-        std::env::temp_dir().join(format!("efd-lb-keyloop-{}-{name}.pcap", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "efd-lb-keyloop-{}-{call}-{name}.pcap",
+        std::process::id()
+    ));
     let mut w = PcapWriter::create(&path).unwrap();
     for (i, (_, f)) in frames.iter().enumerate() {
         w.write_packet(i as u32, 0, f).unwrap();
