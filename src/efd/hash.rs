@@ -6,9 +6,9 @@
 //! multiplies, so that eight or sixteen keys are hashed at once with AVX2
 //! or AVX-512 (`vpmulld`); the scalar and SIMD code compute bit-identical
 //! results. 4-byte keys are their own `base` and row-mask input; longer
-//! keys are first reduced to two 32-bit digests ([`wide_digest`], two NH
-//! sums over their 64-bit words, eight keys at a time with `vpmuludq`):
-//! one is the `base`, the other the row-mask input.
+//! keys are first reduced to two 32-bit digests ([`wide_digest`]: keyed
+//! AES rounds over their 16-byte blocks, four keys per VAES instruction
+//! on the AVX-512 path): one is the `base`, the other the row-mask input.
 
 use crate::rng::SplitMix64;
 
@@ -25,8 +25,8 @@ pub(crate) struct Seeds {
     /// `x ^ seed` that maps only `0` to `0`).
     pub ra: u32,
     pub rb: u32,
-    /// Seeds of the two digests of keys longer than 4 bytes
-    /// ([`wide_digest`]).
+    /// Seed of the round keys of the digest of keys longer than 4 bytes
+    /// ([`wide_digest`], [`round_key`]).
     pub wide: [u64; 2],
 }
 
@@ -105,81 +105,182 @@ pub(crate) struct KeyHash {
     pub r: u64,
 }
 
-/// Where the `j`-th 64-bit word of an `N`-byte key (`N >= 8`) starts:
-/// every 8 bytes, the last word ending with the key (it overlaps the one
-/// before when `N` is not a multiple of 8), so that no read leaves the key.
+/// How many 16-byte blocks an `N`-byte key is read as ([`block_offset`]).
 #[inline(always)]
-pub(crate) const fn word_offset(n: usize, j: usize) -> usize {
-    if 8 * j + 8 <= n {
-        8 * j
+pub(crate) const fn blocks_of(n: usize) -> usize {
+    n.div_ceil(16)
+}
+
+/// Where block `j` of an `N`-byte key starts: every 16 bytes, the last
+/// block ending with the key (it overlaps the one before when `N` is not a
+/// multiple of 16), so that no read leaves the key. A key shorter than 16
+/// bytes is one block, zero-padded ([`block_len`]).
+#[inline(always)]
+pub(crate) const fn block_offset(n: usize, j: usize) -> usize {
+    if 16 * j + 16 <= n {
+        16 * j
     } else {
-        n - 8
+        n.saturating_sub(16)
     }
 }
 
-/// How many 64-bit words an `N`-byte key is read as.
+/// How many of block `j`'s 16 bytes are the key's (16 but for keys shorter
+/// than 16 bytes, whose block is padded with zeros).
 #[inline(always)]
-pub(crate) const fn words_of(n: usize) -> usize {
-    n.div_ceil(8)
-}
-
-/// Seed of word `j` of digest `d` (0 or 1) of a wide key: `wide[d]` plus
-/// `j` steps of the golden ratio.
-#[inline(always)]
-pub(crate) const fn word_seed(s: &Seeds, d: usize, j: usize) -> u64 {
-    s.wide[d].wrapping_add((j as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-}
-
-/// One NH step (UMAC's hash): the 64-bit product of the two 32-bit halves
-/// of word `w`, each plus its half of the seed `k` (mod 2^32).
-#[inline(always)]
-const fn nh(w: u64, k: u64) -> u64 {
-    let a = (w as u32).wrapping_add(k as u32);
-    let b = ((w >> 32) as u32).wrapping_add((k >> 32) as u32);
-    a as u64 * b as u64
-}
-
-/// A 64-bit NH sum folded to 32 bits (both halves xor-ed).
-#[inline(always)]
-const fn fold(h: u64) -> u32 {
-    (h ^ (h >> 32)) as u32
-}
-
-/// Word `j` of an `N`-byte key, little-endian ([`word_offset`]); keys
-/// shorter than 8 bytes (tests only) are one zero-padded word.
-#[inline(always)]
-fn word<const N: usize>(k: &[u8; N], j: usize) -> u64 {
-    let mut b = [0u8; 8];
-    if N < 8 {
-        b[..N].copy_from_slice(k);
+pub(crate) const fn block_len(n: usize, j: usize) -> usize {
+    let o = block_offset(n, j);
+    if n - o < 16 {
+        n - o
     } else {
-        let o = word_offset(N, j);
-        b.copy_from_slice(&k[o..o + 8]);
+        16
     }
-    u64::from_le_bytes(b)
 }
 
-/// The two 32-bit digests of a key longer than 4 bytes: two NH sums over
-/// the key's 64-bit words (each word's two halves, plus their seed,
-/// multiplied into 64 bits and added up), with independent seeds, each
-/// folded to 32 bits. NH is almost-universal: two different keys collide
-/// in one sum with a chance of about 2^-32 over the seeds, in both with
-/// about 2^-64; and a colliding pair could only make inserts fail, never
-/// give a stored key a wrong value. One 32x32-bit multiply per 4 bytes
-/// and digest, with no chain from word to word: eight keys at a time in
-/// the SIMD paths (`vpmuludq` on their gathered words), and the scalar
-/// code computes the same.
+/// Round key `i` of the digest ([`wide_digest`]): the two halves of
+/// `wide` plus `i` steps of the golden ratio, as `(low, high)` qwords.
+#[inline(always)]
+pub(crate) const fn round_key(s: &Seeds, i: usize) -> (u64, u64) {
+    let step = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (s.wide[0].wrapping_add(step), s.wide[1].wrapping_add(step))
+}
+
+/// Block `j` of an `N`-byte key as `(low, high)` little-endian qwords,
+/// padded with zeros past the key ([`block_offset`], [`block_len`]).
+#[inline(always)]
+pub(crate) fn block<const N: usize>(k: &[u8; N], j: usize) -> (u64, u64) {
+    let (o, l) = (block_offset(N, j), block_len(N, j));
+    let q = |from: usize| {
+        let mut b = [0u8; 8];
+        let end = (from + 8).min(o + l);
+        if end > from {
+            b[..end - from].copy_from_slice(&k[from..end]);
+        }
+        u64::from_le_bytes(b)
+    };
+    if l == 16 || N < 8 {
+        (q(o), q(o + 8))
+    } else {
+        // 8 <= N < 16: two overlapping whole-word reads, no partial copy.
+        let lo = u64::from_le_bytes(k[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(k[N - 8..].try_into().expect("8 bytes"));
+        (lo, hi.checked_shr(8 * (16 - N) as u32).unwrap_or(0))
+    }
+}
+
+/// The two 32-bit digests of a key longer than 4 bytes: a 128-bit state,
+/// first round key 0, takes each 16-byte block of the key ([`block`]) by
+/// an xor and one AES round (`AESENC`, round key `j + 1`), then one more
+/// round; the digests are its first two dwords. Round keys come from the
+/// table's seed ([`round_key`]).
+///
+/// A key of at most 16 bytes is one block, and the two rounds are a
+/// permutation of the state: two such keys never reach the same state, and
+/// share both digests as two random values would (2^-64); each output
+/// byte depends on every key byte after the two rounds. Longer keys add a
+/// block per round, with the same last two rounds. A pair of keys sharing
+/// both digests could only make an insert fail (reported), never give a
+/// stored key a wrong value. AES-NI per key here, VAES on sixteen keys in
+/// the AVX-512 path; without AES-NI, the same round in software
+/// ([`aes_round_soft`]).
 ///
 /// `(base, row-mask input)`.
 #[inline(always)]
 pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
-    let (mut h1, mut h2) = (0u64, 0u64);
-    for j in 0..words_of(N) {
-        let w = word(k, j);
-        h1 = h1.wrapping_add(nh(w, word_seed(s, 0, j)));
-        h2 = h2.wrapping_add(nh(w, word_seed(s, 1, j)));
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("aes") {
+        // SAFETY: AES-NI (and SSE2, baseline) checked just above.
+        return unsafe { wide_digest_ni(k, s) };
     }
-    (fold(h1), fold(h2))
+    wide_digest_soft(k, s)
+}
+
+/// [`wide_digest`] with [`aes_round_soft`].
+fn wide_digest_soft<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
+    let mut st = round_key(s, 0);
+    for j in 0..blocks_of(N) {
+        let (lo, hi) = block(k, j);
+        st = aes_round_soft((st.0 ^ lo, st.1 ^ hi), round_key(s, j + 1));
+    }
+    st = aes_round_soft(st, round_key(s, blocks_of(N) + 1));
+    (st.0 as u32, (st.0 >> 32) as u32)
+}
+
+/// [`wide_digest`] with AES-NI.
+///
+/// # Safety
+/// The CPU has AES-NI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "aes")]
+#[inline]
+unsafe fn wide_digest_ni<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    let v = |(lo, hi): (u64, u64)| _mm_set_epi64x(hi as i64, lo as i64);
+    let mut st = v(round_key(s, 0));
+    for j in 0..blocks_of(N) {
+        st = _mm_aesenc_si128(_mm_xor_si128(st, v(block(k, j))), v(round_key(s, j + 1)));
+    }
+    st = _mm_aesenc_si128(st, v(round_key(s, blocks_of(N) + 1)));
+    let d = _mm_cvtsi128_si64(st) as u64;
+    (d as u32, (d >> 32) as u32)
+}
+
+/// The AES S-box, computed: the multiplicative inverse in GF(2^8) (`x^254`)
+/// followed by the affine map.
+const SBOX: [u8; 256] = {
+    const fn mul(mut a: u8, mut b: u8) -> u8 {
+        let mut p = 0u8;
+        while b != 0 {
+            if b & 1 != 0 {
+                p ^= a;
+            }
+            a = (a << 1) ^ if a & 0x80 != 0 { 0x1b } else { 0 };
+            b >>= 1;
+        }
+        p
+    }
+    let mut t = [0u8; 256];
+    let mut x = 0;
+    while x < 256 {
+        // x^254 = x^-1 (0 for 0): square-and-multiply over 254 = 0b11111110.
+        let (mut r, mut b, mut e) = (1u8, x as u8, 254u32);
+        while e != 0 {
+            if e & 1 != 0 {
+                r = mul(r, b);
+            }
+            b = mul(b, b);
+            e >>= 1;
+        }
+        let i = if x == 0 { 0 } else { r };
+        t[x] = i ^ i.rotate_left(1) ^ i.rotate_left(2) ^ i.rotate_left(3) ^ i.rotate_left(4) ^ 0x63;
+        x += 1;
+    }
+    t
+};
+
+/// One AES encryption round (`AESENC`: ShiftRows, SubBytes, MixColumns,
+/// then the round key xored in) on a state of `(low, high)` little-endian
+/// qwords, in software: bit-identical to the instruction.
+pub(crate) fn aes_round_soft(st: (u64, u64), rk: (u64, u64)) -> (u64, u64) {
+    let mut a = [0u8; 16];
+    a[..8].copy_from_slice(&st.0.to_le_bytes());
+    a[8..].copy_from_slice(&st.1.to_le_bytes());
+    // Byte `r + 4c` is row `r` of column `c`; row `r` rotates left by `r`.
+    let sb: [u8; 16] = std::array::from_fn(|i| {
+        let (r, c) = (i % 4, i / 4);
+        SBOX[a[r + 4 * ((c + r) % 4)] as usize]
+    });
+    let x2 = |x: u8| (x << 1) ^ if x & 0x80 != 0 { 0x1b } else { 0 };
+    let mut o = [0u8; 16];
+    for c in 0..4 {
+        let [a0, a1, a2, a3] = [sb[4 * c], sb[4 * c + 1], sb[4 * c + 2], sb[4 * c + 3]];
+        o[4 * c] = x2(a0) ^ x2(a1) ^ a1 ^ a2 ^ a3;
+        o[4 * c + 1] = a0 ^ x2(a1) ^ x2(a2) ^ a2 ^ a3;
+        o[4 * c + 2] = a0 ^ a1 ^ x2(a2) ^ x2(a3) ^ a3;
+        o[4 * c + 3] = x2(a0) ^ a0 ^ a1 ^ a2 ^ x2(a3);
+    }
+    let lo = u64::from_le_bytes(o[..8].try_into().expect("8 bytes"));
+    let hi = u64::from_le_bytes(o[8..].try_into().expect("8 bytes"));
+    (lo ^ rk.0, hi ^ rk.1)
 }
 
 /// Hash a key. 4-byte keys: `base` is the key itself (little-endian `u32`),
@@ -208,4 +309,74 @@ pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
 pub(crate) fn locate(base: u32, seed: u32, ngroups: u32) -> (usize, u8) {
     let h = mix_g(base ^ seed);
     (((h as u64 * ngroups as u64) >> 32) as usize, h as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    /// The software round is `AESENC`, on random states and round keys.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn software_aes_round_is_the_instruction() {
+        use std::arch::x86_64::*;
+        if !std::arch::is_x86_feature_detected!("aes") {
+            return;
+        }
+        let mut rng = SplitMix64::new(5);
+        for _ in 0..10_000 {
+            let st = (rng.next_u64(), rng.next_u64());
+            let rk = (rng.next_u64(), rng.next_u64());
+            // SAFETY: AES-NI checked above; SSE2 is baseline.
+            let hw = unsafe {
+                let v = |(lo, hi): (u64, u64)| _mm_set_epi64x(hi as i64, lo as i64);
+                let r = _mm_aesenc_si128(v(st), v(rk));
+                (
+                    _mm_cvtsi128_si64(r) as u64,
+                    _mm_cvtsi128_si64(_mm_unpackhi_epi64(r, r)) as u64,
+                )
+            };
+            assert_eq!(aes_round_soft(st, rk), hw);
+        }
+    }
+
+    /// FIPS-197's known values: SubBytes of 0x00, 0x53, 0xff.
+    #[test]
+    fn sbox_is_aes() {
+        assert_eq!((SBOX[0x00], SBOX[0x53], SBOX[0xff]), (0x63, 0xed, 0x16));
+    }
+
+    /// Both digests, with and without AES-NI, for the key kinds' lengths and
+    /// odd ones; keys that differ in one byte get different digests.
+    #[test]
+    fn digests_agree_and_differ() {
+        fn check<const N: usize>() {
+            let s = Seeds::new(N as u64);
+            let mut rng = SplitMix64::new(N as u64 + 1);
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..2_000 {
+                let mut k: [u8; N] = std::array::from_fn(|_| rng.next_u64() as u8);
+                if i % 2 == 1 {
+                    k = [0x5a; N];
+                    k[(i / 2) % N] ^= (i / (2 * N) + 1) as u8;
+                }
+                let d = wide_digest(&k, &s);
+                assert_eq!(d, wide_digest_soft(&k, &s), "N={N}");
+                seen.insert((k, d));
+            }
+            let keys: std::collections::HashSet<_> = seen.iter().map(|(k, _)| *k).collect();
+            let digests: std::collections::HashSet<_> = seen.iter().map(|(_, d)| *d).collect();
+            assert_eq!(keys.len(), digests.len(), "N={N}: digests collide");
+        }
+        check::<5>();
+        check::<8>();
+        check::<12>();
+        check::<13>();
+        check::<16>();
+        check::<17>();
+        check::<32>();
+        check::<37>();
+        check::<40>();
+    }
 }

@@ -556,7 +556,7 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ) {
     // SAFETY: `kc.len() <= BATCH` (caller): a 4-byte key slice is `kc.len()`
     // dwords, and the two digest arrays have room for `BATCH`, each key's
-    // written by `wide_inputs` (AVX2 if `AVX`: the caller's) before
+    // written by `wide_inputs` before
     // `hash_inputs` reads it with the caller's scratch.
     unsafe {
         let n = kc.len();
@@ -567,56 +567,23 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
             let mut base = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let mut row = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
-            wide_inputs::<N, AVX>(kc, &t.seeds, b, r);
+            wide_inputs::<N>(kc, &t.seeds, b, r);
             hash_inputs::<AVX, S8>(t, b, r, n, s);
         }
     }
 }
 
 /// The hash inputs of keys longer than 4 bytes: the two halves of each
-/// key's digest ([`wide_digest`]), written little-endian to `base` and
-/// `row` (so that they read as 4-byte keys read). With `AVX`, eight keys at
-/// a time (`avx2::digests8`), the last few by [`wide_inputs_scalar`]. (The
-/// AVX-512 path computes its digests in registers, `avx512::digests16`.)
-///
-/// # Safety
-/// `AVX` requires AVX2 (the caller is compiled with it enabled); `base`
-/// and `row` valid for writing `keys.len()` dwords.
-#[inline(always)]
-unsafe fn wide_inputs<const N: usize, const AVX: bool>(
-    keys: &[[u8; N]],
-    seeds: &Seeds,
-    base: *mut u32,
-    row: *mut u32,
-) {
-    // SAFETY: each `digests8` reads the 8 keys `i..i + 8 <= keys.len()`
-    // and writes their 8 dwords of `base` and `row` (valid: caller), with
-    // the features it needs (caller); the scalar loop writes the rest.
-    unsafe {
-        let mut i = 0;
-        #[cfg(target_arch = "x86_64")]
-        if AVX && N >= 8 {
-            while i + 8 <= keys.len() {
-                let k = keys.as_ptr().add(i) as *const u8;
-                avx2::digests8::<N>(k, seeds, base.add(i), row.add(i));
-                i += 8;
-            }
-        }
-        wide_inputs_scalar(&keys[i..], seeds, base.add(i), row.add(i));
-    }
-}
-
-/// [`wide_inputs`] one key at a time.
-///
-/// The SIMD paths take it for the keys that do not fill a group of eight,
-/// and the AVX-512 path for keys of 5 to 7 bytes. Never inlined: inside
-/// their functions the compiler vectorised this loop into poor gathers and
-/// lane extracts (measured 1.5-2x slower than the plain loop).
+/// key's digest ([`wide_digest`], AES-NI key by key), written
+/// little-endian to `base` and `row` (so that they read as 4-byte keys
+/// read). The scalar and AVX2 paths take it for every batch; the AVX-512
+/// path computes its digests in registers, sixteen keys at a time
+/// (`avx512::digests16`), and takes it for keys of 5 to 7 bytes only.
 ///
 /// # Safety
 /// `base` and `row` valid for writing `keys.len()` dwords.
 #[inline(never)]
-unsafe fn wide_inputs_scalar<const N: usize>(
+unsafe fn wide_inputs<const N: usize>(
     keys: &[[u8; N]],
     seeds: &Seeds,
     base: *mut u32,
@@ -1157,13 +1124,13 @@ mod tests {
     }
 
     /// The AVX2 hash of eight wide keys (their digests, then `hash8`) is the
-    /// scalar `key_hash` + `locate`, and the SIMD digests (every SIMD path's)
-    /// are the scalar ones, for every key length of the key kinds (and odd
-    /// ones).
+    /// scalar `key_hash` + `locate`, and the AVX-512 digests of sixteen keys
+    /// (every prefix of lanes) are the scalar ones, for every key length of
+    /// the key kinds (and odd ones).
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn wide_keys_hash_the_same_on_avx2() {
-        use std::arch::x86_64::{__m256i, _mm256_storeu_si256};
+        use std::arch::x86_64::{__m512i, _mm512_storeu_si512};
         fn check<const N: usize>() {
             if !LookupPath::Avx2.is_supported() {
                 return;
@@ -1172,7 +1139,7 @@ mod tests {
             let l0 = &t.levels[0];
             let mut rng = crate::rng::SplitMix64::new(N as u64);
             for round in 0..200 {
-                let keys: Vec<[u8; N]> = (0..8)
+                let keys: Vec<[u8; N]> = (0..16)
                     .map(|_| {
                         std::array::from_fn(|b| {
                             // Half the rounds: keys that differ in one byte.
@@ -1187,46 +1154,29 @@ mod tests {
                 let (mut base, mut hs, mut gs) = ([0u32; 8], [0u32; 8], [0u32; 8]);
                 let (mut ws, mut rs) = ([0u64; 8], [0u64; 8]);
                 let wp = l0.words_ptr() as u64;
-                let (mut ib, mut ir) = ([0u32; 8], [0u32; 8]);
-                // SAFETY: AVX2 (and for `avx512::digests8` that path's
-                // features) is supported; `keys` holds 8 keys of `N >= 8`
-                // bytes for the SIMD digests; the inputs and outputs are 8
-                // entries each.
+                let (mut ib, mut ir) = ([0u32; 16], [0u32; 16]);
+                // SAFETY: AVX2 (and for `avx512::digests16` that path's
+                // features) is supported; `keys` holds 16 keys of `N >= 8`
+                // bytes for the SIMD digests; the inputs hold 16 entries and
+                // `hash8` reads and writes 8.
                 unsafe {
-                    wide_inputs_scalar(&keys, &t.seeds, ib.as_mut_ptr(), ir.as_mut_ptr());
-                    if N >= 8 {
-                        let (mut vb, mut vr) = ([0u32; 8], [0u32; 8]);
+                    wide_inputs(&keys, &t.seeds, ib.as_mut_ptr(), ir.as_mut_ptr());
+                    if N >= 8 && LookupPath::Avx512.is_supported() {
+                        // Every prefix of the sixteen lanes: the lanes'
+                        // digests are the scalar ones (the permutes up to 16
+                        // bytes, the per-key loads above).
+                        let (mut vb, mut vr) = ([0u32; 16], [0u32; 16]);
                         let kp = keys.as_ptr() as *const u8;
-                        avx2::digests8::<N>(kp, &t.seeds, vb.as_mut_ptr(), vr.as_mut_ptr());
-                        assert_eq!((vb, vr), (ib, ir), "AVX2 digests, N={N}");
-                        if LookupPath::Avx512.is_supported() {
-                            // Every prefix of the eight lanes: the lanes'
-                            // digests are the scalar ones, with the gathers,
-                            // the permutes (keys of up to 16 bytes) and the
-                            // per-key loads (32 bytes or more), whichever the
-                            // CPU's vendor.
-                            type Digests8 = unsafe fn(*const u8, u8, &Seeds) -> (__m256i, __m256i);
-                            let mut variants: Vec<(&str, Digests8)> =
-                                vec![("gathers", avx512::digests8::<N>)];
-                            if N <= 16 {
-                                variants.push(("permutes", avx512::digests8_vbmi::<N>));
-                            }
-                            if N >= 32 {
-                                variants.push(("loads", avx512::digests8_loads::<N>));
-                            }
-                            for (name, digests8) in variants {
-                                for lanes in 1..=8 {
-                                    let (d1, d2) =
-                                        digests8(kp, ((1u16 << lanes) - 1) as u8, &t.seeds);
-                                    _mm256_storeu_si256(vb.as_mut_ptr() as *mut __m256i, d1);
-                                    _mm256_storeu_si256(vr.as_mut_ptr() as *mut __m256i, d2);
-                                    assert_eq!(
-                                        (&vb[..lanes], &vr[..lanes]),
-                                        (&ib[..lanes], &ir[..lanes]),
-                                        "AVX-512 digests by {name}, N={N}, {lanes} lanes"
-                                    );
-                                }
-                            }
+                        for lanes in 1..=16 {
+                            let m = ((1u32 << lanes) - 1) as u16;
+                            let (d1, d2) = avx512::digests16::<N>(kp, m, &t.seeds);
+                            _mm512_storeu_si512(vb.as_mut_ptr() as *mut __m512i, d1);
+                            _mm512_storeu_si512(vr.as_mut_ptr() as *mut __m512i, d2);
+                            assert_eq!(
+                                (&vb[..lanes], &vr[..lanes]),
+                                (&ib[..lanes], &ir[..lanes]),
+                                "AVX-512 digests, N={N}, {lanes} lanes"
+                            );
                         }
                     }
                     avx2::hash8(
@@ -1242,7 +1192,7 @@ mod tests {
                         rs.as_mut_ptr(),
                     );
                 }
-                for (i, k) in keys.iter().enumerate() {
+                for (i, k) in keys.iter().take(8).enumerate() {
                     let kh = key_hash(k, &t.seeds);
                     let (g, fp) = locate(kh.base, l0.seed, l0.n);
                     assert_eq!((base[i], rs[i]), (kh.base, kh.r), "N={N} key {i}");

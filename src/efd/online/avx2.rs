@@ -17,9 +17,7 @@
 //! [`load2x128`], [`gather32`]), so that the loads are not Rust-level data
 //! races; tearing across lanes is caught by the seqlock.
 
-use super::super::hash::{
-    word_offset, word_seed, words_of, KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
-};
+use super::super::hash::{KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
 use super::{bulk_core, Online};
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -478,58 +476,6 @@ pub(super) unsafe fn hash8(
         let x = _mm256_loadu_si256(base as *const __m256i);
         let xr = _mm256_loadu_si256(row as *const __m256i);
         locate8(x, xr, s, n0, words, out_base, hs, gs, ws, rs);
-    }
-}
-
-/// The digests of eight `N`-byte keys (`N >= 8`, laid out one after the
-/// other) to `d1` and `d2`, as `wide_digest` computes them: each 64-bit
-/// word of four keys gathered at once, its halves plus the word's seed
-/// multiplied (`vpmuludq`) and added up, two sums, each folded.
-///
-/// # Safety
-/// AVX2; `N >= 8`; `keys` valid for `8 * N` bytes; `d1` and `d2` valid for
-/// writing 8 dwords.
-#[target_feature(enable = "avx2")]
-#[inline]
-pub(super) unsafe fn digests8<const N: usize>(
-    keys: *const u8,
-    s: &Seeds,
-    d1: *mut u32,
-    d2: *mut u32,
-) {
-    // SAFETY: every gathered qword lies inside its key (`word_offset` keeps
-    // `o + 8 <= N`, and key `i` spans `i * N .. (i + 1) * N` of the `8 * N`
-    // bytes the caller guarantees); the stores write the 8 dwords of `d1`
-    // and `d2` the caller guarantees.
-    unsafe {
-        let n = N as i32;
-        let at = [
-            _mm_setr_epi32(0, n, 2 * n, 3 * n),
-            _mm_setr_epi32(4 * n, 5 * n, 6 * n, 7 * n),
-        ];
-        let mut h = [[_mm256_setzero_si256(); 2]; 2];
-        for j in 0..words_of(N) {
-            let p = keys.add(word_offset(N, j)) as *const i64;
-            let k1 = _mm256_set1_epi64x(word_seed(s, 0, j) as i64);
-            let k2 = _mm256_set1_epi64x(word_seed(s, 1, j) as i64);
-            for (half, hh) in h.iter_mut().enumerate() {
-                let w = _mm256_i32gather_epi64::<1>(p, at[half]);
-                let t1 = _mm256_add_epi32(w, k1);
-                let t2 = _mm256_add_epi32(w, k2);
-                hh[0] = _mm256_add_epi64(hh[0], _mm256_mul_epu32(t1, _mm256_srli_epi64::<32>(t1)));
-                hh[1] = _mm256_add_epi64(hh[1], _mm256_mul_epu32(t2, _mm256_srli_epi64::<32>(t2)));
-            }
-        }
-        // Fold each sum, then the low dwords of the eight qwords in order.
-        let pack = |a: __m256i, b: __m256i| {
-            let fa = _mm256_xor_si256(a, _mm256_srli_epi64::<32>(a));
-            let fb = _mm256_xor_si256(b, _mm256_srli_epi64::<32>(b));
-            let lo = _mm256_permutevar8x32_epi32(fa, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0));
-            let hi = _mm256_permutevar8x32_epi32(fb, _mm256_setr_epi32(0, 0, 0, 0, 0, 2, 4, 6));
-            _mm256_blend_epi32::<0xF0>(lo, hi)
-        };
-        _mm256_storeu_si256(d1 as *mut __m256i, pack(h[0][0], h[1][0]));
-        _mm256_storeu_si256(d2 as *mut __m256i, pack(h[0][1], h[1][1]));
     }
 }
 

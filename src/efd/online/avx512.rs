@@ -1,14 +1,12 @@
 //! The AVX-512 bulk lookup (x86-64 with AVX-512 F, VL, BW, DQ, VPOPCNTDQ
-//! and VBMI, and BMI2): sixteen keys per instruction sequence, from the
+//! and VBMI, VAES, and BMI2): sixteen keys per instruction sequence, from the
 //! key load to the value store ([`bulk`], any key length). 4-byte keys are
 //! loaded as they are; longer keys' two digests are computed in registers,
-//! sixteen keys at a time, and go straight on into the same sequence
+//! sixteen keys at a time (keyed AES rounds, four keys per `vaesenc`,
+//! [`digests16`]), and go straight on into the same sequence
 //! ([`hash_inputs16`]; computing a call's digests into arrays first, to be
 //! loaded again, was 1.12-1.15x slower: the stores and the wider loads
-//! behind them). Their words are gathered ([`digests8`]) or, on AMD CPUs
-//! (see `avoid_gathers`), loaded: keys of 8 to 16 bytes as whole lines,
-//! their words picked by byte permutes ([`digests8_vbmi`]); keys of 32
-//! bytes or more key by key, transposed ([`digests8_loads`]).
+//! behind them).
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -37,11 +35,11 @@
 //! stripes' versions: the epoch covers them too).
 
 use super::super::hash::{
-    word_offset, word_seed, words_of, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
+    block_len, block_offset, blocks_of, round_key, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
 };
 use super::{
-    bump_keys, eval_deeper, eval_levels, hash_batch, wide_inputs_scalar, Online, Scratch,
-    ScratchPtrs, BATCH,
+    bump_keys, eval_deeper, eval_levels, hash_batch, wide_inputs, Online, Scratch, ScratchPtrs,
+    BATCH,
 };
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -64,26 +62,8 @@ fn detect() -> bool {
         && std::arch::is_x86_feature_detected!("popcnt")
         && std::arch::is_x86_feature_detected!("bmi2")
         && std::arch::is_x86_feature_detected!("avx512vbmi")
-}
-
-/// Whether wide keys' words are loaded rather than gathered ([`digests8`]):
-/// by VBMI permutes for keys of 8 to 16 bytes ([`digests8_vbmi`]), by
-/// per-key loads and a transpose for keys of 32 bytes or more
-/// ([`digests8_loads`]). On AMD CPUs. Decided once.
-///
-/// On the Zen 4 host (1M random keys, calls of 32): the permutes took
-/// 0.63-0.68x the time of the gathers on 13-byte keys (a call's keys are
-/// read as whole lines, which the hardware prefetcher follows) and
-/// 0.81-0.90x on hot keys; the per-key loads 0.79-0.86x on 37-byte keys,
-/// 0.91-0.92x hot. On the Xeon (Emerald Rapids) host before, the permutes were
-/// 1.05x (`src/efd/DESIGN.md`); the loads were not measured there.
-fn avoid_gathers() -> bool {
-    static AMD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AMD.get_or_init(|| {
-        let id = std::arch::x86_64::__cpuid(0);
-        // "AuthenticAMD", in EBX, EDX, ECX.
-        (id.ebx, id.edx, id.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163)
-    })
+        && std::arch::is_x86_feature_detected!("vaes")
+        && std::arch::is_x86_feature_detected!("aes")
 }
 
 /// One of the 32-bit multiply-xorshift mixers of `hash.rs`, on 16 lanes.
@@ -304,7 +284,7 @@ unsafe fn values_lines8(ws: *const u64, r: __m512i) -> u64 {
 /// This module's features; `keys` valid for the lanes' keys and `oc` for
 /// their bytes; `s` a live scratch with room for `off + 16` keys.
 #[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,avx512vbmi"
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,avx512vbmi,vaes,aes"
 )]
 #[inline]
 unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
@@ -441,7 +421,7 @@ unsafe fn values_block<const S: usize>(
 /// # Safety
 /// As [`quiet_batch`].
 #[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi,vaes,aes"
 )]
 #[inline]
 unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
@@ -471,17 +451,15 @@ unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
     }
 }
 
-/// Prefetches every line of a batch's `n` keys when their words are to be
-/// gathered or loaded key by key (keys wider than 4 bytes, but for
-/// [`digests8_vbmi`]'s): a gather's loads do not start the hardware
-/// prefetcher on the Zen 4 host, and a batch of 37-byte keys streamed from
-/// memory took 1.7-2.1x the time without this (1M random keys, calls of
-/// 32; 0.96-0.98x on the Xeon host before). With [`digests8_loads`]
-/// instead of the gathers it still pays: 1.14-1.15x the time without it.
-/// A hint: it reads nothing.
+/// Prefetches every line of a batch's `n` keys when they are loaded key
+/// by key (keys wider than 16 bytes, [`digests16`]): 37-byte keys streamed
+/// from memory took 1.14-1.15x the time without it (Zen 4 host, 1M random
+/// keys, calls of 32, with the loads of the NH digest before; 0.96-0.98x
+/// on the Xeon host). Keys of up to 16 bytes are read as whole lines, which
+/// the hardware prefetcher follows. A hint: it reads nothing.
 #[inline(always)]
 fn prefetch_wide_keys<const N: usize>(keys: *const [u8; N], n: usize) {
-    if N > 4 && n > 0 && !(N <= 16 && avoid_gathers()) {
+    if N > 16 && n > 0 {
         let (p, len) = (keys as *const u8, n * N);
         for at in (0..len).step_by(64) {
             super::prefetch(p.wrapping_add(at));
@@ -509,7 +487,7 @@ fn lanes(n: usize, off: usize) -> __mmask16 {
 /// This module's features; `keys` valid for `n <= BATCH` keys and `oc`
 /// for `n` bytes; `s` a live scratch.
 #[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi,vaes,aes"
 )]
 #[inline]
 unsafe fn quiet_batch<const N: usize, const S: usize, const S8: bool, const EARLY: bool>(
@@ -568,7 +546,7 @@ struct Located {
 /// # Safety
 /// As [`bulk`], with `keys` valid for `len` keys and `op` for `len` bytes.
 #[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi,vaes,aes"
 )]
 #[inline(never)]
 unsafe fn bulk_pipelined<const N: usize, const S: usize, const S8: bool>(
@@ -692,7 +670,7 @@ unsafe fn versioned_batch<const N: usize, const S8: bool>(
 /// # Safety
 /// As [`bulk_pipelined`].
 #[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi,vaes,aes"
 )]
 #[inline]
 unsafe fn bulk_stride<const N: usize, const S: usize, const S8: bool, const EARLY: bool>(
@@ -736,7 +714,7 @@ unsafe fn bulk_stride<const N: usize, const S: usize, const S8: bool, const EARL
 /// The CPU has this module's features ([`is_supported`]);
 /// `out.len() >= keys.len()`.
 #[target_feature(
-    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi"
+    enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt,bmi2,avx512vbmi,vaes,aes"
 )]
 pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mut [u8]) {
     // SAFETY: `keys` holds `len` keys and `out` at least as many bytes
@@ -774,8 +752,8 @@ pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mu
 /// ([`digests16`]). The other lanes hold no key's inputs.
 ///
 /// # Safety
-/// AVX-512 F, VL, BW and VBMI, AVX2; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+/// AVX-512 F, VL, BW and VBMI, VAES, AVX2; `keys` valid for the lanes' keys.
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi,vaes,aes")]
 #[inline]
 unsafe fn hash_inputs16<const N: usize>(
     keys: *const [u8; N],
@@ -796,7 +774,7 @@ unsafe fn hash_inputs16<const N: usize>(
             // padded word each, one key at a time.
             let n = lanes.count_ones() as usize;
             let (mut b, mut r) = ([0u32; 16], [0u32; 16]);
-            wide_inputs_scalar(
+            wide_inputs(
                 std::slice::from_raw_parts(keys, n),
                 s,
                 b.as_mut_ptr(),
@@ -812,217 +790,97 @@ unsafe fn hash_inputs16<const N: usize>(
 
 /// The two digests (`wide_digest`) of the `lanes` keys of sixteen
 /// `N`-byte keys at `keys` (`N >= 8`, one after the other, `lanes` a
-/// prefix): the digests of each half ([`digests8`], or where
-/// [`avoid_gathers`] says so [`digests8_vbmi`] or [`digests8_loads`]),
-/// joined.
+/// prefix), as sixteen dwords each: four 128-bit states per register, each
+/// block of the keys xored in and one AES round (`vaesenc`) on four keys at
+/// once, one more round, then the first two dwords of each state gathered
+/// into two registers by two-source permutes.
+///
+/// A block of four keys is put in place by whole-register loads and byte
+/// permutes for keys of up to 16 bytes (four keys span at most 64 bytes:
+/// one masked load and one `vpermb`; the permute also zeroes the padding),
+/// key by key for longer ones (one 128-bit load per key and block,
+/// inserted; two loads and a two-source permute over four 37-byte keys'
+/// 127 bytes instead took 1.06x the time on fresh 37-byte keys). Masked:
+/// only the lanes' keys are read. Against the NH sums before
+/// (`src/efd/DESIGN.md`, Zen 4 host, 1M keys, calls of 32): 0.82x the time
+/// on fresh 37-byte keys, 0.91x on fresh 13-byte keys.
 ///
 /// # Safety
-/// AVX-512 F, VL, BW and VBMI; `N >= 8`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi")]
+/// AVX-512 F, VL, BW and VBMI, VAES; `N >= 8`; `keys` valid for the lanes'
+/// keys.
+#[target_feature(enable = "avx512f,avx512vl,avx2,avx512bw,avx512vbmi,vaes,aes")]
 #[inline]
-unsafe fn digests16<const N: usize>(
+pub(super) unsafe fn digests16<const N: usize>(
     keys: *const u8,
     lanes: __mmask16,
     s: &Seeds,
 ) -> (__m512i, __m512i) {
-    // SAFETY: each half reads only its lanes' keys (caller); the upper
-    // half's address is formed without `add`, as it may lie past the keys
-    // when none of its lanes is set.
+    // SAFETY: every load is masked to bytes of the lanes' keys, valid
+    // (caller): `valid` is where the prefix of set lanes ends, a load of
+    // keys `4g..4g + 4` reads at most up to it (and nothing for a lane not
+    // set); addresses are formed without `add`, as they may lie past the
+    // keys where nothing is read.
     unsafe {
-        let hi_keys = keys.wrapping_add(8 * N);
-        let (lo, hi) = if N <= 16 && avoid_gathers() {
-            (
-                digests8_vbmi::<N>(keys, lanes as u8, s),
-                digests8_vbmi::<N>(hi_keys, (lanes >> 8) as u8, s),
-            )
-        } else if N >= 32 && avoid_gathers() {
-            (
-                digests8_loads::<N>(keys, lanes as u8, s),
-                digests8_loads::<N>(hi_keys, (lanes >> 8) as u8, s),
-            )
-        } else {
-            (
-                digests8::<N>(keys, lanes as u8, s),
-                digests8::<N>(hi_keys, (lanes >> 8) as u8, s),
-            )
+        let rk = |i: usize| {
+            let (lo, hi) = round_key(s, i);
+            _mm512_broadcast_i32x4(_mm_set_epi64x(hi as i64, lo as i64))
         };
-        let join = |a: __m256i, b: __m256i| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b);
-        (join(lo.0, hi.0), join(lo.1, hi.1))
-    }
-}
-
-/// The two digests of the `lanes` keys of eight `N`-byte keys at `keys`
-/// (`N >= 8`, one after the other), as `wide_digest` computes them: each
-/// 64-bit word of the eight keys gathered at once (masked: only the lanes'
-/// keys are read), its halves plus the word's seed multiplied
-/// (`vpmuludq`) and added up, two sums, each folded. `(base, row-mask
-/// input)`, one dword per key; the other lanes hold no key's digests.
-///
-/// # Safety
-/// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
-#[inline]
-pub(super) unsafe fn digests8<const N: usize>(
-    keys: *const u8,
-    lanes: __mmask8,
-    s: &Seeds,
-) -> (__m256i, __m256i) {
-    // SAFETY: `nh_gathered` reads only the lanes' keys, valid (caller).
-    unsafe {
-        let mut h = [_mm512_setzero_si512(); 2];
-        nh_gathered::<N>(&mut h, keys, lanes, s, 0);
-        nh_fold(h)
-    }
-}
-
-/// Adds words `from..` of the `lanes` keys of eight `N`-byte keys at
-/// `keys` to their NH sums `h`, each word of the eight keys gathered at
-/// once (masked: only the lanes' keys are read).
-///
-/// # Safety
-/// AVX-512 F and VL; `N >= 8`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
-#[inline]
-unsafe fn nh_gathered<const N: usize>(
-    h: &mut [__m512i; 2],
-    keys: *const u8,
-    lanes: __mmask8,
-    s: &Seeds,
-    from: usize,
-) {
-    // SAFETY: every qword gathered for a set lane lies inside its key
-    // (`word_offset` keeps `o + 8 <= N`, and key `i` spans `i * N .. (i +
-    // 1) * N`), valid (caller); the other lanes are not read, and their
-    // addresses are formed without `add`.
-    unsafe {
-        let n = N as i32;
-        let at = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-        for j in from..words_of(N) {
-            let p = keys.wrapping_add(word_offset(N, j)) as *const i64;
-            let w = _mm512_mask_i32gather_epi64::<1>(_mm512_setzero_si512(), lanes, at, p);
-            nh_add(h, w, s, j);
+        let valid = lanes.count_ones() as usize * N;
+        // Bytes `0..n` of byte mask, counted from `from` (at most 64).
+        let upto = |from: usize, n: usize| -> u64 {
+            let a = n.saturating_sub(from);
+            if a >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << a) - 1
+            }
+        };
+        let mut st = [rk(0); 4];
+        for j in 0..blocks_of(N) {
+            let (o, l) = (block_offset(N, j), block_len(N, j));
+            let k = rk(j + 1);
+            if N <= 16 {
+                // Byte `i` of lane `q`: byte `q * N + i` of the four keys
+                // (`o == 0`), zero past the key.
+                let ix: [u8; 64] =
+                    std::array::from_fn(|b| ((b / 16) * N + (b % 16).min(l - 1)) as u8);
+                let ix = _mm512_loadu_si512(ix.as_ptr() as *const _);
+                let pad = upto(0, l) * 0x0001_0001_0001_0001;
+                for (g, st) in st.iter_mut().enumerate() {
+                    let at = 4 * g * N;
+                    let m = upto(at, valid) & upto(0, 4 * N);
+                    let z = _mm512_maskz_loadu_epi8(m, keys.wrapping_add(at) as *const i8);
+                    let z = _mm512_maskz_permutexvar_epi8(pad, ix, z);
+                    *st = _mm512_aesenc_epi128(_mm512_xor_si512(*st, z), k);
+                }
+            } else {
+                for (g, st) in st.iter_mut().enumerate() {
+                    let ld = |q: usize| {
+                        let key = 4 * g + q;
+                        let m: __mmask8 = if lanes >> key & 1 != 0 { 0xff } else { 0 };
+                        let p = keys.wrapping_add(key * N + o) as *const i16;
+                        _mm_maskz_loadu_epi16(m, p)
+                    };
+                    let z = _mm512_castsi128_si512(ld(0));
+                    let z = _mm512_inserti32x4::<1>(z, ld(1));
+                    let z = _mm512_inserti32x4::<2>(z, ld(2));
+                    let z = _mm512_inserti32x4::<3>(z, ld(3));
+                    *st = _mm512_aesenc_epi128(_mm512_xor_si512(*st, z), k);
+                }
+            }
         }
-    }
-}
-
-/// [`digests8`] for keys of 8 to 16 bytes, whose eight keys span at most
-/// 128 bytes: the lanes' bytes are loaded as two 64-byte vectors (masked:
-/// only the lanes' keys are read), and each word of the eight keys is
-/// picked from them by one two-source byte permute (`vpermt2b`) instead of
-/// a gather. Same digests.
-///
-/// # Safety
-/// AVX-512 F, VL, BW and VBMI; `8 <= N <= 16`; `lanes` a prefix; `keys`
-/// valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vbmi,avx2")]
-#[inline]
-pub(super) unsafe fn digests8_vbmi<const N: usize>(
-    keys: *const u8,
-    lanes: __mmask8,
-    s: &Seeds,
-) -> (__m256i, __m256i) {
-    debug_assert!((8..=16).contains(&N));
-    // SAFETY: the masked loads read only the first `bytes` bytes at `keys`,
-    // the lanes' keys (a prefix, caller), valid; masked-off bytes are not
-    // read, and the second vector's address is formed without `add`.
-    unsafe {
-        let bytes = lanes.count_ones() as usize * N;
-        let m0 = if bytes >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << bytes) - 1
-        };
-        let m1 = if bytes > 64 {
-            u64::MAX >> (128 - bytes)
-        } else {
-            0
-        };
-        let a = _mm512_maskz_loadu_epi8(m0, keys as *const i8);
-        let b = _mm512_maskz_loadu_epi8(m1, keys.wrapping_add(64) as *const i8);
-        let mut h = [_mm512_setzero_si512(); 2];
-        for j in 0..words_of(N) {
-            // Byte `k` of lane `q`'s word: byte `q * N + offset + k` of the
-            // 128 (constant for each `N` and `j`).
-            let ix: [u8; 64] =
-                std::array::from_fn(|i| ((i / 8) * N + word_offset(N, j) + i % 8) as u8);
-            let w = _mm512_permutex2var_epi8(a, _mm512_loadu_si512(ix.as_ptr() as *const _), b);
-            nh_add(&mut h, w, s, j);
+        let k = rk(blocks_of(N) + 1);
+        for st in st.iter_mut() {
+            *st = _mm512_aesenc_epi128(*st, k);
         }
-        nh_fold(h)
+        // Dword 0 of keys 0-7, then dword 1 of keys 0-7 (keys 8-15 alike),
+        // then the halves joined.
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+        let ab = _mm512_permutex2var_epi32(st[0], idx, st[1]);
+        let cd = _mm512_permutex2var_epi32(st[2], idx, st[3]);
+        (
+            _mm512_shuffle_i64x2::<0x44>(ab, cd),
+            _mm512_shuffle_i64x2::<0xee>(ab, cd),
+        )
     }
-}
-
-/// [`digests8`] for keys of 32 bytes or more: the first 32 bytes of each
-/// of the eight keys are loaded (one 256-bit load per key, masked: only the
-/// lanes' keys are read) and transposed into words 0 to 3 of the eight
-/// keys (four unpacks and four two-source qword permutes); the words after
-/// them are gathered. Same digests.
-///
-/// # Safety
-/// AVX-512 F and VL; `N >= 32`; `keys` valid for the lanes' keys.
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
-#[inline]
-pub(super) unsafe fn digests8_loads<const N: usize>(
-    keys: *const u8,
-    lanes: __mmask8,
-    s: &Seeds,
-) -> (__m256i, __m256i) {
-    debug_assert!(N >= 32);
-    // SAFETY: lane `q`'s load reads the first 32 bytes of key `q` (`N >=
-    // 32`), only if the lane is set (masked), valid (caller), its address
-    // formed without `add`; `nh_gathered` reads only the lanes' keys.
-    unsafe {
-        let load = |q: usize| {
-            let m: __mmask8 = if lanes >> q & 1 != 0 { 0xf } else { 0 };
-            _mm256_maskz_loadu_epi64(m, keys.wrapping_add(q * N) as *const i64)
-        };
-        // Keys q and q + 4: words 0-3 of key q in the low half, of key
-        // q + 4 in the high half.
-        let z = |q: usize| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load(q)), load(q + 4));
-        let (z0, z1, z2, z3) = (z(0), z(1), z(2), z(3));
-        let (t0, t1) = (_mm512_unpacklo_epi64(z0, z1), _mm512_unpackhi_epi64(z0, z1));
-        let (t2, t3) = (_mm512_unpacklo_epi64(z2, z3), _mm512_unpackhi_epi64(z2, z3));
-        let lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-        let hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-        let w = [
-            _mm512_permutex2var_epi64(t0, lo, t2),
-            _mm512_permutex2var_epi64(t1, lo, t3),
-            _mm512_permutex2var_epi64(t0, hi, t2),
-            _mm512_permutex2var_epi64(t1, hi, t3),
-        ];
-        let mut h = [_mm512_setzero_si512(); 2];
-        for (j, &w) in w.iter().enumerate() {
-            nh_add(&mut h, w, s, j);
-        }
-        nh_gathered::<N>(&mut h, keys, lanes, s, 4);
-        nh_fold(h)
-    }
-}
-
-/// Adds word `j` of eight keys (`w`, one qword per lane) to their two NH
-/// sums `h` (`wide_digest`): its halves plus the word's seed of each
-/// digest, multiplied (`vpmuludq`).
-///
-/// # Safety
-/// AVX-512 F (no memory is read).
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn nh_add(h: &mut [__m512i; 2], w: __m512i, s: &Seeds, j: usize) {
-    for (d, h) in h.iter_mut().enumerate() {
-        let t = _mm512_add_epi32(w, _mm512_set1_epi64(word_seed(s, d, j) as i64));
-        *h = _mm512_add_epi64(*h, _mm512_mul_epu32(t, _mm512_srli_epi64::<32>(t)));
-    }
-}
-
-/// The two NH sums of eight keys folded to their digests, one dword per
-/// key: `(base, row-mask input)`.
-///
-/// # Safety
-/// AVX-512 F (no memory is read).
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn nh_fold(h: [__m512i; 2]) -> (__m256i, __m256i) {
-    let f0 = _mm512_xor_si512(h[0], _mm512_srli_epi64::<32>(h[0]));
-    let f1 = _mm512_xor_si512(h[1], _mm512_srli_epi64::<32>(h[1]));
-    (_mm512_cvtepi64_epi32(f0), _mm512_cvtepi64_epi32(f1))
 }
