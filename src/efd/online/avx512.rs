@@ -459,7 +459,16 @@ unsafe fn locate_batch<const N: usize, const S: usize, const PREFETCH: bool>(
 /// the hardware prefetcher follows. A hint: it reads nothing.
 #[inline(always)]
 fn prefetch_wide_keys<const N: usize>(keys: *const [u8; N], n: usize) {
-    if N > 16 && n > 0 {
+    if N > 16 {
+        prefetch_keys::<N>(keys, n);
+    }
+}
+
+/// Prefetches every line of `n` keys of more than 4 bytes (for 4-byte
+/// keys, a call's 128 bytes, it does nothing). A hint: it reads nothing.
+#[inline(always)]
+fn prefetch_keys<const N: usize>(keys: *const [u8; N], n: usize) {
+    if N > 4 && n > 0 {
         let (p, len) = (keys as *const u8, n * N);
         for at in (0..len).step_by(64) {
             super::prefetch(p.wrapping_add(at));
@@ -689,6 +698,11 @@ unsafe fn bulk_stride<const N: usize, const S: usize, const S8: bool, const EARL
         let mut quiet = true;
         for o in (0..len).step_by(BATCH) {
             let (kc, n, oc) = (keys.add(o), (len - o).min(BATCH), op.add(o));
+            // The next batch's keys, a batch ahead of their digests: calls of
+            // 256 took 0.74x (37 bytes) and 0.80x (13 bytes) the time without
+            // it (1M random keys, Zen 4 host).
+            let next = o + BATCH;
+            prefetch_keys::<N>(keys.wrapping_add(next), len.saturating_sub(next).min(BATCH));
             if quiet {
                 let e1 = t.epoch.0.load(Ordering::Acquire);
                 if e1 & 1 == 0 {
