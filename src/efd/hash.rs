@@ -194,6 +194,43 @@ pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) 
     wide_digest_soft(k, s)
 }
 
+/// [`wide_digest`] of every key of `keys`, handed to `f(i, base, row-mask
+/// input)` for key `i`, with AES-NI checked once for the whole slice.
+#[inline]
+pub(crate) fn wide_digests<const N: usize>(
+    keys: &[[u8; N]],
+    s: &Seeds,
+    mut f: impl FnMut(usize, u32, u32),
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("aes") {
+        // SAFETY: AES-NI checked just above.
+        return unsafe { wide_digests_ni(keys, s, f) };
+    }
+    for (i, k) in keys.iter().enumerate() {
+        let (b, r) = wide_digest_soft(k, s);
+        f(i, b, r);
+    }
+}
+
+/// [`wide_digests`] with AES-NI.
+///
+/// # Safety
+/// The CPU has AES-NI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "aes")]
+unsafe fn wide_digests_ni<const N: usize>(
+    keys: &[[u8; N]],
+    s: &Seeds,
+    mut f: impl FnMut(usize, u32, u32),
+) {
+    for (i, k) in keys.iter().enumerate() {
+        // SAFETY: AES-NI (caller).
+        let (b, r) = unsafe { wide_digest_ni(k, s) };
+        f(i, b, r);
+    }
+}
+
 /// [`wide_digest`] with [`aes_round_soft`].
 fn wide_digest_soft<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
     let mut st = round_key(s, 0);
@@ -347,8 +384,9 @@ mod tests {
         assert_eq!((SBOX[0x00], SBOX[0x53], SBOX[0xff]), (0x63, 0xed, 0x16));
     }
 
-    /// Both digests, with and without AES-NI, for the key kinds' lengths and
-    /// odd ones; keys that differ in one byte get different digests.
+    /// Both digests, with and without AES-NI, one key at a time and over a
+    /// slice, for the key kinds' lengths and odd ones; keys that differ in
+    /// one byte get different digests.
     #[test]
     fn digests_agree_and_differ() {
         fn check<const N: usize>() {
@@ -365,6 +403,11 @@ mod tests {
                 assert_eq!(d, wide_digest_soft(&k, &s), "N={N}");
                 seen.insert((k, d));
             }
+            let all: Vec<([u8; N], (u32, u32))> = seen.iter().copied().collect();
+            let slice: Vec<[u8; N]> = all.iter().map(|(k, _)| *k).collect();
+            wide_digests(&slice, &s, |i, b, r| {
+                assert_eq!((b, r), all[i].1, "N={N} key {i}")
+            });
             let keys: std::collections::HashSet<_> = seen.iter().map(|(k, _)| *k).collect();
             let digests: std::collections::HashSet<_> = seen.iter().map(|(_, d)| *d).collect();
             assert_eq!(keys.len(), digests.len(), "N={N}: digests collide");

@@ -3,7 +3,7 @@
 //! evaluation, and the choice of path. The AVX2 kernels are in
 //! [`avx2`], the AVX-512 bulk lookup in [`avx512`].
 
-use super::hash::{key_hash, locate, row32, wide_digest, KeyHash, Seeds};
+use super::hash::{key_hash, locate, row32, wide_digests, KeyHash, Seeds};
 use crate::mem::{prefetch, LargeBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -556,8 +556,8 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ) {
     // SAFETY: `kc.len() <= BATCH` (caller): a 4-byte key slice is `kc.len()`
     // dwords, and the two digest arrays have room for `BATCH`, each key's
-    // written by `wide_inputs` before
-    // `hash_inputs` reads it with the caller's scratch.
+    // written by `wide_inputs` before `hash_inputs` reads it with the
+    // caller's scratch.
     unsafe {
         let n = kc.len();
         if N == 4 {
@@ -582,21 +582,20 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 ///
 /// # Safety
 /// `base` and `row` valid for writing `keys.len()` dwords.
-#[inline(never)]
+#[inline]
 unsafe fn wide_inputs<const N: usize>(
     keys: &[[u8; N]],
     seeds: &Seeds,
     base: *mut u32,
     row: *mut u32,
 ) {
-    for (i, k) in keys.iter().enumerate() {
-        let (b, r) = wide_digest(k, seeds);
+    wide_digests(keys, seeds, |i, b, r| {
         // SAFETY: `i < keys.len()`, which both are valid for (caller).
         unsafe {
             base.add(i).write(b.to_le());
             row.add(i).write(r.to_le());
         }
-    }
+    });
 }
 
 /// [`hash_batch`] from the keys' hash inputs: `n` little-endian dwords of
