@@ -1447,6 +1447,69 @@ mod tests {
         }
     }
 
+    /// No lookup path reads a byte past a call's keys (the SIMD paths'
+    /// masked loads, the prefetches aside): the keys end where an
+    /// inaccessible page begins, for calls of 1 to 70 keys (tails of every
+    /// length, and a next batch that does not exist), and a read past them
+    /// would fault. Key lengths of the key kinds and the 4-byte keys.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn lookups_read_nothing_past_the_keys() {
+        fn check<const N: usize>() {
+            let page = 4096;
+            let most = 70;
+            assert!(most * N <= page);
+            // SAFETY: a fresh private anonymous mapping of two pages (checked
+            // below), the second then made inaccessible.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    2 * page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(base, libc::MAP_FAILED);
+            let base = base as *mut u8;
+            // SAFETY: the second page of the mapping above.
+            let protected =
+                unsafe { libc::mprotect(base.add(page) as *mut _, page, libc::PROT_NONE) };
+            assert_eq!(protected, 0);
+            let mut e = Efd::<N>::new(1_000, 8).unwrap();
+            let keys: Vec<[u8; N]> = (0..most as u32).map(wide_key).collect();
+            for (i, k) in keys.iter().enumerate() {
+                e.insert(k, i as u8).unwrap();
+            }
+            let r = e.reader();
+            for n in 1..=most {
+                // SAFETY: `n * N <= page` bytes at the end of the first page,
+                // readable and writable, `[u8; N]` has alignment 1; the
+                // slice is dropped before the mapping.
+                let at = unsafe {
+                    let p = base.add(page - n * N) as *mut [u8; N];
+                    std::ptr::copy_nonoverlapping(keys.as_ptr(), p, n);
+                    std::slice::from_raw_parts(p as *const [u8; N], n)
+                };
+                for path in LookupPath::supported() {
+                    let mut out = vec![0xffu8; n];
+                    r.lookup_bulk_with(path, at, &mut out);
+                    let want: Vec<u8> = (0..n as u8).collect();
+                    assert_eq!(out, want, "{N}-byte keys, {path:?}, {n} keys");
+                }
+            }
+            // SAFETY: the mapping above, no reference into it left.
+            assert_eq!(unsafe { libc::munmap(base as *mut _, 2 * page) }, 0);
+        }
+        check::<4>();
+        check::<8>();
+        check::<13>();
+        check::<16>();
+        check::<17>();
+        check::<37>();
+    }
+
     /// Key `i` of `N` bytes: its big-endian bytes, then a pattern.
     fn wide_key<const N: usize>(i: u32) -> [u8; N] {
         let b = i.to_be_bytes();
