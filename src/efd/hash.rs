@@ -187,12 +187,9 @@ pub(crate) fn block<const N: usize>(k: &[u8; N], j: usize) -> (u64, u64) {
 /// `(base, row-mask input)`.
 #[inline(always)]
 pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("aes") {
-        // SAFETY: AES-NI (and SSE2, baseline) checked just above.
-        return unsafe { wide_digest_ni(k, s) };
-    }
-    wide_digest_soft(k, s)
+    let mut d = (0, 0);
+    wide_digests(std::slice::from_ref(k), s, |_, b, r| d = (b, r));
+    d
 }
 
 /// [`wide_digest`] of every key of `keys`, handed to `f(i, base, row-mask
