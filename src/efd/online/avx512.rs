@@ -785,7 +785,7 @@ unsafe fn hash_inputs16<const N: usize>(
             digests16::<N>(keys as *const u8, lanes, s)
         } else {
             // Keys of 1 to 7 bytes other than 4 (no key kind has them): one
-            // padded word each, one key at a time.
+            // padded block each, one key at a time.
             let n = lanes.count_ones() as usize;
             let (mut b, mut r) = ([0u32; 16], [0u32; 16]);
             wide_inputs(
