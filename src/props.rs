@@ -10,7 +10,8 @@ use crate::flows::{parse_flows, read_flows, FlowLimit};
 use crate::key::{
     FiveTuple, FlowKey, Ipv4Dst, Ipv4FiveTuple, Ipv4SrcDst, Ipv6Dst, Ipv6FiveTuple, KeyKind,
 };
-use crate::packet::DropReason;
+use crate::packet::{DropReason, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use crate::wire;
 use std::path::Path;
 
 /// Prefixes of a frame checked (the parsers read at most a few hundred
@@ -62,7 +63,9 @@ fn frame_of<K: FlowKey<Bytes = [u8; N]>, const N: usize>(data: &[u8]) {
 /// What the kinds make of one frame agrees: the same Ethernet header
 /// decides for all; `ipv4_dst` and `ipv4_src_dst` read the same header; an
 /// IPv4 5-tuple has their addresses, an IPv6 5-tuple `ipv6_dst`'s; the
-/// `5tuple` kind's key is whichever family's 5-tuple, mapped.
+/// `5tuple` kind's key is whichever family's 5-tuple, mapped; the 5-tuple
+/// kinds' keys are `wire`'s tuples ([`wire::ipv4_tuple`],
+/// [`wire::ipv6_tuple`]).
 pub fn kinds_agree(data: &[u8]) {
     let d4 = Ipv4Dst::parse_frame(data);
     let sd4 = Ipv4SrcDst::parse_frame(data);
@@ -90,6 +93,17 @@ pub fn kinds_agree(data: &[u8]) {
     }
     if let (Err(DropReason::NotIpv4), Err(DropReason::NotIpv6)) = (d4, d6) {
         assert_eq!(t, Err(DropReason::NotIp));
+    }
+    // The 5-tuple kinds write their keys straight from the headers; what
+    // they hold, or why there is none, is what `wire`'s tuples say.
+    if let Ok((ethertype, ip)) = wire::ethertype(data) {
+        let ip = data.get(ip..).unwrap_or(&[]);
+        if ethertype == ETHERTYPE_IPV4 {
+            assert_eq!(t4.map(|k| k.tuple()), wire::ipv4_tuple(ip), "{data:x?}");
+        }
+        if ethertype == ETHERTYPE_IPV6 {
+            assert_eq!(t6.map(|k| k.tuple()), wire::ipv6_tuple(ip), "{data:x?}");
+        }
     }
 }
 

@@ -145,7 +145,7 @@ fn write_frame(frame: &[u8], b: &mut [u8; LEN]) -> Result<(), DropReason> {
     let ip = frame.get(ip..).unwrap_or(&[]);
     match ethertype {
         ETHERTYPE_IPV4 => write_tuple(&mapped_tuple(&wire::ipv4_tuple(ip)?), b),
-        ETHERTYPE_IPV6 => write_tuple(&wire::ipv6_tuple(ip)?, b),
+        ETHERTYPE_IPV6 => super::ipv6_5tuple::write_packet(ip, b)?,
         _ => return Err(DropReason::NotIp),
     }
     Ok(())

@@ -159,6 +159,13 @@ impl<'a> Ipv4Header<'a> {
         [self.hdr[16], self.hdr[17], self.hdr[18], self.hdr[19]]
     }
 
+    /// The source and destination addresses, wire order, as they lie in
+    /// the header (8 bytes: copied at once into a key).
+    #[inline(always)]
+    pub fn addresses(&self) -> &'a [u8; 8] {
+        self.hdr[12..20].first_chunk::<8>().expect("20-byte header")
+    }
+
     /// The protocol field.
     #[inline(always)]
     pub fn protocol(&self) -> u8 {
@@ -251,6 +258,13 @@ impl<'a> Ipv6Header<'a> {
         a
     }
 
+    /// The source and destination addresses, wire order, as they lie in
+    /// the header (32 bytes: copied at once into a key).
+    #[inline(always)]
+    pub fn addresses(&self) -> &'a [u8; 32] {
+        self.hdr[8..40].first_chunk::<32>().expect("40-byte header")
+    }
+
     /// The next header field of the fixed header.
     #[inline(always)]
     pub fn next_header(&self) -> u8 {
@@ -281,7 +295,7 @@ impl<'a> Ipv6Header<'a> {
     /// [`MAX_IPV6_EXT_HEADERS`] of them. A fragment header of a fragment
     /// (not an atomic one) ends the walk: what follows it is the
     /// fragmentable part, which only the first fragment starts with.
-    #[inline]
+    #[inline(always)]
     pub fn upper_layer(&self) -> Result<UpperLayer<'a>, DropReason> {
         let mut next = self.next_header();
         let mut rest = self.payload();
