@@ -225,6 +225,29 @@ fn ports_of_each_protocol() {
     }
 }
 
+/// Every protocol number: ports exactly for TCP, UDP and SCTP, and only
+/// when not a fragment; a short header is truncated only when its ports
+/// are wanted.
+#[test]
+fn ports_of_every_protocol_number() {
+    for p in 0..=255u8 {
+        let ported = matches!(p, PROTO_TCP | PROTO_UDP | PROTO_SCTP);
+        assert_eq!(has_ports(p), ported, "{p}");
+        let want = if ported { (1234, 80) } else { (0, 0) };
+        assert_eq!(ports(p, false, &l4(0)), Ok(want), "{p}");
+        assert_eq!(ports(p, true, &l4(0)), Ok((0, 0)), "{p}");
+        for short in 0..4 {
+            let got = ports(p, false, &l4(0)[..short]);
+            if ported {
+                assert_eq!(got, Err(DropReason::Truncated), "{p}");
+            } else {
+                assert_eq!(got, Ok((0, 0)), "{p}");
+            }
+            assert_eq!(ports(p, true, &l4(0)[..short]), Ok((0, 0)), "{p}");
+        }
+    }
+}
+
 #[test]
 fn ipv6_header_checks() {
     let p = cat(&[&ipv6(PROTO_TCP, 24), &l4(20)]);
