@@ -178,11 +178,11 @@ pub(crate) fn block<const N: usize>(k: &[u8; N], j: usize) -> (u64, u64) {
 /// with the round keys unknown they share both digests about as often as
 /// two random values (2^-64); every output byte depends on every key byte
 /// after two rounds. Longer keys add a block and a round each, the last
-/// block with the same two rounds; this is not a proven universal hash. A pair of keys sharing
-/// both digests could only make an insert fail (reported), never give a
-/// stored key a wrong value. AES-NI per key here, VAES on sixteen keys in
-/// the AVX-512 path; without AES-NI, the same round in software
-/// ([`aes_round_soft`]).
+/// block with the same two rounds; this is not a proven universal hash. A
+/// pair of keys sharing both digests could only make an insert fail
+/// (reported), never give a stored key a wrong value. AES-NI per key here,
+/// VAES on sixteen keys in the AVX-512 path; without AES-NI, the same round
+/// in software ([`aes_round_soft`]).
 ///
 /// `(base, row-mask input)`.
 #[inline(always)]

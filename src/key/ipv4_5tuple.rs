@@ -42,23 +42,7 @@ fn write_frame(frame: &[u8], b: &mut [u8; 13]) -> Result<(), DropReason> {
     if ethertype != ETHERTYPE_IPV4 {
         return Err(DropReason::NotIpv4);
     }
-    write_packet(frame.get(ip..).unwrap_or(&[]), b)
-}
-
-/// The 5-tuple of the IPv4 packet at the start of `ip` (what
-/// [`wire::ipv4_tuple`] gives), written to `b`: the addresses copied from
-/// the header at once, then ports and protocol (not through a
-/// [`wire::Tuple`], as `ipv6_5tuple`'s).
-#[inline(always)]
-fn write_packet(ip: &[u8], b: &mut [u8; 13]) -> Result<(), DropReason> {
-    let h = wire::Ipv4Header::new_checked(ip)?;
-    let payload = h.payload()?;
-    let protocol = h.protocol();
-    let (sport, dport) = wire::ports(protocol, h.is_fragment(), payload)?;
-    b[..8].copy_from_slice(h.addresses());
-    b[8..10].copy_from_slice(&sport.to_be_bytes());
-    b[10..12].copy_from_slice(&dport.to_be_bytes());
-    b[12] = protocol;
+    write_tuple(&wire::ipv4_tuple(frame.get(ip..).unwrap_or(&[]))?, b);
     Ok(())
 }
 

@@ -44,7 +44,9 @@ fn write_frame(frame: &[u8], b: &mut [u8; LEN]) -> Result<(), DropReason> {
 /// The 5-tuple of the IPv6 packet at the start of `ip` (what
 /// [`wire::ipv6_tuple`] gives), written to `b`: the addresses copied from
 /// the header at once, then ports and protocol. Through a [`Tuple`] the
-/// key took a detour over the distributor's stack (`src/lcore/DESIGN.md`).
+/// key took a detour over the distributor's stack (`src/lcore/DESIGN.md`;
+/// `ipv4_5tuple`'s 13-byte tuple did not, and is still built by
+/// [`wire::ipv4_tuple`]).
 #[inline(always)]
 pub(crate) fn write_packet(ip: &[u8], b: &mut [u8; LEN]) -> Result<(), DropReason> {
     let h = wire::Ipv6Header::new_checked(ip)?;

@@ -159,13 +159,6 @@ impl<'a> Ipv4Header<'a> {
         [self.hdr[16], self.hdr[17], self.hdr[18], self.hdr[19]]
     }
 
-    /// The source and destination addresses, wire order, as they lie in
-    /// the header (8 bytes: copied at once into a key).
-    #[inline(always)]
-    pub fn addresses(&self) -> &'a [u8; 8] {
-        self.hdr[12..20].first_chunk::<8>().expect("20-byte header")
-    }
-
     /// The protocol field.
     #[inline(always)]
     pub fn protocol(&self) -> u8 {
