@@ -3,7 +3,7 @@
 //! evaluation, and the choice of path. The AVX2 kernels are in
 //! [`avx2`], the AVX-512 bulk lookup in [`avx512`].
 
-use super::hash::{key_hash, locate, row32, wide_digests, KeyHash, Seeds};
+use super::hash::{key_hash, locate, row32, wide_base, wide_digests, KeyHash, Seeds};
 use crate::mem::{prefetch, LargeBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -562,13 +562,19 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
         let n = kc.len();
         if N == 4 {
             let p = kc.as_ptr() as *const u32;
-            hash_inputs::<AVX, S8>(t, p, p, n, s);
+            hash_inputs::<AVX, S8, false>(t, p, p, n, s);
         } else {
             let mut base = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let mut row = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
-            wide_inputs::<N>(kc, &t.seeds, b, r);
-            hash_inputs::<AVX, S8>(t, b, r, n, s);
+            if AVX {
+                // The AVX2 path takes the first digests as level-1 hashes.
+                wide_inputs::<N, true>(kc, &t.seeds, b, r);
+                hash_inputs::<AVX, S8, true>(t, b, r, n, s);
+            } else {
+                wide_inputs::<N, false>(kc, &t.seeds, b, r);
+                hash_inputs::<AVX, S8, false>(t, b, r, n, s);
+            }
         }
     }
 }
@@ -576,20 +582,23 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
 /// The hash inputs of keys longer than 4 bytes: the two halves of each
 /// key's digest ([`wide_digest`], AES-NI key by key), written
 /// little-endian to `base` and `row` (so that they read as 4-byte keys
-/// read). The scalar and AVX2 paths take it for every batch; the AVX-512
-/// path computes its digests in registers, sixteen keys at a time
+/// read); `base` gets the first digests as they are if `RAW` (for
+/// [`hash_inputs`] with `DIRECT`), else the keys' bases ([`wide_base`]).
+/// The scalar and AVX2 paths take it for every batch; the AVX-512 path
+/// computes its digests in registers, sixteen keys at a time
 /// (`avx512::digests16`), and takes it for keys of 5 to 7 bytes only.
 ///
 /// # Safety
 /// `base` and `row` valid for writing `keys.len()` dwords.
 #[inline]
-unsafe fn wide_inputs<const N: usize>(
+unsafe fn wide_inputs<const N: usize, const RAW: bool>(
     keys: &[[u8; N]],
     seeds: &Seeds,
     base: *mut u32,
     row: *mut u32,
 ) {
-    wide_digests(keys, seeds, |i, b, r| {
+    wide_digests(keys, seeds, |i, d, r| {
+        let b = if RAW { d } else { wide_base(d, seeds) };
         // SAFETY: `i < keys.len()`, which both are valid for (caller).
         unsafe {
             base.add(i).write(b.to_le());
@@ -599,14 +608,16 @@ unsafe fn wide_inputs<const N: usize>(
 }
 
 /// [`hash_batch`] from the keys' hash inputs: `n` little-endian dwords of
-/// `base` (each key's `base`) and of `row` (the input of its row mask; the
-/// same as `base` for 4-byte keys). Eight keys at a time on the AVX2 path.
+/// `base` (each key's `base`, or with `DIRECT` a wide key's first digest,
+/// its level-1 hash: [`wide_base`]) and of `row` (the input of its row
+/// mask; the same as `base` for 4-byte keys). Eight keys at a time on the
+/// AVX2 path.
 ///
 /// # Safety
 /// As [`bulk_core`]; `n <= BATCH`; `base` and `row` valid for reading `n`
 /// dwords (any alignment); `s` points to a live scratch.
 #[inline(always)]
-unsafe fn hash_inputs<const AVX: bool, const S8: bool>(
+unsafe fn hash_inputs<const AVX: bool, const S8: bool, const DIRECT: bool>(
     t: &Online,
     base: *const u32,
     row: *const u32,
@@ -627,7 +638,7 @@ unsafe fn hash_inputs<const AVX: bool, const S8: bool>(
         #[cfg(target_arch = "x86_64")]
         if AVX {
             while i + 8 <= n {
-                avx2::hash8(
+                avx2::hash8::<DIRECT>(
                     base.add(i),
                     row.add(i),
                     &t.seeds,
@@ -644,6 +655,7 @@ unsafe fn hash_inputs<const AVX: bool, const S8: bool>(
         }
         while i < n {
             let b = u32::from_le(base.add(i).read_unaligned());
+            let b = if DIRECT { wide_base(b, &t.seeds) } else { b };
             let r = row32(u32::from_le(row.add(i).read_unaligned()), &t.seeds);
             let (g, fp) = locate(b, l0.seed, l0.n);
             *s.base.add(i) = b;
@@ -1159,7 +1171,7 @@ mod tests {
                 // bytes for the SIMD digests; the inputs hold 16 entries and
                 // `hash8` reads and writes 8.
                 unsafe {
-                    wide_inputs(&keys, &t.seeds, ib.as_mut_ptr(), ir.as_mut_ptr());
+                    wide_inputs::<N, false>(&keys, &t.seeds, ib.as_mut_ptr(), ir.as_mut_ptr());
                     if N >= 8 && LookupPath::Avx512.is_supported() {
                         // Every prefix of the sixteen lanes: the lanes'
                         // digests are the scalar ones (the permutes up to 16
@@ -1168,7 +1180,16 @@ mod tests {
                         let kp = keys.as_ptr() as *const u8;
                         for lanes in 1..=16 {
                             let m = ((1u32 << lanes) - 1) as u16;
-                            let (d1, d2) = avx512::digests16::<N>(kp, m, &t.seeds);
+                            let (d1, d2, h1) = avx512::digests16::<N>(kp, m, &t.seeds);
+                            let mut vh = [0u32; 16];
+                            _mm512_storeu_si512(vh.as_mut_ptr() as *mut __m512i, h1);
+                            for k in 0..lanes {
+                                assert_eq!(
+                                    vh[k],
+                                    crate::efd::hash::mix_g(ib[k] ^ t.seeds.level[0]),
+                                    "AVX-512 level-1 hash, N={N}, key {k}"
+                                );
+                            }
                             _mm512_storeu_si512(vb.as_mut_ptr() as *mut __m512i, d1);
                             _mm512_storeu_si512(vr.as_mut_ptr() as *mut __m512i, d2);
                             assert_eq!(
@@ -1178,25 +1199,57 @@ mod tests {
                             );
                         }
                     }
-                    avx2::hash8(
-                        ib.as_ptr(),
-                        ir.as_ptr(),
-                        &t.seeds,
-                        l0.n,
-                        (wp, t.stride as u32 * 8),
-                        base.as_mut_ptr(),
-                        hs.as_mut_ptr(),
-                        gs.as_mut_ptr(),
-                        ws.as_mut_ptr(),
-                        rs.as_mut_ptr(),
-                    );
                 }
-                for (i, k) in keys.iter().take(8).enumerate() {
-                    let kh = key_hash(k, &t.seeds);
-                    let (g, fp) = locate(kh.base, l0.seed, l0.n);
-                    assert_eq!((base[i], rs[i]), (kh.base, kh.r), "N={N} key {i}");
-                    assert_eq!((gs[i] as usize, hs[i] as u8), (g, fp), "N={N} key {i}");
-                    assert_eq!(ws[i], wp + (g * t.stride * 8) as u64);
+                // From the bases, and from the first digests as level-1 hashes.
+                for direct in [false, true] {
+                    let (mut id, mut ir2) = ([0u32; 16], [0u32; 16]);
+                    // SAFETY: as above; the arrays hold 16 entries, `hash8`
+                    // reads and writes 8.
+                    unsafe {
+                        let args = (&t.seeds, l0.n, (wp, t.stride as u32 * 8));
+                        let outs = (base.as_mut_ptr(), hs.as_mut_ptr(), gs.as_mut_ptr());
+                        if direct {
+                            wide_inputs::<N, true>(
+                                &keys,
+                                &t.seeds,
+                                id.as_mut_ptr(),
+                                ir2.as_mut_ptr(),
+                            );
+                            avx2::hash8::<true>(
+                                id.as_ptr(),
+                                ir2.as_ptr(),
+                                args.0,
+                                args.1,
+                                args.2,
+                                outs.0,
+                                outs.1,
+                                outs.2,
+                                ws.as_mut_ptr(),
+                                rs.as_mut_ptr(),
+                            );
+                        } else {
+                            avx2::hash8::<false>(
+                                ib.as_ptr(),
+                                ir.as_ptr(),
+                                args.0,
+                                args.1,
+                                args.2,
+                                outs.0,
+                                outs.1,
+                                outs.2,
+                                ws.as_mut_ptr(),
+                                rs.as_mut_ptr(),
+                            );
+                        }
+                    }
+                    for (i, k) in keys.iter().take(8).enumerate() {
+                        let kh = key_hash(k, &t.seeds);
+                        let (g, fp) = locate(kh.base, l0.seed, l0.n);
+                        let at = format!("N={N} key {i}, direct {direct}");
+                        assert_eq!((base[i], rs[i]), (kh.base, kh.r), "{at}");
+                        assert_eq!((gs[i] as usize, hs[i] as u8), (g, fp), "{at}");
+                        assert_eq!(ws[i], wp + (g * t.stride * 8) as u64, "{at}");
+                    }
                 }
             }
         }

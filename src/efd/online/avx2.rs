@@ -17,7 +17,7 @@
 //! [`load2x128`], [`gather32`]), so that the loads are not Rust-level data
 //! races; tearing across lanes is caught by the seqlock.
 
-use super::super::hash::{KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2};
+use super::super::hash::{KeyHash, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M1_INV, G_M2, G_M2_INV};
 use super::{bulk_core, Online};
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -444,12 +444,31 @@ unsafe fn mixv<const S1: i32, const S2: i32, const S3: i32>(
     _mm256_xor_si256(x, _mm256_srli_epi32::<S3>(x))
 }
 
+/// `hash::wide_base` on 8 lanes: `mix_g_inv(d) ^ level[0]`.
+///
+/// # Safety
+/// AVX2 (no memory is read).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn wide_base8(d: __m256i, s: &Seeds) -> __m256i {
+    let mut x = _mm256_xor_si256(d, _mm256_srli_epi32::<16>(d));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(G_M2_INV as i32));
+    x = _mm256_xor_si256(
+        x,
+        _mm256_xor_si256(_mm256_srli_epi32::<15>(x), _mm256_srli_epi32::<30>(x)),
+    );
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(G_M1_INV as i32));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32::<16>(x));
+    _mm256_xor_si256(x, _mm256_set1_epi32(s.level[0] as i32))
+}
+
 /// Hash eight keys from their hash inputs (`super::hash_inputs`): their
-/// bases `base` and row-mask inputs `row` (8 dwords each; for 4-byte keys
-/// both are the keys). Writes the base, level-1 hash, level-1 group, the
-/// address of that group's words (`words` = the level's first word and
-/// the bytes per group) and the row mask. Bit-identical to the scalar
-/// `row32` + `locate`.
+/// bases `base` (with `DIRECT`, wide keys' first digests: their level-1
+/// hashes, `hash::wide_base`) and row-mask inputs `row` (8 dwords each; for
+/// 4-byte keys both are the keys). Writes the base, level-1 hash, level-1
+/// group, the address of that group's words (`words` = the level's first
+/// word and the bytes per group) and the row mask. Bit-identical to the
+/// scalar `row32` + `locate`.
 ///
 /// # Safety
 /// AVX2; `base` and `row` valid for reading 8 dwords (any alignment);
@@ -458,7 +477,7 @@ unsafe fn mixv<const S1: i32, const S2: i32, const S3: i32>(
 #[target_feature(enable = "avx2")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn hash8(
+pub(super) unsafe fn hash8<const DIRECT: bool>(
     base: *const u32,
     row: *const u32,
     s: &Seeds,
@@ -475,7 +494,7 @@ pub(super) unsafe fn hash8(
     unsafe {
         let x = _mm256_loadu_si256(base as *const __m256i);
         let xr = _mm256_loadu_si256(row as *const __m256i);
-        locate8(x, xr, s, n0, words, out_base, hs, gs, ws, rs);
+        locate8::<DIRECT>(x, xr, s, n0, words, out_base, hs, gs, ws, rs);
     }
 }
 
@@ -488,7 +507,7 @@ pub(super) unsafe fn hash8(
 #[target_feature(enable = "avx2")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-unsafe fn locate8(
+unsafe fn locate8<const DIRECT: bool>(
     x: __m256i,
     xr: __m256i,
     s: &Seeds,
@@ -504,12 +523,17 @@ unsafe fn locate8(
     // buffers the caller guarantees (the group addresses are only computed,
     // not read); AVX2 is the caller's.
     unsafe {
-        _mm256_storeu_si256(base as *mut __m256i, x);
-        let h = mixv::<16, 15, 16>(
-            _mm256_xor_si256(x, _mm256_set1_epi32(s.level[0] as i32)),
-            G_M1,
-            G_M2,
-        );
+        let h = if DIRECT {
+            x
+        } else {
+            mixv::<16, 15, 16>(
+                _mm256_xor_si256(x, _mm256_set1_epi32(s.level[0] as i32)),
+                G_M1,
+                G_M2,
+            )
+        };
+        let b = if DIRECT { wide_base8(x, s) } else { x };
+        _mm256_storeu_si256(base as *mut __m256i, b);
         _mm256_storeu_si256(hs as *mut __m256i, h);
         let nv = _mm256_set1_epi32(n0 as i32);
         let even = _mm256_srli_epi64::<32>(_mm256_mul_epu32(h, nv));

@@ -6,7 +6,8 @@
 //! [`digests16`]), and go straight on into the same sequence
 //! ([`hash_inputs16`]; computing a call's digests into arrays first, to be
 //! loaded again, was 1.12-1.15x slower: the stores and the wider loads
-//! behind them).
+//! behind them). The first digest is level 1's hash as it is
+//! (`hash::wide_base`): the threshold gather does not wait for the mixer.
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -35,7 +36,8 @@
 //! stripes' versions: the epoch covers them too).
 
 use super::super::hash::{
-    block_len, block_offset, blocks_of, round_key, Seeds, A_M1, A_M2, B_M1, B_M2, G_M1, G_M2,
+    block_len, block_offset, blocks_of, round_key, Seeds, A_M1, A_M2, B_M1, B_M2, FINAL_ROUNDS,
+    G_M1, G_M1_INV, G_M2, G_M2_INV,
 };
 use super::{
     bump_keys, eval_deeper, eval_levels, hash_batch, wide_inputs, Online, Scratch, ScratchPtrs,
@@ -64,6 +66,26 @@ fn detect() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vbmi")
         && std::arch::is_x86_feature_detected!("vaes")
         && std::arch::is_x86_feature_detected!("aes")
+}
+
+/// `hash::wide_base` on 16 lanes: `mix_g_inv(d) ^ level[0]`.
+///
+/// # Safety
+/// AVX-512 F (no memory is read).
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn wide_base16(d: __m512i, s: &Seeds) -> __m512i {
+    let mut x = _mm512_xor_si512(d, _mm512_srli_epi32::<16>(d));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32(G_M2_INV as i32));
+    // x ^ x >> 15 ^ x >> 30: 0x96 is a ^ b ^ c.
+    x = _mm512_ternarylogic_epi32::<0x96>(
+        x,
+        _mm512_srli_epi32::<15>(x),
+        _mm512_srli_epi32::<30>(x),
+    );
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32(G_M1_INV as i32));
+    x = _mm512_xor_si512(x, _mm512_srli_epi32::<16>(x));
+    _mm512_xor_si512(x, _mm512_set1_epi32(s.level[0] as i32))
 }
 
 /// One of the 32-bit multiply-xorshift mixers of `hash.rs`, on 16 lanes.
@@ -305,13 +327,8 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
     unsafe {
         let sd: &Seeds = &t.seeds;
         let l0 = &t.levels[0];
-        let (x, xr) = hash_inputs16::<N>(keys, lanes, sd);
+        let (x, xr, h) = hash_inputs16::<N>(keys, lanes, sd);
         _mm512_storeu_si512(s.base.add(off) as *mut _, x);
-        let h = mix::<16, 15, 16>(
-            _mm512_xor_si512(x, _mm512_set1_epi32(sd.level[0] as i32)),
-            G_M1,
-            G_M2,
-        );
         // Multiply-shift range reduction: the high half of h * n.
         let nv = _mm512_set1_epi32(l0.n as i32);
         let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(h, nv));
@@ -761,9 +778,11 @@ pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mu
 }
 
 /// The hash inputs of the `lanes` keys at `keys` (a prefix of sixteen
-/// lanes), as `super::hash_inputs` takes them: 4-byte keys are their own
-/// base and row-mask input, longer keys give their two digests
-/// ([`digests16`]). The other lanes hold no key's inputs.
+/// lanes), as `super::hash_inputs` takes them, and their level-1 hashes
+/// (`mix_g(base ^ level[0])`, as `hash::locate`): 4-byte keys are their
+/// own base and row-mask input, longer keys give their two digests
+/// ([`digests16`]), whose first is their level-1 hash without the mixer
+/// (`hash::wide_base`). The other lanes hold no key's inputs.
 ///
 /// # Safety
 /// AVX-512 F, VL, BW and VBMI, VAES, AVX2; `keys` valid for the lanes' keys.
@@ -773,14 +792,21 @@ unsafe fn hash_inputs16<const N: usize>(
     keys: *const [u8; N],
     lanes: __mmask16,
     s: &Seeds,
-) -> (__m512i, __m512i) {
+) -> (__m512i, __m512i, __m512i) {
     // SAFETY: the masked load reads only the lanes' dwords, `digests16` only
     // the lanes' keys, and the scalar digests the `lanes.count_ones()` keys
     // of the prefix, all valid (caller); the arrays hold 16 dwords.
     unsafe {
+        let level1 = |x: __m512i| {
+            mix::<16, 15, 16>(
+                _mm512_xor_si512(x, _mm512_set1_epi32(s.level[0] as i32)),
+                G_M1,
+                G_M2,
+            )
+        };
         if N == 4 {
             let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
-            (x, x)
+            (x, x, level1(x))
         } else if N >= 8 {
             digests16::<N>(keys as *const u8, lanes, s)
         } else {
@@ -788,16 +814,14 @@ unsafe fn hash_inputs16<const N: usize>(
             // padded block each, one key at a time.
             let n = lanes.count_ones() as usize;
             let (mut b, mut r) = ([0u32; 16], [0u32; 16]);
-            wide_inputs(
+            wide_inputs::<N, false>(
                 std::slice::from_raw_parts(keys, n),
                 s,
                 b.as_mut_ptr(),
                 r.as_mut_ptr(),
             );
-            (
-                _mm512_loadu_si512(b.as_ptr() as *const _),
-                _mm512_loadu_si512(r.as_ptr() as *const _),
-            )
+            let x = _mm512_loadu_si512(b.as_ptr() as *const _);
+            (x, _mm512_loadu_si512(r.as_ptr() as *const _), level1(x))
         }
     }
 }
@@ -806,8 +830,10 @@ unsafe fn hash_inputs16<const N: usize>(
 /// `N`-byte keys at `keys` (`N >= 8`, one after the other, `lanes` a
 /// prefix), as sixteen dwords each: four 128-bit states per register, each
 /// block of the keys xored in and one AES round (`vaesenc`) on four keys at
-/// once, one more round, then the first two dwords of each state gathered
-/// into two registers by two-source permutes.
+/// once, `FINAL_ROUNDS` more rounds, then the first two dwords of each state gathered
+/// into two registers by two-source permutes. Returns the keys' bases
+/// (`hash::wide_base` of the first digests), the second digests, and the
+/// first digests (the keys' level-1 hashes).
 ///
 /// A block of four keys is put in place by whole-register loads and byte
 /// permutes for keys of up to 16 bytes (four keys span at most 64 bytes:
@@ -828,7 +854,7 @@ pub(super) unsafe fn digests16<const N: usize>(
     keys: *const u8,
     lanes: __mmask16,
     s: &Seeds,
-) -> (__m512i, __m512i) {
+) -> (__m512i, __m512i, __m512i) {
     // SAFETY: every load is masked to bytes of the lanes' keys, valid
     // (caller): `valid` is where the prefix of set lanes ends, a load of
     // keys `4g..4g + 4` reads at most up to it (and nothing for a lane not
@@ -883,18 +909,18 @@ pub(super) unsafe fn digests16<const N: usize>(
                 }
             }
         }
-        let k = rk(blocks_of(N) + 1);
-        for st in st.iter_mut() {
-            *st = _mm512_aesenc_epi128(*st, k);
+        for i in 1..=FINAL_ROUNDS {
+            let k = rk(blocks_of(N) + i);
+            for st in st.iter_mut() {
+                *st = _mm512_aesenc_epi128(*st, k);
+            }
         }
         // Dword 0 of keys 0-7, then dword 1 of keys 0-7 (keys 8-15 alike),
         // then the halves joined.
         let idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
         let ab = _mm512_permutex2var_epi32(st[0], idx, st[1]);
         let cd = _mm512_permutex2var_epi32(st[2], idx, st[3]);
-        (
-            _mm512_shuffle_i64x2::<0x44>(ab, cd),
-            _mm512_shuffle_i64x2::<0xee>(ab, cd),
-        )
+        let d = _mm512_shuffle_i64x2::<0x44>(ab, cd);
+        (wide_base16(d, s), _mm512_shuffle_i64x2::<0xee>(ab, cd), d)
     }
 }
