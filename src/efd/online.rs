@@ -1206,8 +1206,6 @@ mod tests {
                     // SAFETY: as above; the arrays hold 16 entries, `hash8`
                     // reads and writes 8.
                     unsafe {
-                        let args = (&t.seeds, l0.n, (wp, t.stride as u32 * 8));
-                        let outs = (base.as_mut_ptr(), hs.as_mut_ptr(), gs.as_mut_ptr());
                         if direct {
                             wide_inputs::<N, true>(
                                 &keys,
@@ -1215,32 +1213,36 @@ mod tests {
                                 id.as_mut_ptr(),
                                 ir2.as_mut_ptr(),
                             );
-                            avx2::hash8::<true>(
-                                id.as_ptr(),
-                                ir2.as_ptr(),
-                                args.0,
-                                args.1,
-                                args.2,
-                                outs.0,
-                                outs.1,
-                                outs.2,
-                                ws.as_mut_ptr(),
-                                rs.as_mut_ptr(),
-                            );
-                        } else {
-                            avx2::hash8::<false>(
-                                ib.as_ptr(),
-                                ir.as_ptr(),
-                                args.0,
-                                args.1,
-                                args.2,
-                                outs.0,
-                                outs.1,
-                                outs.2,
-                                ws.as_mut_ptr(),
-                                rs.as_mut_ptr(),
-                            );
                         }
+                        type Hash8 = unsafe fn(
+                            *const u32,
+                            *const u32,
+                            &Seeds,
+                            u32,
+                            (u64, u32),
+                            *mut u32,
+                            *mut u32,
+                            *mut u32,
+                            *mut u64,
+                            *mut u64,
+                        );
+                        let (hash8, b, r): (Hash8, _, _) = if direct {
+                            (avx2::hash8::<true>, id.as_ptr(), ir2.as_ptr())
+                        } else {
+                            (avx2::hash8::<false>, ib.as_ptr(), ir.as_ptr())
+                        };
+                        hash8(
+                            b,
+                            r,
+                            &t.seeds,
+                            l0.n,
+                            (wp, t.stride as u32 * 8),
+                            base.as_mut_ptr(),
+                            hs.as_mut_ptr(),
+                            gs.as_mut_ptr(),
+                            ws.as_mut_ptr(),
+                            rs.as_mut_ptr(),
+                        );
                     }
                     for (i, k) in keys.iter().take(8).enumerate() {
                         let kh = key_hash(k, &t.seeds);
