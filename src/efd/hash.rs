@@ -396,7 +396,12 @@ pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
 /// reduction of the high bits and the fingerprint from the low 8 bits.
 #[inline(always)]
 pub(crate) fn locate(base: u32, seed: u32, ngroups: u32) -> (usize, u8) {
-    let h = mix_g(base ^ seed);
+    slot(mix_g(base ^ seed), ngroups)
+}
+
+/// `(group, fingerprint)` of a level hash `h` ([`locate`]).
+#[inline(always)]
+pub(crate) fn slot(h: u32, ngroups: u32) -> (usize, u8) {
     (((h as u64 * ngroups as u64) >> 32) as usize, h as u8)
 }
 

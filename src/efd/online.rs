@@ -3,7 +3,7 @@
 //! evaluation, and the choice of path. The AVX2 kernels are in
 //! [`avx2`], the AVX-512 bulk lookup in [`avx512`].
 
-use super::hash::{key_hash, locate, row32, wide_base, wide_digests, KeyHash, Seeds};
+use super::hash::{key_hash, locate, row32, slot, wide_base, wide_digests, KeyHash, Seeds};
 use crate::mem::{prefetch, LargeBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -567,14 +567,9 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
             let mut base = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let mut row = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
             let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
-            if AVX {
-                // The AVX2 path takes the first digests as level-1 hashes.
-                wide_inputs::<N, true>(kc, &t.seeds, b, r);
-                hash_inputs::<AVX, S8, true>(t, b, r, n, s);
-            } else {
-                wide_inputs::<N, false>(kc, &t.seeds, b, r);
-                hash_inputs::<AVX, S8, false>(t, b, r, n, s);
-            }
+            // The AVX2 path takes the first digests as level-1 hashes.
+            wide_inputs::<N, AVX>(kc, &t.seeds, b, r);
+            hash_inputs::<AVX, S8, AVX>(t, b, r, n, s);
         }
     }
 }
@@ -654,10 +649,13 @@ unsafe fn hash_inputs<const AVX: bool, const S8: bool, const DIRECT: bool>(
             }
         }
         while i < n {
-            let b = u32::from_le(base.add(i).read_unaligned());
-            let b = if DIRECT { wide_base(b, &t.seeds) } else { b };
+            let x = u32::from_le(base.add(i).read_unaligned());
             let r = row32(u32::from_le(row.add(i).read_unaligned()), &t.seeds);
-            let (g, fp) = locate(b, l0.seed, l0.n);
+            let (b, (g, fp)) = if DIRECT {
+                (wide_base(x, &t.seeds), slot(x, l0.n))
+            } else {
+                (x, locate(x, l0.seed, l0.n))
+            };
             *s.base.add(i) = b;
             *s.rs.add(i) = r;
             *s.hs.add(i) = fp as u32;
