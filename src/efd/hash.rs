@@ -6,9 +6,11 @@
 //! multiplies, so that eight or sixteen keys are hashed at once with AVX2
 //! or AVX-512 (`vpmulld`); the scalar and SIMD code compute bit-identical
 //! results. 4-byte keys are their own `base` and row-mask input; longer
-//! keys are first reduced to two 32-bit digests ([`wide_digest`]: keyed
-//! AES rounds over their 16-byte blocks, four keys per VAES instruction
-//! on the AVX-512 path): one is the `base`, the other the row-mask input.
+//! keys are first reduced to a 128-bit digest ([`wide_digest`]: keyed AES
+//! rounds over their 16-byte blocks, four keys per VAES instruction on the
+//! AVX-512 path): its first dword is their level-1 hash (from which their
+//! `base` follows, [`wide_base`]), its high qword their row mask
+//! ([`wide_row`]).
 
 use crate::rng::SplitMix64;
 
@@ -210,44 +212,48 @@ pub(crate) fn block<const N: usize>(k: &[u8; N], j: usize) -> (u64, u64) {
     }
 }
 
-/// The two 32-bit digests of a key longer than 4 bytes: a 128-bit state,
-/// first round key 0, takes each 16-byte block of the key ([`block`]) by
-/// an xor and one AES round (`AESENC`, round key `j + 1`), then
-/// [`FINAL_ROUNDS`] more rounds; the digests are its first two dwords. The
-/// first is the key's level-1 hash as it is (its `base` is [`wide_base`]
-/// of it), the second the input of its row mask. Round keys come from the
-/// table's seed ([`round_key`]).
+/// The digest of a key longer than 4 bytes: a 128-bit state, first round
+/// key 0, takes each 16-byte block of the key ([`block`]) by an xor and
+/// one AES round (`AESENC`, round key `j + 1`), then [`FINAL_ROUNDS`] more
+/// rounds. Its first dword is the key's level-1 hash as it is (its `base`
+/// is [`wide_base`] of it), its high qword the key's row mask as it is
+/// but for bit 0 ([`wide_row`]). Round keys come from the table's seed
+/// ([`round_key`]).
 ///
 /// A key of at most 16 bytes is one block, and the rounds are a
 /// permutation of the state: two such keys never reach the same state, and
-/// with the round keys unknown they share both digests about as often as
-/// two random values (2^-64). Every output byte depends on every key byte
+/// with the round keys unknown they share a level-1 hash and a row mask
+/// about as often as two random values (2^-95). Every output byte depends on every key byte
 /// after two rounds, but each output dword is then still a xor of four
 /// functions of 4 key bytes each. Taken as level 1's hash, two rounds
 /// spread 1M keys that differ only in their ports far more evenly than
 /// random keys (1.8k-3.3k bumped to level 2 instead of 37k): a structure,
 /// which a third round removes (36.6k, as random keys).
 /// Longer keys add a block and a round each; this is not a proven
-/// universal hash. A pair of keys sharing both digests could only make an
-/// insert fail (reported), never give a stored key a wrong value. AES-NI
-/// per key here, VAES on sixteen keys in the AVX-512 path; without AES-NI,
-/// the same round in software ([`aes_round_soft`]).
+/// universal hash. A pair of keys sharing both could only make an insert
+/// fail (reported), never give a stored key a wrong value. AES-NI per key
+/// here, VAES on sixteen keys in the AVX-512 path; without AES-NI, the
+/// same round in software ([`aes_round_soft`]).
 ///
-/// `(level-1 hash, row-mask input)`.
+/// The row mask was two 32-bit mixes of the second dword, as a 4-byte
+/// key's ([`row32`]); taken from the state as it is, the AVX-512 path is
+/// spared those mixes and their permutes (`src/efd/DESIGN.md`).
+///
+/// `(level-1 hash, row mask)`.
 #[inline(always)]
-pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
+pub(crate) fn wide_digest<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u64) {
     let mut d = (0, 0);
     wide_digests(std::slice::from_ref(k), s, |_, b, r| d = (b, r));
     d
 }
 
-/// [`wide_digest`] of every key of `keys`, handed to `f(i, base, row-mask
-/// input)` for key `i`, with AES-NI checked once for the whole slice.
+/// [`wide_digest`] of every key of `keys`, handed to `f(i, level-1 hash,
+/// row mask)` for key `i`, with AES-NI checked once for the whole slice.
 #[inline]
 pub(crate) fn wide_digests<const N: usize>(
     keys: &[[u8; N]],
     s: &Seeds,
-    mut f: impl FnMut(usize, u32, u32),
+    mut f: impl FnMut(usize, u32, u64),
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("aes") {
@@ -269,7 +275,7 @@ pub(crate) fn wide_digests<const N: usize>(
 unsafe fn wide_digests_ni<const N: usize>(
     keys: &[[u8; N]],
     s: &Seeds,
-    mut f: impl FnMut(usize, u32, u32),
+    mut f: impl FnMut(usize, u32, u64),
 ) {
     for (i, k) in keys.iter().enumerate() {
         // SAFETY: AES-NI (caller).
@@ -279,7 +285,7 @@ unsafe fn wide_digests_ni<const N: usize>(
 }
 
 /// [`wide_digest`] with [`aes_round_soft`].
-fn wide_digest_soft<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
+fn wide_digest_soft<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u64) {
     let mut st = round_key(s, 0);
     for j in 0..blocks_of(N) {
         let (lo, hi) = block(k, j);
@@ -288,7 +294,7 @@ fn wide_digest_soft<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
     for i in 1..=FINAL_ROUNDS {
         st = aes_round_soft(st, round_key(s, blocks_of(N) + i));
     }
-    (st.0 as u32, (st.0 >> 32) as u32)
+    (st.0 as u32, wide_row(st.1))
 }
 
 /// [`wide_digest`] with AES-NI.
@@ -298,7 +304,7 @@ fn wide_digest_soft<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "aes")]
 #[inline]
-unsafe fn wide_digest_ni<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
+unsafe fn wide_digest_ni<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u64) {
     use std::arch::x86_64::*;
     let v = |(lo, hi): (u64, u64)| _mm_set_epi64x(hi as i64, lo as i64);
     let mut st = v(round_key(s, 0));
@@ -308,8 +314,18 @@ unsafe fn wide_digest_ni<const N: usize>(k: &[u8; N], s: &Seeds) -> (u32, u32) {
     for i in 1..=FINAL_ROUNDS {
         st = _mm_aesenc_si128(st, v(round_key(s, blocks_of(N) + i)));
     }
-    let d = _mm_cvtsi128_si64(st) as u64;
-    (d as u32, (d >> 32) as u32)
+    (
+        _mm_cvtsi128_si32(st) as u32,
+        wide_row(_mm_cvtsi128_si64(_mm_unpackhi_epi64(st, st)) as u64),
+    )
+}
+
+/// A wide key's row mask from the high qword `q` of its digest's state
+/// ([`wide_digest`]): `q` with bit 0 set, never zero (a zero row would
+/// give the key value 0 whatever the group's words).
+#[inline(always)]
+pub(crate) const fn wide_row(q: u64) -> u64 {
+    q | 1
 }
 
 /// The AES S-box, computed: the multiplicative inverse in GF(2^8) (`x^254`)
@@ -373,8 +389,8 @@ pub(crate) fn aes_round_soft(st: (u64, u64), rk: (u64, u64)) -> (u64, u64) {
 
 /// Hash a key. 4-byte keys: `base` is the key itself (little-endian `u32`),
 /// the row mask two 32-bit mixes of it. Longer keys: `base` comes from the
-/// first [`wide_digest`] ([`wide_base`]), the row mask is the same two mixes
-/// of the second.
+/// level-1 hash of their [`wide_digest`] ([`wide_base`]), which also gives
+/// their row mask.
 #[inline(always)]
 pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
     if N == 4 {
@@ -384,10 +400,10 @@ pub(crate) fn key_hash<const N: usize>(k: &[u8; N], s: &Seeds) -> KeyHash {
             r: row32(x, s),
         }
     } else {
-        let (d1, d2) = wide_digest(k, s);
+        let (d, r) = wide_digest(k, s);
         KeyHash {
-            base: wide_base(d1, s),
-            r: row32(d2, s),
+            base: wide_base(d, s),
+            r,
         }
     }
 }
@@ -480,7 +496,7 @@ mod tests {
                 assert_eq!(d, wide_digest_soft(&k, &s), "N={N}");
                 seen.insert((k, d));
             }
-            let all: Vec<([u8; N], (u32, u32))> = seen.iter().copied().collect();
+            let all: Vec<([u8; N], (u32, u64))> = seen.iter().copied().collect();
             let slice: Vec<[u8; N]> = all.iter().map(|(k, _)| *k).collect();
             wide_digests(&slice, &s, |i, b, r| {
                 assert_eq!((b, r), all[i].1, "N={N} key {i}")

@@ -555,76 +555,70 @@ unsafe fn hash_batch<const N: usize, const AVX: bool, const S8: bool>(
     s: ScratchPtrs,
 ) {
     // SAFETY: `kc.len() <= BATCH` (caller): a 4-byte key slice is `kc.len()`
-    // dwords, and the two digest arrays have room for `BATCH`, each key's
-    // written by `wide_inputs` before `hash_inputs` reads it with the
-    // caller's scratch.
+    // dwords; the digest array and the scratch's row masks have room for
+    // `BATCH`, each key's written by `wide_inputs` before `hash_inputs` reads
+    // it with the caller's scratch.
     unsafe {
         let n = kc.len();
         if N == 4 {
-            let p = kc.as_ptr() as *const u32;
-            hash_inputs::<AVX, S8, false>(t, p, p, n, s);
+            hash_inputs::<AVX, S8, false>(t, kc.as_ptr() as *const u32, n, s);
         } else {
-            let mut base = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
-            let mut row = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
-            let (b, r) = (base.as_mut_ptr() as *mut u32, row.as_mut_ptr() as *mut u32);
-            // The AVX2 path takes the first digests as level-1 hashes.
-            wide_inputs::<N, AVX>(kc, &t.seeds, b, r);
-            hash_inputs::<AVX, S8, AVX>(t, b, r, n, s);
+            let mut digest = std::mem::MaybeUninit::<[u32; BATCH]>::uninit();
+            let d = digest.as_mut_ptr() as *mut u32;
+            wide_inputs::<N>(kc, &t.seeds, d, s.rs);
+            hash_inputs::<AVX, S8, true>(t, d, n, s);
         }
     }
 }
 
-/// The hash inputs of keys longer than 4 bytes: the two halves of each
-/// key's digest ([`wide_digest`], AES-NI key by key), written
-/// little-endian to `base` and `row` (so that they read as 4-byte keys
-/// read); `base` gets the first digests as they are if `RAW` (for
-/// [`hash_inputs`] with `DIRECT`), else the keys' bases ([`wide_base`]).
-/// The scalar and AVX2 paths take it for every batch; the AVX-512 path
-/// computes its digests in registers, sixteen keys at a time
-/// (`avx512::digests16`), and takes it for keys of 5 to 7 bytes only.
+/// The hash inputs of keys longer than 4 bytes, from each key's digest
+/// ([`wide_digest`], AES-NI key by key): its level-1 hash, written
+/// little-endian to `level1` (so that it reads as a 4-byte key reads), and
+/// its row mask, to `rows`. The scalar and AVX2 paths take it for every
+/// batch; the AVX-512 path computes its digests in registers, sixteen keys
+/// at a time (`avx512::digests16`), and takes it for keys of 5 to 7 bytes
+/// only.
 ///
 /// # Safety
-/// `base` and `row` valid for writing `keys.len()` dwords.
+/// `level1` valid for writing `keys.len()` dwords, `rows` as many qwords.
 #[inline]
-unsafe fn wide_inputs<const N: usize, const RAW: bool>(
+unsafe fn wide_inputs<const N: usize>(
     keys: &[[u8; N]],
     seeds: &Seeds,
-    base: *mut u32,
-    row: *mut u32,
+    level1: *mut u32,
+    rows: *mut u64,
 ) {
     wide_digests(keys, seeds, |i, d, r| {
-        let b = if RAW { d } else { wide_base(d, seeds) };
         // SAFETY: `i < keys.len()`, which both are valid for (caller).
         unsafe {
-            base.add(i).write(b.to_le());
-            row.add(i).write(r.to_le());
+            level1.add(i).write(d.to_le());
+            rows.add(i).write(r);
         }
     });
 }
 
-/// [`hash_batch`] from the keys' hash inputs: `n` little-endian dwords of
-/// `base` (each key's `base`, or with `DIRECT` a wide key's first digest,
-/// its level-1 hash: [`wide_base`]) and of `row` (the input of its row
-/// mask; the same as `base` for 4-byte keys). Eight keys at a time on the
-/// AVX2 path.
+/// [`hash_batch`] from the keys' hash inputs, `n` little-endian dwords at
+/// `x`: 4-byte keys themselves (each its `base` and the input of its row
+/// mask), or with `WIDE` wide keys' level-1 hashes ([`wide_inputs`], which
+/// wrote their row masks to `s` already; their bases follow,
+/// [`wide_base`]). Eight keys at a time on the AVX2 path.
 ///
 /// # Safety
-/// As [`bulk_core`]; `n <= BATCH`; `base` and `row` valid for reading `n`
-/// dwords (any alignment); `s` points to a live scratch.
+/// As [`bulk_core`]; `n <= BATCH`; `x` valid for reading `n` dwords (any
+/// alignment); `s` points to a live scratch, with `WIDE` its first `n` row
+/// masks written.
 #[inline(always)]
-unsafe fn hash_inputs<const AVX: bool, const S8: bool, const DIRECT: bool>(
+unsafe fn hash_inputs<const AVX: bool, const S8: bool, const WIDE: bool>(
     t: &Online,
-    base: *const u32,
-    row: *const u32,
+    x: *const u32,
     n: usize,
     s: ScratchPtrs,
 ) {
     // SAFETY: `n <= BATCH` and `s` is a live scratch (caller), so the writes
-    // at `i < n` stay inside its arrays and the reads at `i < n` inside
-    // `base` and `row`; with `AVX` the CPU has AVX2 (caller), and `hash8`
-    // reads the inputs `i..i + 8 <= n` and writes their 8 entries;
-    // `g < l0.n` (from `locate`) keeps the group address inside the level's
-    // lines.
+    // at `i < n` stay inside its arrays and the reads at `i < n` inside `x`;
+    // with `AVX` the CPU has AVX2 (caller), and `hash8` reads the inputs
+    // `i..i + 8 <= n` and writes their 8 entries; `g < l0.n` (from `locate`)
+    // keeps the group address inside the level's lines.
     unsafe {
         let l0 = &t.levels[0];
         let stride = if S8 { 8 } else { t.stride };
@@ -633,9 +627,8 @@ unsafe fn hash_inputs<const AVX: bool, const S8: bool, const DIRECT: bool>(
         #[cfg(target_arch = "x86_64")]
         if AVX {
             while i + 8 <= n {
-                avx2::hash8::<DIRECT>(
-                    base.add(i),
-                    row.add(i),
+                avx2::hash8::<WIDE>(
+                    x.add(i),
                     &t.seeds,
                     l0.n,
                     (wp as u64, stride as u32 * 8),
@@ -649,15 +642,14 @@ unsafe fn hash_inputs<const AVX: bool, const S8: bool, const DIRECT: bool>(
             }
         }
         while i < n {
-            let x = u32::from_le(base.add(i).read_unaligned());
-            let r = row32(u32::from_le(row.add(i).read_unaligned()), &t.seeds);
-            let (b, (g, fp)) = if DIRECT {
+            let x = u32::from_le(x.add(i).read_unaligned());
+            let (b, (g, fp)) = if WIDE {
                 (wide_base(x, &t.seeds), slot(x, l0.n))
             } else {
+                *s.rs.add(i) = row32(x, &t.seeds);
                 (x, locate(x, l0.seed, l0.n))
             };
             *s.base.add(i) = b;
-            *s.rs.add(i) = r;
             *s.hs.add(i) = fp as u32;
             *s.gs.add(i) = g as u32;
             *s.ws.add(i) = wp.add(g * stride) as u64;
@@ -1132,13 +1124,13 @@ mod tests {
         })
     }
 
-    /// The AVX2 hash of eight wide keys (their digests, then `hash8`) is the
-    /// scalar `key_hash` + `locate`, and the AVX-512 digests of sixteen keys
-    /// (every prefix of lanes) are the scalar ones, for every key length of
-    /// the key kinds (and odd ones).
+    /// The AVX2 hash of eight wide keys (their digests, then `hash8`) and
+    /// of eight 4-byte keys is the scalar `key_hash` + `locate`, and the
+    /// AVX-512 digests of sixteen keys (every prefix of lanes) are the
+    /// scalar ones, for every key length of the key kinds (and odd ones).
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn wide_keys_hash_the_same_on_avx2() {
+    fn keys_hash_the_same_on_avx2_and_avx512() {
         use std::arch::x86_64::{__m512i, _mm512_storeu_si512};
         fn check<const N: usize>() {
             if !LookupPath::Avx2.is_supported() {
@@ -1163,97 +1155,77 @@ mod tests {
                 let (mut base, mut hs, mut gs) = ([0u32; 8], [0u32; 8], [0u32; 8]);
                 let (mut ws, mut rs) = ([0u64; 8], [0u64; 8]);
                 let wp = l0.words_ptr() as u64;
-                let (mut ib, mut ir) = ([0u32; 16], [0u32; 16]);
+                // The hash inputs: the keys themselves (4 bytes), or their
+                // level-1 hashes, with their row masks in `rs` already.
+                let mut x = [0u32; 16];
+                let mut ir = [0u64; 16];
                 // SAFETY: AVX2 (and for `avx512::digests16` that path's
                 // features) is supported; `keys` holds 16 keys of `N >= 8`
-                // bytes for the SIMD digests; the inputs hold 16 entries and
+                // bytes for the SIMD digests; the arrays hold 16 entries and
                 // `hash8` reads and writes 8.
                 unsafe {
-                    wide_inputs::<N, false>(&keys, &t.seeds, ib.as_mut_ptr(), ir.as_mut_ptr());
+                    if N == 4 {
+                        for (xi, k) in x.iter_mut().zip(&keys) {
+                            *xi = u32::from_le_bytes(k[..4].try_into().unwrap());
+                        }
+                    } else {
+                        wide_inputs::<N>(&keys, &t.seeds, x.as_mut_ptr(), ir.as_mut_ptr());
+                        rs.copy_from_slice(&ir[..8]);
+                    }
                     if N >= 8 && LookupPath::Avx512.is_supported() {
                         // Every prefix of the sixteen lanes: the lanes'
-                        // digests are the scalar ones (the permutes up to 16
+                        // hashes are the scalar ones (the permutes up to 16
                         // bytes, the per-key loads above).
-                        let (mut vb, mut vr) = ([0u32; 16], [0u32; 16]);
                         let kp = keys.as_ptr() as *const u8;
                         for lanes in 1..=16 {
                             let m = ((1u32 << lanes) - 1) as u16;
-                            let (d1, d2, h1) = avx512::digests16::<N>(kp, m, &t.seeds);
-                            let mut vh = [0u32; 16];
-                            _mm512_storeu_si512(vh.as_mut_ptr() as *mut __m512i, h1);
+                            let (vb, vh, r0, r1) = avx512::digests16::<N>(kp, m, &t.seeds);
+                            let (mut b, mut h, mut r) = ([0u32; 16], [0u32; 16], [0u64; 16]);
+                            _mm512_storeu_si512(b.as_mut_ptr() as *mut __m512i, vb);
+                            _mm512_storeu_si512(h.as_mut_ptr() as *mut __m512i, vh);
+                            _mm512_storeu_si512(r.as_mut_ptr() as *mut __m512i, r0);
+                            _mm512_storeu_si512(r.as_mut_ptr().add(8) as *mut __m512i, r1);
                             for k in 0..lanes {
+                                let kh = key_hash(&keys[k], &t.seeds);
+                                let at = format!("AVX-512, N={N}, {lanes} lanes, key {k}");
+                                assert_eq!((b[k], r[k]), (kh.base, kh.r), "{at}");
                                 assert_eq!(
-                                    vh[k],
-                                    crate::efd::hash::mix_g(ib[k] ^ t.seeds.level[0]),
-                                    "AVX-512 level-1 hash, N={N}, key {k}"
+                                    h[k],
+                                    crate::efd::hash::mix_g(kh.base ^ t.seeds.level[0]),
+                                    "{at}"
                                 );
                             }
-                            _mm512_storeu_si512(vb.as_mut_ptr() as *mut __m512i, d1);
-                            _mm512_storeu_si512(vr.as_mut_ptr() as *mut __m512i, d2);
-                            assert_eq!(
-                                (&vb[..lanes], &vr[..lanes]),
-                                (&ib[..lanes], &ir[..lanes]),
-                                "AVX-512 digests, N={N}, {lanes} lanes"
-                            );
                         }
                     }
+                    let hash8 = if N == 4 {
+                        avx2::hash8::<false>
+                    } else {
+                        avx2::hash8::<true>
+                    };
+                    hash8(
+                        x.as_ptr(),
+                        &t.seeds,
+                        l0.n,
+                        (wp, t.stride as u32 * 8),
+                        base.as_mut_ptr(),
+                        hs.as_mut_ptr(),
+                        gs.as_mut_ptr(),
+                        ws.as_mut_ptr(),
+                        rs.as_mut_ptr(),
+                    );
                 }
-                // From the bases, and from the first digests as level-1 hashes.
-                for direct in [false, true] {
-                    let (mut id, mut ir2) = ([0u32; 16], [0u32; 16]);
-                    // SAFETY: as above; the arrays hold 16 entries, `hash8`
-                    // reads and writes 8.
-                    unsafe {
-                        if direct {
-                            wide_inputs::<N, true>(
-                                &keys,
-                                &t.seeds,
-                                id.as_mut_ptr(),
-                                ir2.as_mut_ptr(),
-                            );
-                        }
-                        type Hash8 = unsafe fn(
-                            *const u32,
-                            *const u32,
-                            &Seeds,
-                            u32,
-                            (u64, u32),
-                            *mut u32,
-                            *mut u32,
-                            *mut u32,
-                            *mut u64,
-                            *mut u64,
-                        );
-                        let (hash8, b, r): (Hash8, _, _) = if direct {
-                            (avx2::hash8::<true>, id.as_ptr(), ir2.as_ptr())
-                        } else {
-                            (avx2::hash8::<false>, ib.as_ptr(), ir.as_ptr())
-                        };
-                        hash8(
-                            b,
-                            r,
-                            &t.seeds,
-                            l0.n,
-                            (wp, t.stride as u32 * 8),
-                            base.as_mut_ptr(),
-                            hs.as_mut_ptr(),
-                            gs.as_mut_ptr(),
-                            ws.as_mut_ptr(),
-                            rs.as_mut_ptr(),
-                        );
-                    }
-                    for (i, k) in keys.iter().take(8).enumerate() {
-                        let kh = key_hash(k, &t.seeds);
-                        let (g, fp) = locate(kh.base, l0.seed, l0.n);
-                        let at = format!("N={N} key {i}, direct {direct}");
-                        assert_eq!((base[i], rs[i]), (kh.base, kh.r), "{at}");
-                        assert_eq!((gs[i] as usize, hs[i] as u8), (g, fp), "{at}");
-                        assert_eq!(ws[i], wp + (g * t.stride * 8) as u64, "{at}");
-                    }
+                for (i, k) in keys.iter().take(8).enumerate() {
+                    let kh = key_hash(k, &t.seeds);
+                    let (g, fp) = locate(kh.base, l0.seed, l0.n);
+                    let at = format!("AVX2, N={N} key {i}");
+                    assert_eq!((base[i], rs[i]), (kh.base, kh.r), "{at}");
+                    assert_eq!((gs[i] as usize, hs[i] as u8), (g, fp), "{at}");
+                    assert_eq!(ws[i], wp + (g * t.stride * 8) as u64, "{at}");
                 }
             }
         }
         check::<3>();
+        check::<4>();
         check::<5>();
         check::<8>();
         check::<13>();

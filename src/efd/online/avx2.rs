@@ -462,24 +462,22 @@ unsafe fn wide_base8(d: __m256i, s: &Seeds) -> __m256i {
     _mm256_xor_si256(x, _mm256_set1_epi32(s.level[0] as i32))
 }
 
-/// Hash eight keys from their hash inputs (`super::hash_inputs`): their
-/// bases `base` (with `DIRECT`, wide keys' first digests: their level-1
-/// hashes, `hash::wide_base`) and row-mask inputs `row` (8 dwords each; for
-/// 4-byte keys both are the keys). Writes the base, level-1 hash, level-1
-/// group, the address of that group's words (`words` = the level's first
-/// word and the bytes per group) and the row mask. Bit-identical to the
+/// Hash eight keys from their hash inputs (`super::hash_inputs`), 8
+/// dwords at `x`: 4-byte keys, or with `WIDE` wide keys' level-1 hashes
+/// (`hash::wide_base` gives their bases). Writes the base, level-1 hash,
+/// level-1 group, the address of that group's words (`words` = the level's
+/// first word and the bytes per group) and, for 4-byte keys, the row mask
+/// (a wide key's is its digest's, written before). Bit-identical to the
 /// scalar `row32` + `locate`.
 ///
 /// # Safety
-/// AVX2; `base` and `row` valid for reading 8 dwords (any alignment);
-/// `out_base`, `hs` and `gs` valid for writing 8 dwords, `ws` and `rs` 8
-/// qwords.
+/// AVX2; `x` valid for reading 8 dwords (any alignment); `out_base`, `hs`
+/// and `gs` valid for writing 8 dwords, `ws` and `rs` 8 qwords.
 #[target_feature(enable = "avx2")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn hash8<const DIRECT: bool>(
-    base: *const u32,
-    row: *const u32,
+pub(super) unsafe fn hash8<const WIDE: bool>(
+    x: *const u32,
     s: &Seeds,
     n0: u32,
     words: (u64, u32),
@@ -489,41 +487,13 @@ pub(super) unsafe fn hash8<const DIRECT: bool>(
     ws: *mut u64,
     rs: *mut u64,
 ) {
-    // SAFETY: the two unaligned loads read the 8 dwords the caller
-    // guarantees; the rest is `locate8`'s contract.
-    unsafe {
-        let x = _mm256_loadu_si256(base as *const __m256i);
-        let xr = _mm256_loadu_si256(row as *const __m256i);
-        locate8::<DIRECT>(x, xr, s, n0, words, out_base, hs, gs, ws, rs);
-    }
-}
-
-/// What [`hash8`] computes from eight keys' bases `x`
-/// and row-mask inputs `xr` (the key itself for 4-byte keys), in registers.
-///
-/// # Safety
-/// AVX2; `base`, `hs` and `gs` valid for writing 8 dwords, `ws` and `rs` 8
-/// qwords.
-#[target_feature(enable = "avx2")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn locate8<const DIRECT: bool>(
-    x: __m256i,
-    xr: __m256i,
-    s: &Seeds,
-    n0: u32,
-    words: (u64, u32),
-    base: *mut u32,
-    hs: *mut u32,
-    gs: *mut u32,
-    ws: *mut u64,
-    rs: *mut u64,
-) {
-    // SAFETY: the stores to `base`, `hs`, `gs`, `ws` and `rs` stay inside the
+    // SAFETY: the unaligned load reads the 8 dwords the caller guarantees;
+    // the stores to `out_base`, `hs`, `gs`, `ws` and `rs` stay inside the
     // buffers the caller guarantees (the group addresses are only computed,
     // not read); AVX2 is the caller's.
     unsafe {
-        let h = if DIRECT {
+        let x = _mm256_loadu_si256(x as *const __m256i);
+        let h = if WIDE {
             x
         } else {
             mixv::<16, 15, 16>(
@@ -532,8 +502,8 @@ unsafe fn locate8<const DIRECT: bool>(
                 G_M2,
             )
         };
-        let b = if DIRECT { wide_base8(x, s) } else { x };
-        _mm256_storeu_si256(base as *mut __m256i, b);
+        let b = if WIDE { wide_base8(x, s) } else { x };
+        _mm256_storeu_si256(out_base as *mut __m256i, b);
         _mm256_storeu_si256(hs as *mut __m256i, h);
         let nv = _mm256_set1_epi32(n0 as i32);
         let even = _mm256_srli_epi64::<32>(_mm256_mul_epu32(h, nv));
@@ -551,26 +521,28 @@ unsafe fn locate8<const DIRECT: bool>(
             ws.add(4) as *mut __m256i,
             addr(_mm256_extracti128_si256::<1>(g)),
         );
-        let ra = mixv::<16, 13, 16>(
-            _mm256_xor_si256(xr, _mm256_set1_epi32(s.ra as i32)),
-            A_M1,
-            A_M2,
-        );
-        let rb = mixv::<16, 15, 15>(
-            _mm256_xor_si256(xr, _mm256_set1_epi32(s.rb as i32)),
-            B_M1,
-            B_M2,
-        );
-        let lo = _mm256_unpacklo_epi32(ra, rb); // keys 0,1 | 4,5
-        let hi = _mm256_unpackhi_epi32(ra, rb); // keys 2,3 | 6,7
-        _mm256_storeu_si256(
-            rs as *mut __m256i,
-            _mm256_permute2x128_si256::<0x20>(lo, hi),
-        );
-        _mm256_storeu_si256(
-            rs.add(4) as *mut __m256i,
-            _mm256_permute2x128_si256::<0x31>(lo, hi),
-        );
+        if !WIDE {
+            let ra = mixv::<16, 13, 16>(
+                _mm256_xor_si256(x, _mm256_set1_epi32(s.ra as i32)),
+                A_M1,
+                A_M2,
+            );
+            let rb = mixv::<16, 15, 15>(
+                _mm256_xor_si256(x, _mm256_set1_epi32(s.rb as i32)),
+                B_M1,
+                B_M2,
+            );
+            let lo = _mm256_unpacklo_epi32(ra, rb); // keys 0,1 | 4,5
+            let hi = _mm256_unpackhi_epi32(ra, rb); // keys 2,3 | 6,7
+            _mm256_storeu_si256(
+                rs as *mut __m256i,
+                _mm256_permute2x128_si256::<0x20>(lo, hi),
+            );
+            _mm256_storeu_si256(
+                rs.add(4) as *mut __m256i,
+                _mm256_permute2x128_si256::<0x31>(lo, hi),
+            );
+        }
     }
 }
 

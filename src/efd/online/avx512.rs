@@ -1,13 +1,14 @@
 //! The AVX-512 bulk lookup (x86-64 with AVX-512 F, VL, BW, DQ, VPOPCNTDQ
 //! and VBMI, VAES, and BMI2): sixteen keys per instruction sequence, from the
 //! key load to the value store ([`bulk`], any key length). 4-byte keys are
-//! loaded as they are; longer keys' two digests are computed in registers,
+//! loaded as they are; longer keys' digests are computed in registers,
 //! sixteen keys at a time (keyed AES rounds, four keys per `vaesenc`,
 //! [`digests16`]), and go straight on into the same sequence
 //! ([`hash_inputs16`]; computing a call's digests into arrays first, to be
 //! loaded again, was 1.12-1.15x slower: the stores and the wider loads
-//! behind them). The first digest is level 1's hash as it is
-//! (`hash::wide_base`): the threshold gather does not wait for the mixer.
+//! behind them). A digest's first dword is level 1's hash as it is
+//! (`hash::wide_base`): the threshold gather does not wait for the mixer;
+//! its high qword is the row mask (`hash::wide_row`), without mixers either.
 //!
 //! Each 16-key block hashes its keys (`vpmulld`) and gathers their level-1
 //! thresholds. Values of 1 or 2 bits: each group word is gathered as
@@ -327,7 +328,7 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
     unsafe {
         let sd: &Seeds = &t.seeds;
         let l0 = &t.levels[0];
-        let (x, xr, h) = hash_inputs16::<N>(keys, lanes, sd);
+        let (x, h, r0, r1) = hash_inputs16::<N>(keys, lanes, sd);
         _mm512_storeu_si512(s.base.add(off) as *mut _, x);
         // Multiply-shift range reduction: the high half of h * n.
         let nv = _mm512_set1_epi32(l0.n as i32);
@@ -359,27 +360,6 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
         let byte = _mm512_set1_epi32(0xff);
         let th = _mm512_and_si512(gather_bytes32(l0.thresh.as_ptr() as *const u8, g), byte);
         let bumped = _mm512_mask_cmpgt_epu32_mask(lanes, _mm512_and_si512(h, byte), th);
-        let ra = mix::<16, 13, 16>(
-            _mm512_xor_si512(xr, _mm512_set1_epi32(sd.ra as i32)),
-            A_M1,
-            A_M2,
-        );
-        let rb = mix::<16, 15, 15>(
-            _mm512_xor_si512(xr, _mm512_set1_epi32(sd.rb as i32)),
-            B_M1,
-            B_M2,
-        );
-        // Row mask of key k: ra[k] | rb[k] << 32.
-        let r0 = _mm512_permutex2var_epi32(
-            ra,
-            _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-            rb,
-        );
-        let r1 = _mm512_permutex2var_epi32(
-            ra,
-            _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
-            rb,
-        );
         _mm512_storeu_si512(s.rs.add(off) as *mut _, r0);
         _mm512_storeu_si512(s.rs.add(off + 8) as *mut _, r1);
         if S <= 2 {
@@ -777,12 +757,13 @@ pub(super) unsafe fn bulk<const N: usize>(t: &Online, keys: &[[u8; N]], out: &mu
     }
 }
 
-/// The hash inputs of the `lanes` keys at `keys` (a prefix of sixteen
-/// lanes), as `super::hash_inputs` takes them, and their level-1 hashes
-/// (`mix_g(base ^ level[0])`, as `hash::locate`): 4-byte keys are their
-/// own base and row-mask input, longer keys give their two digests
-/// ([`digests16`]), whose first is their level-1 hash without the mixer
-/// (`hash::wide_base`). The other lanes hold no key's inputs.
+/// What the `lanes` keys at `keys` (a prefix of sixteen lanes) hash to:
+/// their bases (as `super::hash_inputs` gives them), level-1 hashes
+/// (`mix_g(base ^ level[0])`, as `hash::locate`), and row masks (keys 0-7,
+/// then 8-15). 4-byte keys are their own base and row-mask input (two
+/// mixes, `hash::row32`); longer keys give all three from their digests
+/// ([`digests16`]), whose first dword is their level-1 hash without the
+/// mixer (`hash::wide_base`). The other lanes hold no key's hash.
 ///
 /// # Safety
 /// AVX-512 F, VL, BW and VBMI, VAES, AVX2; `keys` valid for the lanes' keys.
@@ -792,48 +773,73 @@ unsafe fn hash_inputs16<const N: usize>(
     keys: *const [u8; N],
     lanes: __mmask16,
     s: &Seeds,
-) -> (__m512i, __m512i, __m512i) {
+) -> (__m512i, __m512i, __m512i, __m512i) {
     // SAFETY: the masked load reads only the lanes' dwords, `digests16` only
     // the lanes' keys, and the scalar digests the `lanes.count_ones()` keys
-    // of the prefix, all valid (caller); the arrays hold 16 dwords.
+    // of the prefix, all valid (caller); the arrays hold 16 entries.
     unsafe {
-        let level1 = |x: __m512i| {
-            mix::<16, 15, 16>(
+        if N == 4 {
+            let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
+            let h = mix::<16, 15, 16>(
                 _mm512_xor_si512(x, _mm512_set1_epi32(s.level[0] as i32)),
                 G_M1,
                 G_M2,
-            )
-        };
-        if N == 4 {
-            let x = _mm512_maskz_loadu_epi32(lanes, keys as *const i32);
-            (x, x, level1(x))
+            );
+            let ra = mix::<16, 13, 16>(
+                _mm512_xor_si512(x, _mm512_set1_epi32(s.ra as i32)),
+                A_M1,
+                A_M2,
+            );
+            let rb = mix::<16, 15, 15>(
+                _mm512_xor_si512(x, _mm512_set1_epi32(s.rb as i32)),
+                B_M1,
+                B_M2,
+            );
+            // Row mask of key k: ra[k] | rb[k] << 32.
+            let r0 = _mm512_permutex2var_epi32(
+                ra,
+                _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+                rb,
+            );
+            let r1 = _mm512_permutex2var_epi32(
+                ra,
+                _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+                rb,
+            );
+            (x, h, r0, r1)
         } else if N >= 8 {
             digests16::<N>(keys as *const u8, lanes, s)
         } else {
             // Keys of 1 to 7 bytes other than 4 (no key kind has them): one
             // padded block each, one key at a time.
             let n = lanes.count_ones() as usize;
-            let (mut b, mut r) = ([0u32; 16], [0u32; 16]);
-            wide_inputs::<N, false>(
+            let (mut d, mut r) = ([0u32; 16], [0u64; 16]);
+            wide_inputs::<N>(
                 std::slice::from_raw_parts(keys, n),
                 s,
-                b.as_mut_ptr(),
+                d.as_mut_ptr(),
                 r.as_mut_ptr(),
             );
-            let x = _mm512_loadu_si512(b.as_ptr() as *const _);
-            (x, _mm512_loadu_si512(r.as_ptr() as *const _), level1(x))
+            let h = _mm512_loadu_si512(d.as_ptr() as *const _);
+            (
+                wide_base16(h, s),
+                h,
+                _mm512_loadu_si512(r.as_ptr() as *const _),
+                _mm512_loadu_si512(r.as_ptr().add(8) as *const _),
+            )
         }
     }
 }
 
-/// The two digests (`wide_digest`) of the `lanes` keys of sixteen
-/// `N`-byte keys at `keys` (`N >= 8`, one after the other, `lanes` a
-/// prefix), as sixteen dwords each: four 128-bit states per register, each
-/// block of the keys xored in and one AES round (`vaesenc`) on four keys at
-/// once, `FINAL_ROUNDS` more rounds, then the first two dwords of each state gathered
-/// into two registers by two-source permutes. Returns the keys' bases
-/// (`hash::wide_base` of the first digests), the second digests, and the
-/// first digests (the keys' level-1 hashes).
+/// The digests (`wide_digest`) of the `lanes` keys of sixteen `N`-byte
+/// keys at `keys` (`N >= 8`, one after the other, `lanes` a prefix): four
+/// 128-bit states per register, each block of the keys xored in and one
+/// AES round (`vaesenc`) on four keys at once, `FINAL_ROUNDS` more rounds,
+/// then the first dword of each state gathered into one register and the
+/// high qwords into two by two-source permutes. Returns the keys' bases
+/// (`hash::wide_base` of the first dwords), level-1 hashes (the first
+/// dwords), and row masks (`hash::wide_row` of the high qwords; keys 0-7,
+/// then 8-15).
 ///
 /// A block of four keys is put in place by whole-register loads and byte
 /// permutes for keys of up to 16 bytes (four keys span at most 64 bytes:
@@ -854,7 +860,7 @@ pub(super) unsafe fn digests16<const N: usize>(
     keys: *const u8,
     lanes: __mmask16,
     s: &Seeds,
-) -> (__m512i, __m512i, __m512i) {
+) -> (__m512i, __m512i, __m512i, __m512i) {
     // SAFETY: every load is masked to bytes of the lanes' keys, valid
     // (caller): `valid` is where the prefix of set lanes ends, a load of
     // keys `4g..4g + 4` reads at most up to it (and nothing for a lane not
@@ -915,12 +921,16 @@ pub(super) unsafe fn digests16<const N: usize>(
                 *st = _mm512_aesenc_epi128(*st, k);
             }
         }
-        // Dword 0 of keys 0-7, then dword 1 of keys 0-7 (keys 8-15 alike),
-        // then the halves joined.
-        let idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+        // Dword 0 of keys 0-7 (keys 8-15 alike), then the halves joined.
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
         let ab = _mm512_permutex2var_epi32(st[0], idx, st[1]);
         let cd = _mm512_permutex2var_epi32(st[2], idx, st[3]);
         let d = _mm512_shuffle_i64x2::<0x44>(ab, cd);
-        (wide_base16(d, s), _mm512_shuffle_i64x2::<0xee>(ab, cd), d)
+        // Qword 1 of keys 0-7 and of keys 8-15, bit 0 set (`wide_row`).
+        let q1 = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+        let one = _mm512_set1_epi64(1);
+        let r0 = _mm512_or_si512(_mm512_permutex2var_epi64(st[0], q1, st[1]), one);
+        let r1 = _mm512_or_si512(_mm512_permutex2var_epi64(st[2], q1, st[3]), one);
+        (wide_base16(d, s), d, r0, r1)
     }
 }
