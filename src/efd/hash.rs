@@ -2,7 +2,7 @@
 //! levels) and a 32-bit `base` from which every level derives its group index
 //! and 8-bit fingerprint with one cheap 32-bit mixer.
 //!
-//! From `base` and the row-mask input on, every key length uses only 32-bit
+//! From `base` (and a 4-byte key's row-mask input) on, every key uses only 32-bit
 //! multiplies, so that eight or sixteen keys are hashed at once with AVX2
 //! or AVX-512 (`vpmulld`); the scalar and SIMD code compute bit-identical
 //! results. 4-byte keys are their own `base` and row-mask input; longer
