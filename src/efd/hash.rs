@@ -100,7 +100,8 @@ const fn inverse_mod_2_32(a: u32) -> u32 {
     x
 }
 
-/// The `base` of a key longer than 4 bytes whose first digest is `d`,
+/// The `base` of a key longer than 4 bytes whose level-1 hash (the first
+/// dword of its [`wide_digest`]) is `d`,
 /// chosen so that level 1's hash of the key ([`locate`]: `mix_g(base ^
 /// level[0])`) is `d` itself. The digest is already as mixed as `mix_g`'s
 /// output, so the SIMD paths take it as level 1's hash at once and skip
@@ -223,21 +224,15 @@ pub(crate) fn block<const N: usize>(k: &[u8; N], j: usize) -> (u64, u64) {
 /// A key of at most 16 bytes is one block, and the rounds are a
 /// permutation of the state: two such keys never reach the same state, and
 /// with the round keys unknown they share a level-1 hash and a row mask
-/// about as often as two random values (2^-95). Every output byte depends on every key byte
-/// after two rounds, but each output dword is then still a xor of four
-/// functions of 4 key bytes each. Taken as level 1's hash, two rounds
-/// spread 1M keys that differ only in their ports far more evenly than
-/// random keys (1.8k-3.3k bumped to level 2 instead of 37k): a structure,
-/// which a third round removes (36.6k, as random keys).
-/// Longer keys add a block and a round each; this is not a proven
-/// universal hash. A pair of keys sharing both could only make an insert
-/// fail (reported), never give a stored key a wrong value. AES-NI per key
-/// here, VAES on sixteen keys in the AVX-512 path; without AES-NI, the
-/// same round in software ([`aes_round_soft`]).
-///
-/// The row mask was two 32-bit mixes of the second dword, as a 4-byte
-/// key's ([`row32`]); taken from the state as it is, the AVX-512 path is
-/// spared those mixes and their permutes (`src/efd/DESIGN.md`).
+/// about as often as two random values (2^-95). After two rounds each
+/// output dword is still a xor of four functions of 4 key bytes each,
+/// which level 1 showed (keys that differ only in their ports spread far
+/// more evenly than random keys); the third round removes it
+/// (`src/efd/DESIGN.md`). Longer keys add a block and a round each; this
+/// is not a proven universal hash. A pair of keys sharing both could only
+/// make an insert fail (reported), never give a stored key a wrong value.
+/// AES-NI per key here, VAES on sixteen keys in the AVX-512 path; without
+/// AES-NI, the same round in software ([`aes_round_soft`]).
 ///
 /// `(level-1 hash, row mask)`.
 #[inline(always)]

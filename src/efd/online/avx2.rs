@@ -468,7 +468,7 @@ unsafe fn wide_base8(d: __m256i, s: &Seeds) -> __m256i {
 /// level-1 group, the address of that group's words (`words` = the level's
 /// first word and the bytes per group) and, for 4-byte keys, the row mask
 /// (a wide key's is its digest's, written before). Bit-identical to the
-/// scalar `row32` + `locate`.
+/// scalar `key_hash` + `locate`.
 ///
 /// # Safety
 /// AVX2; `x` valid for reading 8 dwords (any alignment); `out_base`, `hs`

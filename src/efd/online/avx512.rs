@@ -328,7 +328,7 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
     unsafe {
         let sd: &Seeds = &t.seeds;
         let l0 = &t.levels[0];
-        let (x, h, r0, r1) = hash_inputs16::<N>(keys, lanes, sd);
+        let (x, h, rows) = hash_inputs16::<N>(keys, lanes, sd);
         _mm512_storeu_si512(s.base.add(off) as *mut _, x);
         // Multiply-shift range reduction: the high half of h * n.
         let nv = _mm512_set1_epi32(l0.n as i32);
@@ -360,7 +360,7 @@ unsafe fn locate_block<const N: usize, const S: usize, const PREFETCH: bool>(
         let byte = _mm512_set1_epi32(0xff);
         let th = _mm512_and_si512(gather_bytes32(l0.thresh.as_ptr() as *const u8, g), byte);
         let bumped = _mm512_mask_cmpgt_epu32_mask(lanes, _mm512_and_si512(h, byte), th);
-        let (r0, r1) = if N == 4 { rows16(x, sd) } else { (r0, r1) };
+        let (r0, r1) = rows.unwrap_or_else(|| rows16(x, sd));
         _mm512_storeu_si512(s.rs.add(off) as *mut _, r0);
         _mm512_storeu_si512(s.rs.add(off + 8) as *mut _, r1);
         if S <= 2 {
@@ -798,13 +798,13 @@ unsafe fn rows16(x: __m512i, s: &Seeds) -> (__m512i, __m512i) {
 /// What the `lanes` keys at `keys` (a prefix of sixteen lanes) hash to:
 /// their bases (as `super::hash_inputs` gives them), level-1 hashes
 /// (`mix_g(base ^ level[0])`, as `hash::locate`), and row masks (keys 0-7,
-/// then 8-15). 4-byte keys are their own base and row-mask input: the
-/// caller takes their row masks from the base ([`rows16`]) after the
-/// threshold gather (computed here instead, 1M random 4-byte keys took
-/// 1.02x the time, 8 interleaved runs), and gets the base in their place. Longer keys give all three
-/// from their digests ([`digests16`]), whose first dword is their level-1
-/// hash without the mixer (`hash::wide_base`). The other lanes hold no
-/// key's hash.
+/// then 8-15). Longer keys give all three from their digests
+/// ([`digests16`]), whose first dword is their level-1 hash without the
+/// mixer (`hash::wide_base`). 4-byte keys are their own base and row-mask
+/// input, and give no row masks (`None`): the caller takes them from the
+/// base ([`rows16`]) after the threshold gather (computed here instead,
+/// 1M random 4-byte keys took 1.02x the time, 8 interleaved runs). The
+/// other lanes hold no key's hash.
 ///
 /// # Safety
 /// AVX-512 F, VL, BW and VBMI, VAES, AVX2; `keys` valid for the lanes' keys.
@@ -814,7 +814,7 @@ unsafe fn hash_inputs16<const N: usize>(
     keys: *const [u8; N],
     lanes: __mmask16,
     s: &Seeds,
-) -> (__m512i, __m512i, __m512i, __m512i) {
+) -> (__m512i, __m512i, Option<(__m512i, __m512i)>) {
     // SAFETY: the masked load reads only the lanes' dwords, `digests16` only
     // the lanes' keys, and the scalar digests the `lanes.count_ones()` keys
     // of the prefix, all valid (caller); the arrays hold 16 entries.
@@ -826,10 +826,10 @@ unsafe fn hash_inputs16<const N: usize>(
                 G_M1,
                 G_M2,
             );
-            // The row masks: the caller's (`rows16`).
-            (x, h, x, x)
+            (x, h, None)
         } else if N >= 8 {
-            digests16::<N>(keys as *const u8, lanes, s)
+            let (b, h, r0, r1) = digests16::<N>(keys as *const u8, lanes, s);
+            (b, h, Some((r0, r1)))
         } else {
             // Keys of 1 to 7 bytes other than 4 (no key kind has them): one
             // padded block each, one key at a time.
@@ -842,12 +842,11 @@ unsafe fn hash_inputs16<const N: usize>(
                 r.as_mut_ptr(),
             );
             let h = _mm512_loadu_si512(d.as_ptr() as *const _);
-            (
-                wide_base16(h, s),
-                h,
+            let rows = (
                 _mm512_loadu_si512(r.as_ptr() as *const _),
                 _mm512_loadu_si512(r.as_ptr().add(8) as *const _),
-            )
+            );
+            (wide_base16(h, s), h, Some(rows))
         }
     }
 }
