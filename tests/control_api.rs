@@ -594,3 +594,149 @@ fn an_address_in_use_stops_what_started() {
     );
     drop(taken);
 }
+
+/// A key's text as one path segment: what is not a letter, digit or one of
+/// `.:-_[]` percent-encoded (the space, `>`, which the HTTP parser refuses
+/// raw, `/`).
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".:-_[]".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The API follows the key kind (`--key 5tuple`, IPv4 and IPv6 5-tuples):
+/// listed keys read back as themselves, flows of either family are set,
+/// moved (written in another accepted form), found and removed, and a bad
+/// key's 400 says what is wrong with it, as a flow file's error does.
+#[test]
+fn five_tuple_flows_over_http_follow_the_key_kind() {
+    let _guard = serial();
+    let dir = workdir("control_api_5tuple");
+    let port = free_port();
+    let cfg = config(&dir, 1000, true, port, "");
+    let a = Appliance::start(&dir, &cfg, &["--key", "5tuple"], port);
+    let t = Instant::now();
+    while a.node_sum("tx") < 10_000 {
+        assert!(t.elapsed() < Duration::from_secs(30), "no traffic");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The generated flows, both families (flow i is IPv4 for even i, IPv6
+    // for odd, on node i % 2), as the API lists them and reads them back.
+    let mut keys = Vec::new();
+    for node in 0..2u64 {
+        let listed = json(port, "GET", &format!("/nodes/{node}/flows?limit=10"), None);
+        assert_eq!(listed["total"], 500);
+        for k in listed["flows"].as_array().unwrap() {
+            let k = k.as_str().unwrap().to_string();
+            let r = json(port, "GET", &format!("/flows/{}", segment(&k)), None);
+            assert_eq!(
+                (r["key"].as_str(), r["node"].as_u64()),
+                (Some(k.as_str()), Some(node))
+            );
+            keys.push(k);
+        }
+    }
+    assert_eq!(keys.len(), 20);
+    assert!(
+        keys.iter().any(|k| k.starts_with('[')),
+        "no IPv6 key: {keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| !k.starts_with('[')),
+        "no IPv4 key: {keys:?}"
+    );
+
+    // One IPv6 flow: set, moved under another spelling, removed.
+    let v6 = "[2001:db8::1]:443 -> [2001:db8::2]:55000 udp";
+    let r = json(
+        port,
+        "PUT",
+        &format!("/flows/{}", segment(v6)),
+        Some(r#"{"node":1}"#),
+    );
+    assert_eq!(
+        (r["key"].as_str(), r["previous"].is_null()),
+        (Some(v6), true)
+    );
+    let other = "[2001:DB8:0::1]:443->[2001:db8::2]:55000 17";
+    let r = json(
+        port,
+        "PUT",
+        &format!("/flows/{}", segment(other)),
+        Some(r#"{"node":0}"#),
+    );
+    assert_eq!(
+        (
+            r["key"].as_str(),
+            r["previous"].as_u64(),
+            r["node"].as_u64()
+        ),
+        (Some(v6), Some(1), Some(0))
+    );
+    assert_eq!(
+        json(port, "GET", &format!("/flows/{}", segment(v6)), None)["node"],
+        0
+    );
+    let r = json(port, "DELETE", &format!("/flows/{}", segment(v6)), None);
+    assert_eq!(r["node"], 0);
+    let (st, _) = http(port, "GET", &format!("/flows/{}", segment(v6)), None);
+    assert_eq!(st, 404);
+
+    // One IPv4 flow, listed with its node's.
+    let v4 = "10.9.0.1:1 -> 10.9.0.2:2 tcp";
+    json(
+        port,
+        "PUT",
+        &format!("/flows/{}", segment(v4)),
+        Some(r#"{"node":1}"#),
+    );
+    let listed = json(port, "GET", "/nodes/1/flows?limit=1000", None);
+    assert_eq!(listed["total"], 501);
+    assert!(listed["flows"].as_array().unwrap().iter().any(|k| k == v4));
+
+    // Bad keys: 400, the table unchanged, the reason named.
+    for (key, why) in [
+        (
+            "10.9.0.1:1 -> 10.9.0.2:99999 tcp",
+            "port \\\"99999\\\" is not a number 0..=65535",
+        ),
+        (
+            "10.9.0.1:1 -> 10.9.0.2:2 foo",
+            "unknown protocol \\\"foo\\\"",
+        ),
+        (
+            "2001:db8::1:443 -> [2001:db8::2]:80 tcp",
+            "an IPv6 address with a port goes in brackets",
+        ),
+        (
+            "10.9.0.1:1 -> [2001:db8::2]:80 tcp",
+            "write both in one family",
+        ),
+    ] {
+        let (st, body) = http(
+            port,
+            "PUT",
+            &format!("/flows/{}", segment(key)),
+            Some(r#"{"node":0}"#),
+        );
+        assert_eq!(st, 400, "{key}: {body}");
+        assert!(
+            body.contains("(5tuple)") && body.contains(why),
+            "{key}: {body}"
+        );
+    }
+    let nodes = json(port, "GET", "/nodes", None);
+    assert_eq!(
+        (nodes[0]["flows"].as_u64(), nodes[1]["flows"].as_u64()),
+        (Some(500), Some(501))
+    );
+    let (code, _) = a.stop();
+    assert_eq!(code, 0);
+}

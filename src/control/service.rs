@@ -844,13 +844,16 @@ fn furthest_below(counts: &[u64], targets: &[u64], policy: &[NodePolicy]) -> Opt
         .map(|i| NodeId::new(i as u16))
 }
 
+/// The key of a request's path segment; a 400 says what is wrong with it
+/// as a flow file's error does ([`FlowKey::text_error`]), or what a key of
+/// the kind looks like.
 fn parse_key<K: FlowKey>(text: &str) -> Result<K, ApiError> {
-    K::parse_text(text.trim()).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "bad key {text:?}: expected {} ({})",
-            K::TEXT_FORM,
-            K::KIND
-        ))
+    let text = text.trim();
+    K::parse_text(text).ok_or_else(|| {
+        ApiError::bad_request(match K::text_error(text) {
+            Some(why) => format!("bad key {text:?} ({}): {why}", K::KIND),
+            None => format!("bad key {text:?}: expected {} ({})", K::TEXT_FORM, K::KIND),
+        })
     })
 }
 

@@ -80,6 +80,9 @@ impl FiveTuple {
 
     fn parse(text: &str) -> Result<Self, String> {
         let (s, d, p) = text::split_tuple(text, Self::EXAMPLE)?;
+        for e in [s, d] {
+            text::check_brackets(e)?;
+        }
         match (s.starts_with('['), d.starts_with('[')) {
             (true, true) => parse_v6_tuple(text, Self::EXAMPLE).map(|t| Self::from_v6(&t)),
             (false, false) => {
@@ -259,6 +262,19 @@ mod tests {
             FiveTuple::text_error("10.0.0.1:1 -> [2001:db8::2]:2 tcp").unwrap(),
             "an IPv4 and an IPv6 endpoint: write both in one family"
         );
+        // An IPv6 endpoint without brackets is named as such, on either side
+        // and whatever the other side's family.
+        for text in [
+            "2001:db8::1:443 -> [2001:db8::2]:80 tcp",
+            "2001:db8::1:443 -> 10.0.0.2:80 tcp",
+            "[2001:db8::2]:80 -> 2001:db8::1:443 tcp",
+        ] {
+            assert_eq!(
+                FiveTuple::text_error(text).unwrap(),
+                "\"2001:db8::1:443\" is not [ADDRESS]:PORT (an IPv6 address with a port goes in brackets)",
+                "{text}"
+            );
+        }
         assert_eq!(FiveTuple::from_bytes(&v6.to_bytes()), v6);
     }
 

@@ -232,7 +232,7 @@ mod tests {
         );
         assert_eq!(
             Ipv6FiveTuple::text_error("2001:db8::1:1234 -> [2001:db8::2]:443 tcp").unwrap(),
-            "\"2001:db8::1:1234\" is not [ADDRESS]:PORT"
+            "\"2001:db8::1:1234\" is not [ADDRESS]:PORT (an IPv6 address with a port goes in brackets)"
         );
         assert_eq!(
             Ipv6FiveTuple::text_error("[2001:db8::x]:1 -> [2001:db8::2]:443 tcp").unwrap(),

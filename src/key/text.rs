@@ -116,8 +116,21 @@ pub fn parse_v4_endpoint(s: &str) -> Result<(Ipv4Addr, u16), String> {
     Ok((parse_v4(a)?, parse_port(p)?))
 }
 
+/// An endpoint that is an IPv6 address with a port but no brackets
+/// (`2001:db8::1:443`, more than one colon and no `[`) is refused with a
+/// line that says so; any other text passes, for the endpoint parsers.
+pub fn check_brackets(s: &str) -> Result<(), String> {
+    if !s.starts_with('[') && s.matches(':').count() > 1 {
+        return Err(format!(
+            "{s:?} is not [ADDRESS]:PORT (an IPv6 address with a port goes in brackets)"
+        ));
+    }
+    Ok(())
+}
+
 /// `[ADDRESS]:PORT` with an IPv6 address.
 pub fn parse_v6_endpoint(s: &str) -> Result<(Ipv6Addr, u16), String> {
+    check_brackets(s)?;
     let (a, p) = s
         .strip_prefix('[')
         .and_then(|r| r.split_once("]:"))
@@ -235,7 +248,12 @@ mod tests {
             parse_v6_endpoint("[2001:db8::1]:443"),
             Ok(("2001:db8::1".parse().unwrap(), 443))
         );
-        assert!(parse_v6_endpoint("2001:db8::1:443").is_err());
+        assert_eq!(
+            parse_v6_endpoint("2001:db8::1:443").unwrap_err(),
+            "\"2001:db8::1:443\" is not [ADDRESS]:PORT (an IPv6 address with a port goes in brackets)"
+        );
+        assert_eq!(check_brackets("10.0.0.1:80"), Ok(()));
+        assert_eq!(check_brackets("[2001:db8::1]:443"), Ok(()));
         assert!(parse_v6_endpoint("[fe80::1%2]:443").is_err());
         assert!(parse_v6_endpoint("[2001:db8::1]").is_err());
     }
