@@ -202,11 +202,10 @@ where
         p.start()?;
     }
 
-    let stats = Arc::new(Stats::new(
-        ports.len(),
-        usize::from(plan.num_nodes),
-        plan.workers.len(),
-    ));
+    let stats = Arc::new(
+        Stats::new(ports.len(), usize::from(plan.num_nodes), plan.workers.len())
+            .with_key_text(crate::key::text_of_bytes::<K>),
+    );
     let stop = Arc::new(StopFlags::default());
     let mut port_index = vec![0u8; 1 << 16];
     for pp in &plan.ports {

@@ -71,11 +71,19 @@ use crate::wire;
 use std::fmt::{self, Debug, Display};
 use std::hash::Hash;
 
+/// The text form of a key of kind `K` from its bytes ([`FlowKey::to_bytes`]);
+/// `None` if `bytes` is not as long as `K`'s keys. For the stats, which hold
+/// sampled keys as bytes ([`crate::stats::KeySample`]).
+pub fn text_of_bytes<K: FlowKey>(bytes: &[u8]) -> Option<String> {
+    let b = K::Bytes::try_from(bytes).ok()?;
+    Some(K::from_bytes(&b).to_string())
+}
+
 /// A kind of flow key.
 pub trait FlowKey: Copy + Eq + Hash + Debug + Display + Send + Sync + 'static {
     /// The key as the EFD table hashes it: `[u8; N]` for an `N`-byte key,
     /// in wire order.
-    type Bytes: Copy + Send + Sync + 'static;
+    type Bytes: Copy + Send + Sync + AsRef<[u8]> + for<'a> TryFrom<&'a [u8]> + 'static;
 
     /// The name of the kind in configuration and output (`ipv4_dst`).
     const KIND: &'static str;

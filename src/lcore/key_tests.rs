@@ -18,7 +18,7 @@ use crate::packet::DropReason;
 use crate::pcap::{PcapReader, PcapWriter};
 use crate::stats::Stats;
 use crate::traffic::{generate_labeled, Label, TrafficKey, TrafficSpec};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 const NUM_FLOWS: u32 = 1500;
@@ -114,6 +114,8 @@ fn run_kind_matching<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(
         ..Counts::default()
     };
     let mut want_sent = Vec::new();
+    // The keys each node's filter drops, one of which its sample names.
+    let mut dropped: Vec<HashSet<K>> = vec![HashSet::new(); n];
     for (expect, f) in &frames {
         match expect {
             Err(r) => want.reasons[*r as usize] += 1,
@@ -128,6 +130,7 @@ fn run_kind_matching<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(
                 } else {
                     want.node_rx[node] += 1;
                     want.filtered[node] += 1;
+                    dropped[node].insert(*key);
                 }
             }
         }
@@ -140,7 +143,7 @@ fn run_kind_matching<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(
     let pool = LoopPool::new();
     let rx = LoopRx::new();
     let rings: Vec<LoopRing> = (0..n).map(|_| LoopRing::new(1 << 16)).collect();
-    let stats = Arc::new(Stats::new(2, n, 1));
+    let stats = Arc::new(Stats::new(2, n, 1).with_key_text(crate::key::text_of_bytes::<K>));
     let stop = Arc::new(StopFlags::default());
     rx.feed(input.iter().map(|f| pool.packet(f, 0)).collect::<Vec<_>>());
     let mut d = Distributor::<Loopback, K, _>::new(
@@ -217,6 +220,20 @@ fn run_kind_matching<K: TrafficKey<Bytes = [u8; N]>, const N: usize>(
     want_sent.sort();
     assert!(sent == want_sent, "{kind}: the forwarded frames");
     assert_eq!(pool.live(), 0, "{kind}: every packet freed");
+    // Each node's sampled dropped flow, in the kind's text form, is one
+    // its filter dropped.
+    for (i, node) in s.snapshot(&[]).nodes.iter().enumerate() {
+        match &node.last_filter_drop {
+            None => assert!(dropped[i].is_empty(), "{kind}: node {i} has no sample"),
+            Some(text) => {
+                let key = K::parse_text(text);
+                assert!(
+                    key.is_some_and(|k| dropped[i].contains(&k)),
+                    "{kind}: node {i}'s sample {text:?} is not a flow it dropped"
+                );
+            }
+        }
+    }
 }
 
 /// Some of everything, over the seed population and beyond it.

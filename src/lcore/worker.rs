@@ -16,7 +16,7 @@ use crate::control::sync::{Activity, Adopter, NodeChanges};
 use crate::faults::FaultWindow;
 use crate::ids::{NodeId, PortIndex};
 use crate::key::FlowKey;
-use crate::stats::{NodeCounters, Stats};
+use crate::stats::{KeySample, NodeCounters, Stats};
 use dpdk::eal::rdtsc;
 use std::sync::Arc;
 
@@ -271,9 +271,8 @@ fn filter_and_send<I: Io, K: FlowKey>(
     }
     if unparsed {
         // Never forward what has no key.
-        for (o, k) in scratch.owned[..n].iter_mut().zip(&mut scratch.keyless[..n]) {
-            *o &= !*k;
-            *k = false;
+        for (o, &k) in scratch.owned[..n].iter_mut().zip(&scratch.keyless[..n]) {
+            *o &= !k;
         }
     }
     // Pass 2: buffer owned packets for their paired port, free the rest.
@@ -297,6 +296,17 @@ fn filter_and_send<I: Io, K: FlowKey>(
     let filtered = scratch.dropped.free_all() as u64;
     nc.filter_passed.add(passed);
     nc.filter_drop.add(filtered);
+    if filtered > 0 && nc.filter_drop_sample.wanted() {
+        sample_dropped(
+            &nc.filter_drop_sample,
+            &scratch.keys[..n],
+            &scratch.owned[..n],
+            &scratch.keyless[..n],
+        );
+    }
+    if unparsed {
+        scratch.keyless[..n].fill(false);
+    }
     for (out, buf) in bufs.iter_mut().enumerate() {
         flush::<I>(&mut txq[out], buf, nc, out);
     }
@@ -330,6 +340,20 @@ fn adopt_unknown<K: FlowKey>(
     }
     nc.unknown_forwarded.add(forwarded);
     nc.table_full.add(refused);
+}
+
+/// Hands the stats the key of the burst's first packet the filter drops
+/// (one with a key), if there is one.
+#[cold]
+fn sample_dropped<K: FlowKey>(sample: &KeySample, keys: &[K], owned: &[bool], keyless: &[bool]) {
+    if let Some(((k, _), _)) = keys
+        .iter()
+        .zip(owned)
+        .zip(keyless)
+        .find(|((_, &o), &kl)| !o && !kl)
+    {
+        sample.offer(k.to_bytes().as_ref());
+    }
 }
 
 /// Marks the flows of the packets about to be forwarded as active.

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
+use super::sample::KeySample;
 use crate::packet::DropReason;
 
 /// A counter written by exactly one lcore and read by others: a plain
@@ -81,6 +82,9 @@ pub struct NodeCounters {
     pub tx: Box<[Counter]>,
     /// Packets the TX queue did not take, per port index (worker).
     pub tx_drop: Box<[Counter]>,
+    /// The key of a packet the filter dropped, handed to the stats reader
+    /// (worker; [`KeySample`]).
+    pub filter_drop_sample: KeySample,
 }
 
 impl NodeCounters {
@@ -97,6 +101,7 @@ impl NodeCounters {
             table_full: Counter::default(),
             tx: zeros(),
             tx_drop: zeros(),
+            filter_drop_sample: KeySample::default(),
         }
     }
 }
@@ -125,7 +130,14 @@ pub struct Stats {
     pub nodes: Box<[NodeCounters]>,
     /// Counters per worker lcore (in worker order).
     pub workers: Box<[LcoreCounters]>,
+    /// The text form of a flow key's bytes (the running key kind's), for
+    /// the keys the filters' samples hold; `None` (no text) by default.
+    pub key_text: Option<KeyText>,
 }
+
+/// The text form of a flow key from its bytes (`None` if they are not a
+/// key of the kind): `crate::key::text_of_bytes` of the running kind.
+pub type KeyText = fn(&[u8]) -> Option<String>;
 
 /// Hardware counters of a port (from `rte_eth_stats_get`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -246,6 +258,9 @@ pub struct NodeSnapshot {
     pub unknown_forwarded: u64,
     /// Of `filter_drop`: packets of unknown flows dropped, table full.
     pub table_full: u64,
+    /// The text form of the latest sampled key of a packet the filter
+    /// dropped (`None` before the first, or without `Stats::key_text`).
+    pub last_filter_drop: Option<String>,
 }
 
 /// A worker lcore in a snapshot.
@@ -305,7 +320,15 @@ impl Stats {
                 .map(|_| NodeCounters::new(num_ports))
                 .collect(),
             workers: (0..num_workers).map(|_| LcoreCounters::default()).collect(),
+            key_text: None,
         }
+    }
+
+    /// These counters, with the sampled keys shown as `text` gives them
+    /// (the running key kind's text form).
+    pub fn with_key_text(mut self, text: KeyText) -> Self {
+        self.key_text = Some(text);
+        self
     }
 
     /// Reads every counter. `ports` describes the ports in port-index order;
@@ -359,6 +382,9 @@ impl Stats {
                     filter_drop: n.filter_drop.get(),
                     unknown_forwarded: n.unknown_forwarded.get(),
                     table_full: n.table_full.get(),
+                    last_filter_drop: self
+                        .key_text
+                        .and_then(|text| n.filter_drop_sample.latest().and_then(|b| text(&b))),
                 }
             })
             .collect();

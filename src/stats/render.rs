@@ -153,6 +153,9 @@ fn text(
             "            filter_passed: {:9}, filter_drop: {:9}",
             n.filter_passed, n.filter_drop
         )?;
+        if let Some(k) = &n.last_filter_drop {
+            writeln!(out, "            last filter_drop: {k}")?;
+        }
     }
     if !snap.workers.is_empty() {
         writeln!(out)?;
@@ -248,8 +251,14 @@ mod tests {
     use super::super::counters::{rates, HwPortStats, PortInfo, Stats};
     use super::*;
 
+    /// The flow node 2's filter dropped, sampled (13-byte keys).
+    const DROPPED: &str = "10.0.0.9:1234 -> 10.0.0.2:80 tcp";
+
     fn sample() -> (Snapshot, Rates) {
-        let s = Stats::new(2, 3, 2);
+        use crate::key::{text_of_bytes, FlowKey, Ipv4FiveTuple};
+        let s = Stats::new(2, 3, 2).with_key_text(text_of_bytes::<Ipv4FiveTuple>);
+        let key = Ipv4FiveTuple::parse_text(DROPPED).unwrap();
+        s.nodes[2].filter_drop_sample.offer(&key.to_bytes());
         s.ports[0].rx.add(1000);
         s.distributor.distributed.add(990);
         s.distributor.drop_unknown_node.add(6);
@@ -304,7 +313,7 @@ mod tests {
             "Node  0 - rx:         0, rx_drop:         0",
             "Node  2 - rx:       990, rx_drop:         0",
             "            tx:       980, tx_drop:         0",
-            "            filter_passed:       980, filter_drop:        10",
+            "            filter_passed:       980, filter_drop:        10\n            last filter_drop: 10.0.0.9:1234 -> 10.0.0.2:80 tcp\n",
             "rx 1.000 Mpps",
             "unknown_node: 6",
             "not_ipv4: 4",
@@ -326,6 +335,9 @@ mod tests {
         assert!(out.starts_with("=== stats 2026-11-27T"), "{out}");
         assert!(out.contains("distributed:       990, drop:        10"));
         assert!(out.contains("filter_passed:       980"));
+        assert!(out.contains(&format!("last filter_drop: {DROPPED}")));
+        // Only node 2 has dropped a flow.
+        assert_eq!(out.matches("last filter_drop").count(), 1, "{out}");
         let out = to_string(|o| render_final(StatsFormat::Plain, &s, None, o));
         assert!(out.starts_with("=== Final stats "));
         assert!(!out.contains("Mpps"));
@@ -357,6 +369,8 @@ mod tests {
         assert_eq!(v["distributor"]["drop"], 10);
         assert_eq!(v["distributor"]["drop_by_reason"]["not_ipv4"], 4);
         assert_eq!(v["nodes"][2]["filter_drop"], 10);
+        assert_eq!(v["nodes"][2]["last_filter_drop"], DROPPED);
+        assert!(v["nodes"][0]["last_filter_drop"].is_null());
         assert_eq!(v["rates"]["port_rx_pps"][0], 1e6);
         assert_eq!(v["timestamp"], "2026-11-27T09:04:44.123Z");
         let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
