@@ -610,6 +610,17 @@ fn segment(text: &str) -> String {
         .collect()
 }
 
+/// `PUT /flows/{key}` of a key's text; the answer, which must be a 200.
+fn put_flow(port: u16, key: &str, node: u16) -> Value {
+    let body = format!("{{\"node\":{node}}}");
+    json(
+        port,
+        "PUT",
+        &format!("/flows/{}", segment(key)),
+        Some(&body),
+    )
+}
+
 /// The API follows the key kind (`--key 5tuple`, IPv4 and IPv6 5-tuples):
 /// listed keys read back as themselves, flows of either family are set,
 /// moved (written in another accepted form), found and removed, and a bad
@@ -655,23 +666,13 @@ fn five_tuple_flows_over_http_follow_the_key_kind() {
 
     // One IPv6 flow: set, moved under another spelling, removed.
     let v6 = "[2001:db8::1]:443 -> [2001:db8::2]:55000 udp";
-    let r = json(
-        port,
-        "PUT",
-        &format!("/flows/{}", segment(v6)),
-        Some(r#"{"node":1}"#),
-    );
+    let r = put_flow(port, v6, 1);
     assert_eq!(
         (r["key"].as_str(), r["previous"].is_null()),
         (Some(v6), true)
     );
     let other = "[2001:DB8:0::1]:443->[2001:db8::2]:55000 17";
-    let r = json(
-        port,
-        "PUT",
-        &format!("/flows/{}", segment(other)),
-        Some(r#"{"node":0}"#),
-    );
+    let r = put_flow(port, other, 0);
     assert_eq!(
         (
             r["key"].as_str(),
@@ -691,12 +692,7 @@ fn five_tuple_flows_over_http_follow_the_key_kind() {
 
     // One IPv4 flow, listed with its node's.
     let v4 = "10.9.0.1:1 -> 10.9.0.2:2 tcp";
-    json(
-        port,
-        "PUT",
-        &format!("/flows/{}", segment(v4)),
-        Some(r#"{"node":1}"#),
-    );
+    put_flow(port, v4, 1);
     let listed = json(port, "GET", "/nodes/1/flows?limit=1000", None);
     assert_eq!(listed["total"], 501);
     assert!(listed["flows"].as_array().unwrap().iter().any(|k| k == v4));
