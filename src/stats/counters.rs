@@ -58,7 +58,8 @@ pub struct PortRxCounters {
 /// Per-node counters: `rx`/`rx_drop` written by the distributor, the rest by
 /// the worker lcore serving the node. The two groups live on separate cache
 /// lines, so the two lcores do not invalidate each other's line on every
-/// burst (false sharing).
+/// burst (false sharing). The filter-drop sample follows on its own lines:
+/// the stats reader writes there, at most once per reading.
 #[repr(C, align(64))]
 #[derive(Debug)]
 pub struct NodeCounters {
