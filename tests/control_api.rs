@@ -4,6 +4,7 @@
 
 mod runner;
 
+use efd_lb::ctl::encode_segment;
 use runner::{bin, serial, workdir, write_config};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -595,28 +596,13 @@ fn an_address_in_use_stops_what_started() {
     drop(taken);
 }
 
-/// A key's text as one path segment: what is not a letter, digit or one of
-/// `.:-_[]` percent-encoded (the space, `>`, which the HTTP parser refuses
-/// raw, `/`).
-fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b".:-_[]".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// `PUT /flows/{key}` of a key's text; the answer, which must be a 200.
 fn put_flow(port: u16, key: &str, node: u16) -> Value {
     let body = format!("{{\"node\":{node}}}");
     json(
         port,
         "PUT",
-        &format!("/flows/{}", segment(key)),
+        &format!("/flows/{}", encode_segment(key)),
         Some(&body),
     )
 }
@@ -646,7 +632,7 @@ fn five_tuple_flows_over_http_follow_the_key_kind() {
         assert_eq!(listed["total"], 500);
         for k in listed["flows"].as_array().unwrap() {
             let k = k.as_str().unwrap().to_string();
-            let r = json(port, "GET", &format!("/flows/{}", segment(&k)), None);
+            let r = json(port, "GET", &format!("/flows/{}", encode_segment(&k)), None);
             assert_eq!(
                 (r["key"].as_str(), r["node"].as_u64()),
                 (Some(k.as_str()), Some(node))
@@ -682,12 +668,20 @@ fn five_tuple_flows_over_http_follow_the_key_kind() {
         (Some(v6), Some(1), Some(0))
     );
     assert_eq!(
-        json(port, "GET", &format!("/flows/{}", segment(v6)), None)["node"],
+        json(port, "GET", &format!("/flows/{}", encode_segment(v6)), None)["node"],
         0
     );
-    let r = json(port, "DELETE", &format!("/flows/{}", segment(v6)), None);
+    // As the README's curl sends it: brackets and colons raw.
+    let raw = "/flows/[2001:db8::1]:443%20-%3E%20[2001:db8::2]:55000%20udp";
+    assert_eq!(json(port, "GET", raw, None)["key"], v6);
+    let r = json(
+        port,
+        "DELETE",
+        &format!("/flows/{}", encode_segment(v6)),
+        None,
+    );
     assert_eq!(r["node"], 0);
-    let (st, _) = http(port, "GET", &format!("/flows/{}", segment(v6)), None);
+    let (st, _) = http(port, "GET", &format!("/flows/{}", encode_segment(v6)), None);
     assert_eq!(st, 404);
 
     // One IPv4 flow, listed with its node's.
@@ -719,7 +713,7 @@ fn five_tuple_flows_over_http_follow_the_key_kind() {
         let (st, body) = http(
             port,
             "PUT",
-            &format!("/flows/{}", segment(key)),
+            &format!("/flows/{}", encode_segment(key)),
             Some(r#"{"node":0}"#),
         );
         assert_eq!(st, 400, "{key}: {body}");
