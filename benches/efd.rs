@@ -21,6 +21,16 @@ const RUNS: usize = 7;
 /// Interleaved rounds of the lookup measurements (cheap: a 1M-key pass
 /// takes tens of milliseconds).
 const LOOKUP_ROUNDS: usize = 15;
+/// How long a table is looked up, untimed, after its first pass of a round
+/// and before its timed pass. After the other tables' passes a table's
+/// lookups run slow for some 20-30 ms, not for one pass: on the Xeon host
+/// 13-byte fresh keys took 4.3-4.7, 4.0-4.2, 3.9-4.2, then 3.7-4.0 ns/key
+/// in the passes after `rte_efd`'s (about 7 ms each), and 3.7-4.1 in every
+/// pass after the table's own (eight passes, ten rounds). Not the core's
+/// clock: a `vpmulld` chain timed right after scalar work runs at its
+/// steady speed. A distributor looks its table up all the time, so the
+/// timed pass comes after this much of it.
+const WARM_UP: std::time::Duration = std::time::Duration::from_millis(50);
 const BATCH: usize = 32;
 /// Keys per call of the long-call rows: a distributor with rx bursts of
 /// that many packets (`ports.burst`); `rte_efd` takes at most 32.
@@ -249,7 +259,11 @@ fn time_rounds<const N: usize>(tables: &[&dyn LookupUnderTest<N>], queries: &[[u
     for round in 0..LOOKUP_ROUNDS {
         for j in 0..tables.len() {
             let k = (j + round) % tables.len();
+            let t0 = Instant::now();
             r.first[k].push(time_lookup(tables[k], queries, &mut out));
+            while t0.elapsed() < WARM_UP {
+                time_lookup(tables[k], queries, &mut out);
+            }
             r.steady[k].push(time_lookup(tables[k], queries, &mut out));
         }
     }
@@ -257,10 +271,12 @@ fn time_rounds<const N: usize>(tables: &[&dyn LookupUnderTest<N>], queries: &[[u
 }
 
 /// Lookup timings (ns/key per round, one vector per table) of
-/// [`time_rounds`]. Each round passes over each table twice in a row.
+/// [`time_rounds`]. Each round looks each table up for [`WARM_UP`] and one
+/// pass more, in a row.
 struct Rounds {
-    /// The second pass: steady state, as a distributor looks its one table
-    /// up all the time. The figure the targets are read from.
+    /// The last pass, after [`WARM_UP`]: steady state, as a distributor
+    /// looks its one table up all the time. The figure the targets are read
+    /// from.
     steady: Vec<Vec<f64>>,
     /// The first pass, right after the other tables' passes: it starts with
     /// this table pushed out of the caches (an 8-bit table of 1M keys is
@@ -483,7 +499,8 @@ fn lookup_section<const N: usize>(
     );
     // Fresh keys: the same random queries, each call's keys just written
     // to a buffer (a distributor's parsed burst), the fastest native path
-    // and rte_efd interleaved, two passes each per round (the second kept).
+    // and rte_efd interleaved, as the rounds of `time_rounds`: a first pass,
+    // `WARM_UP` untimed, then the pass kept.
     let fresh: Vec<&dyn LookupUnderTest<N>> = std::iter::once(tables[best])
         .chain(
             rte_table
@@ -492,11 +509,16 @@ fn lookup_section<const N: usize>(
         )
         .collect();
     let mut fresh_times = vec![Vec::new(); fresh.len()];
+    let mut fresh_first = vec![Vec::new(); fresh.len()];
     let mut fresh_out = vec![0u8; queries.len()];
     for round in 0..LOOKUP_ROUNDS {
         for j in 0..fresh.len() {
             let k = (j + round) % fresh.len();
-            time_fresh_keys(fresh[k], &queries, &mut fresh_out);
+            let t0 = Instant::now();
+            fresh_first[k].push(time_fresh_keys(fresh[k], &queries, &mut fresh_out));
+            while t0.elapsed() < WARM_UP {
+                time_fresh_keys(fresh[k], &queries, &mut fresh_out);
+            }
             fresh_times[k].push(time_fresh_keys(fresh[k], &queries, &mut fresh_out));
         }
     }
@@ -518,6 +540,14 @@ fn lookup_section<const N: usize>(
             round_ratios(&fresh_times[1], &fresh_times[0])
         );
     }
+    let names: Vec<String> = fresh.iter().map(|t| t.name()).collect();
+    print_first_passes(
+        &names,
+        &Rounds {
+            steady: fresh_times,
+            first: fresh_first,
+        },
+    );
     let bytes = efd.online_bytes();
     println!(
         "|   (memory floor: random 64-byte line reads over {:.1} MB, the online table's size, batch {BATCH}: {} ns/line) | | |",
