@@ -232,10 +232,10 @@ fn time_fresh_keys<const N: usize>(
     ticks as f64 / per_ns / queries.len() as f64
 }
 
-/// Times every table in `tables` [`LOOKUP_ROUNDS`] times, interleaved (one pass of
-/// each per round, the order rotating every round, so that a slow phase of
-/// this noisy machine hits all of them alike; two passes in a row, see
-/// [`Rounds`]).
+/// Times every table in `tables` [`LOOKUP_ROUNDS`] times, interleaved (each
+/// table's turn per round, the order rotating every round, so that a slow
+/// phase of this noisy machine hits all of them alike; a first pass,
+/// [`WARM_UP`] and the timed pass in a row, see [`Rounds`]).
 fn bench_lookups<const N: usize>(
     tables: &[&dyn LookupUnderTest<N>],
     queries: &[[u8; N]],
