@@ -24,9 +24,9 @@ const LOOKUP_ROUNDS: usize = 15;
 /// How long a table is looked up, untimed, after its first pass of a round
 /// and before its timed pass. After the other tables' passes a table's
 /// lookups run slow for some 20-30 ms, not for one pass: on the Xeon host
-/// 13-byte fresh keys took 4.3-4.7, 4.0-4.2, 3.9-4.2, then 3.7-4.0 ns/key
+/// 13-byte fresh keys took 4.3-4.7, 4.0-4.2, 3.9-4.2, then 3.7-4.1 ns/key
 /// in the passes after `rte_efd`'s (about 7 ms each), and 3.7-4.1 in every
-/// pass after the table's own (eight passes, ten rounds). Not the core's
+/// pass after the table's own (eight passes a turn, 15 rounds). Not the core's
 /// clock: a `vpmulld` chain timed right after scalar work runs at its
 /// steady speed. A distributor looks its table up all the time, so the
 /// timed pass comes after this much of it.
