@@ -252,22 +252,26 @@ fn bench_lookups<const N: usize>(
 /// [`Rounds`]).
 fn time_rounds<const N: usize>(tables: &[&dyn LookupUnderTest<N>], queries: &[[u8; N]]) -> Rounds {
     let mut out = vec![0u8; queries.len()];
-    let mut r = Rounds {
-        steady: vec![Vec::new(); tables.len()],
-        first: vec![Vec::new(); tables.len()],
-    };
+    let mut r = Rounds::new(tables.len());
     for round in 0..LOOKUP_ROUNDS {
         for j in 0..tables.len() {
             let k = (j + round) % tables.len();
-            let t0 = Instant::now();
-            r.first[k].push(time_lookup(tables[k], queries, &mut out));
-            while t0.elapsed() < WARM_UP {
-                time_lookup(tables[k], queries, &mut out);
-            }
-            r.steady[k].push(time_lookup(tables[k], queries, &mut out));
+            r.push(k, turn(|| time_lookup(tables[k], queries, &mut out)));
         }
     }
     r
+}
+
+/// One table's turn in a round: a first pass, [`WARM_UP`] of untimed
+/// passes (counted from the first's start), then the timed pass. `pass`
+/// runs one pass and returns its ns/key; returns the first and the last.
+fn turn(mut pass: impl FnMut() -> f64) -> (f64, f64) {
+    let t0 = Instant::now();
+    let first = pass();
+    while t0.elapsed() < WARM_UP {
+        pass();
+    }
+    (first, pass())
 }
 
 /// Lookup timings (ns/key per round, one vector per table) of
@@ -283,6 +287,22 @@ struct Rounds {
     /// 1.2 MB, more than the 1 MiB L2 of the machine it was written on) and
     /// pays for fetching it again.
     first: Vec<Vec<f64>>,
+}
+
+impl Rounds {
+    /// No rounds yet, for `tables` tables.
+    fn new(tables: usize) -> Rounds {
+        Rounds {
+            steady: vec![Vec::new(); tables],
+            first: vec![Vec::new(); tables],
+        }
+    }
+
+    /// Table `k`'s (first, steady) pass of one more round ([`turn`]).
+    fn push(&mut self, k: usize, (first, steady): (f64, f64)) {
+        self.first[k].push(first);
+        self.steady[k].push(steady);
+    }
 }
 
 /// One line of the first passes' ns/key ([`Rounds::first`]) per table
@@ -508,25 +528,23 @@ fn lookup_section<const N: usize>(
                 .map(|(t, _, _)| t as &dyn LookupUnderTest<N>),
         )
         .collect();
-    let mut fresh_times = vec![Vec::new(); fresh.len()];
-    let mut fresh_first = vec![Vec::new(); fresh.len()];
+    let mut fresh_rounds = Rounds::new(fresh.len());
     let mut fresh_out = vec![0u8; queries.len()];
     for round in 0..LOOKUP_ROUNDS {
         for j in 0..fresh.len() {
             let k = (j + round) % fresh.len();
-            let t0 = Instant::now();
-            fresh_first[k].push(time_fresh_keys(fresh[k], &queries, &mut fresh_out));
-            while t0.elapsed() < WARM_UP {
-                time_fresh_keys(fresh[k], &queries, &mut fresh_out);
-            }
-            fresh_times[k].push(time_fresh_keys(fresh[k], &queries, &mut fresh_out));
+            fresh_rounds.push(
+                k,
+                turn(|| time_fresh_keys(fresh[k], &queries, &mut fresh_out)),
+            );
         }
     }
+    let fresh_times = &fresh_rounds.steady;
     assert!(
         fresh_out == expect,
         "fresh-key lookups returned wrong values"
     );
-    for (t, times) in fresh.iter().zip(&fresh_times) {
+    for (t, times) in fresh.iter().zip(fresh_times) {
         println!(
             "| bulk lookup, {label} keys, n={n}, batch {BATCH}, fresh keys (each call's keys just written, as the distributor's parse) | {} | {} ns/key |",
             t.name(),
@@ -541,13 +559,7 @@ fn lookup_section<const N: usize>(
         );
     }
     let names: Vec<String> = fresh.iter().map(|t| t.name()).collect();
-    print_first_passes(
-        &names,
-        &Rounds {
-            steady: fresh_times,
-            first: fresh_first,
-        },
-    );
+    print_first_passes(&names, &fresh_rounds);
     let bytes = efd.online_bytes();
     println!(
         "|   (memory floor: random 64-byte line reads over {:.1} MB, the online table's size, batch {BATCH}: {} ns/line) | | |",
