@@ -88,6 +88,10 @@ pub struct NodeCounters {
     pub filter_drop_sample: KeySample,
 }
 
+// The sample starts a cache line of its own (the worker's counters fill the
+// line before it), as the doc above says.
+const _: () = assert!(std::mem::offset_of!(NodeCounters, filter_drop_sample) % 64 == 0);
+
 impl NodeCounters {
     /// Zeroed counters for `num_ports` ports.
     pub fn new(num_ports: usize) -> Self {
